@@ -1,0 +1,202 @@
+//! Verification of a candidate pair: exact scores, the kind of match, shared spans.
+//!
+//! Scores are exact set figures over the 32-bit shingle hashes (a false hash collision
+//! between two given paragraphs has probability about `n·m / 2³²`, below 10⁻⁵ for
+//! paragraphs of a few hundred shingles), so no estimate error enters a decision.
+//!
+//! Kinds: `exact` (identical after normalization), `near` (Jaccard ≥ threshold),
+//! `partial` (one paragraph is mostly inside the other: containment ≥ its threshold
+//! and at least `min_shared` shingles in common, so that a short heading whose words
+//! recur in a long paragraph is not reported).
+
+use crate::text::Shingle;
+use std::collections::HashMap;
+
+/// Exact similarity figures of a (query, source) pair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scores {
+    /// |Q ∩ S| / |Q ∪ S|.
+    pub jaccard: f64,
+    /// |Q ∩ S| / |Q|: how much of the query paragraph is in the source.
+    pub containment: f64,
+    /// |Q ∩ S| / |S|: how much of the source paragraph is in the query.
+    pub containment_source: f64,
+    /// |Q ∩ S|.
+    pub shared: usize,
+}
+
+/// Exact scores of two sorted, distinct sets.
+pub fn scores(q: &[u32], s: &[u32]) -> Scores {
+    let (mut i, mut j, mut shared) = (0, 0, 0);
+    while i < q.len() && j < s.len() {
+        match q[i].cmp(&s[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                shared += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    let ratio = |n: usize, d: usize| if d == 0 { 0.0 } else { n as f64 / d as f64 };
+    Scores {
+        jaccard: ratio(shared, q.len() + s.len() - shared),
+        containment: ratio(shared, q.len()),
+        containment_source: ratio(shared, s.len()),
+        shared,
+    }
+}
+
+/// How a paragraph repeats an earlier one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MatchKind {
+    /// Identical after normalization.
+    Exact,
+    /// Jaccard at or above the threshold.
+    Near,
+    /// A fragment or a superset of the source: containment at or above its threshold.
+    Partial,
+}
+
+impl MatchKind {
+    /// Lower-case name used in JSON and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchKind::Exact => "exact",
+            MatchKind::Near => "near",
+            MatchKind::Partial => "partial",
+        }
+    }
+}
+
+/// Decision thresholds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    /// Jaccard for `near`.
+    pub jaccard: f64,
+    /// Containment (either way) for `partial`.
+    pub containment: f64,
+    /// Shared shingles needed for `partial`.
+    pub min_shared: usize,
+}
+
+/// The kind of match, if any, for a verified pair.
+pub fn classify(scores: &Scores, identical: bool, t: &Thresholds) -> Option<MatchKind> {
+    if identical {
+        Some(MatchKind::Exact)
+    } else if scores.jaccard >= t.jaccard {
+        Some(MatchKind::Near)
+    } else if scores.containment.max(scores.containment_source) >= t.containment && scores.shared >= t.min_shared {
+        Some(MatchKind::Partial)
+    } else {
+        None
+    }
+}
+
+/// A run of text shared by both paragraphs, as token ranges `[q_first, q_last)` and
+/// `[s_first, s_last)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenSpan {
+    /// First query token.
+    pub q_first: u32,
+    /// One past the last query token.
+    pub q_last: u32,
+    /// First source token.
+    pub s_first: u32,
+    /// One past the last source token.
+    pub s_last: u32,
+}
+
+/// Aligns the shingles two paragraphs share into maximal runs, in query order.
+///
+/// Greedy: each run starts at the first unconsumed query shingle that occurs in the
+/// source, at the source position where the most following shingles agree. Runs that overlap the previous one on
+/// either side are merged into it, so the spans of a reordered paragraph come out as
+/// one span per moved piece.
+pub fn shared_spans(q: &[Shingle], s: &[Shingle]) -> Vec<TokenSpan> {
+    let mut positions: HashMap<u32, Vec<usize>> = HashMap::with_capacity(s.len());
+    for (j, sh) in s.iter().enumerate() {
+        positions.entry(sh.hash).or_default().push(j);
+    }
+    let mut spans: Vec<TokenSpan> = Vec::new();
+    let mut next_s = 0usize;
+    let mut i = 0usize;
+    while i < q.len() {
+        let Some(cands) = positions.get(&q[i].hash) else {
+            i += 1;
+            continue;
+        };
+        let run = |j: usize| (1..).take_while(|&l| i + l < q.len() && j + l < s.len() && q[i + l].hash == s[j + l].hash).count() + 1;
+        // The longest run wins; among equals, the one that continues in source order.
+        let (len, j) = cands
+            .iter()
+            .take(32)
+            .map(|&j| (run(j), j))
+            .max_by_key(|&(len, j)| (len, j >= next_s, std::cmp::Reverse(j)))
+            .expect("positions are never empty");
+        let span = TokenSpan {
+            q_first: q[i].first,
+            q_last: q[i + len - 1].last,
+            s_first: s[j].first,
+            s_last: s[j + len - 1].last,
+        };
+        match spans.last_mut() {
+            Some(prev) if prev.q_last >= span.q_first && prev.s_last >= span.s_first && prev.s_first <= span.s_first => {
+                prev.q_last = prev.q_last.max(span.q_last);
+                prev.s_last = prev.s_last.max(span.s_last);
+            }
+            _ => spans.push(span),
+        }
+        next_s = j + len;
+        i += len;
+    }
+    spans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::analyze_paragraph;
+
+    #[test]
+    fn scores_are_exact_set_figures() {
+        let s = scores(&[1, 2, 3, 4], &[3, 4, 5]);
+        assert_eq!(s.shared, 2);
+        assert!((s.jaccard - 2.0 / 5.0).abs() < 1e-12);
+        assert!((s.containment - 0.5).abs() < 1e-12);
+        assert!((s.containment_source - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(scores(&[], &[1]).jaccard, 0.0);
+    }
+
+    #[test]
+    fn classify_orders_exact_near_partial() {
+        let t = Thresholds { jaccard: 0.5, containment: 0.8, min_shared: 5 };
+        let near = scores(&[1, 2, 3, 4], &[1, 2, 3, 5]);
+        assert_eq!(classify(&near, true, &t), Some(MatchKind::Exact));
+        assert_eq!(classify(&near, false, &t), Some(MatchKind::Near));
+        let fragment: Vec<u32> = (0..10).collect();
+        let whole: Vec<u32> = (0..40).collect();
+        assert_eq!(classify(&scores(&fragment, &whole), false, &t), Some(MatchKind::Partial));
+        // A heading: fully contained but too small to mean anything.
+        assert_eq!(classify(&scores(&[1, 2, 3], &whole), false, &t), None);
+    }
+
+    #[test]
+    fn spans_cover_the_shared_text_on_both_sides() {
+        let q = analyze_paragraph("new words here then the quick brown fox jumps over the lazy dog", 2, 0);
+        let s = analyze_paragraph("the quick brown fox jumps over the lazy dog and more", 2, 0);
+        let spans = shared_spans(&q.shingles, &s.shingles);
+        assert_eq!(spans, [TokenSpan { q_first: 4, q_last: 13, s_first: 0, s_last: 9 }]);
+    }
+
+    #[test]
+    fn reordered_sentences_give_one_span_per_piece() {
+        let q = analyze_paragraph("gamma delta epsilon zeta. alpha beta gamma delta", 2, 0);
+        let s = analyze_paragraph("alpha beta gamma delta. gamma delta epsilon zeta", 2, 0);
+        let spans = shared_spans(&q.shingles, &s.shingles);
+        assert_eq!(spans.len(), 2, "{spans:?}");
+        assert_eq!((spans[0].q_first, spans[0].q_last, spans[0].s_first, spans[0].s_last), (0, 4, 4, 8));
+        assert_eq!((spans[1].q_first, spans[1].q_last, spans[1].s_first, spans[1].s_last), (4, 8, 0, 4));
+    }
+}
