@@ -88,26 +88,47 @@ impl Settings {
         unit("containment", self.containment)?;
         unit("lsh_threshold", self.lsh_threshold)?;
         if !(self.fn_weight > 0.0 && self.fn_weight < 1.0) {
-            return Err(Error::invalid("fn_weight", format!("{} is not in (0, 1)", self.fn_weight)));
+            return Err(Error::invalid(
+                "fn_weight",
+                format!("{} is not in (0, 1)", self.fn_weight),
+            ));
         }
         if !(1..=1024).contains(&self.num_perm) {
-            return Err(Error::invalid("num_perm", format!("{} is not in 1..=1024", self.num_perm)));
+            return Err(Error::invalid(
+                "num_perm",
+                format!("{} is not in 1..=1024", self.num_perm),
+            ));
         }
         if !(1..=16).contains(&self.shingle) {
-            return Err(Error::invalid("shingle", format!("{} is not in 1..=16", self.shingle)));
+            return Err(Error::invalid(
+                "shingle",
+                format!("{} is not in 1..=16", self.shingle),
+            ));
         }
         if !(self.min_length >= 0.0 && self.min_length <= 10_000.0) {
-            return Err(Error::invalid("min_length", format!("{} is not in 0..=10000", self.min_length)));
+            return Err(Error::invalid(
+                "min_length",
+                format!("{} is not in 0..=10000", self.min_length),
+            ));
         }
         if self.max_bands == 0 || self.max_bucket == 0 || self.max_matches == 0 {
-            return Err(Error::invalid("max_bands/max_bucket/max_matches", "must be at least 1"));
+            return Err(Error::invalid(
+                "max_bands/max_bucket/max_matches",
+                "must be at least 1",
+            ));
         }
         Ok(())
     }
 
     /// The bands × rows these settings give.
     pub fn lsh_params(&self) -> LshParams {
-        LshParams::optimal(self.lsh_threshold, self.num_perm, self.max_bands, 1.0 - self.fn_weight, self.fn_weight)
+        LshParams::optimal(
+            self.lsh_threshold,
+            self.num_perm,
+            self.max_bands,
+            1.0 - self.fn_weight,
+            self.fn_weight,
+        )
     }
 
     /// The per-query options these settings give by default.
@@ -123,7 +144,9 @@ impl Settings {
     /// Shared shingles a `partial` match needs: as many as a paragraph of the minimum
     /// length has, so a fragment is never judged on less than a whole short paragraph.
     pub fn min_shared(&self) -> usize {
-        (self.min_length.round() as usize + 1).saturating_sub(self.shingle).max(3)
+        (self.min_length.round() as usize + 1)
+            .saturating_sub(self.shingle)
+            .max(3)
     }
 }
 
@@ -143,13 +166,19 @@ pub struct QueryOptions {
 impl QueryOptions {
     /// Checks every value's range.
     pub fn validate(&self) -> Result<()> {
-        for (name, v) in [("threshold", self.threshold), ("containment", self.containment)] {
+        for (name, v) in [
+            ("threshold", self.threshold),
+            ("containment", self.containment),
+        ] {
             if !(v > 0.0 && v <= 1.0) {
                 return Err(Error::invalid(name, format!("{v} is not in (0, 1]")));
             }
         }
         if self.max_matches == 0 || self.max_matches > 1000 {
-            return Err(Error::invalid("max_matches", format!("{} is not in 1..=1000", self.max_matches)));
+            return Err(Error::invalid(
+                "max_matches",
+                format!("{} is not in 1..=1000", self.max_matches),
+            ));
         }
         Ok(())
     }
@@ -348,7 +377,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -393,8 +424,10 @@ impl Engine {
     }
 
     fn analyze_span(&self, text: &str, span: ParagraphSpan) -> AnalyzedParagraph {
-        let analyzed = analyze_paragraph(span.text(text), self.settings.shingle, self.settings.seed);
-        let too_short = analyzed.length < self.settings.min_length as f32 || analyzed.set.is_empty();
+        let analyzed =
+            analyze_paragraph(span.text(text), self.settings.shingle, self.settings.seed);
+        let too_short =
+            analyzed.length < self.settings.min_length as f32 || analyzed.set.is_empty();
         let band_keys = if too_short {
             Vec::new()
         } else {
@@ -436,8 +469,15 @@ impl Engine {
         let text_hash = xxhash_rust::xxh3::xxh3_64(doc.text.as_bytes());
         let mut replaced = false;
         if let Some(existing) = self.document(name) {
-            if existing.text_hash == text_hash && existing.text.as_deref().is_none_or(|t| *t == *doc.text) {
-                let report = self.report(&doc, (Some(existing.id), existing.name.clone()), Some(existing.id), opts);
+            if existing.text_hash == text_hash
+                && existing.text.as_deref().is_none_or(|t| *t == *doc.text)
+            {
+                let report = self.report(
+                    &doc,
+                    (Some(existing.id), existing.name.clone()),
+                    Some(existing.id),
+                    opts,
+                );
                 return Ok(Submitted {
                     id: existing.id,
                     created: false,
@@ -471,7 +511,13 @@ impl Engine {
 
     /// Indexes a document without reporting on it (recovery from a store). Fails with
     /// [`Error::AlreadyExists`] if the name is taken.
-    pub fn restore(&self, name: &str, doc: AnalyzedDocument, metadata: BTreeMap<String, String>, stored_at_ms: u64) -> Result<DocId> {
+    pub fn restore(
+        &self,
+        name: &str,
+        doc: AnalyzedDocument,
+        metadata: BTreeMap<String, String>,
+        stored_at_ms: u64,
+    ) -> Result<DocId> {
         let id = self.next_doc.fetch_add(1, Ordering::Relaxed);
         let name: Arc<str> = name.into();
         match self.names.entry(name.clone()) {
@@ -485,7 +531,15 @@ impl Engine {
         Ok(id)
     }
 
-    fn insert(&self, id: DocId, name: Arc<str>, doc: AnalyzedDocument, metadata: BTreeMap<String, String>, stored_at_ms: u64, text_hash: u64) {
+    fn insert(
+        &self,
+        id: DocId,
+        name: Arc<str>,
+        doc: AnalyzedDocument,
+        metadata: BTreeMap<String, String>,
+        stored_at_ms: u64,
+        text_hash: u64,
+    ) {
         let mut pids = Vec::with_capacity(doc.paragraphs.len());
         for p in &doc.paragraphs {
             if p.too_short {
@@ -526,14 +580,18 @@ impl Engine {
 
     /// Removes a document: afterwards nothing matches its paragraphs.
     pub fn remove(&self, name: &str) -> Result<Document> {
-        let (_, id) = self.names.remove(name).ok_or_else(|| Error::NotFound(name.to_string()))?;
+        let (_, id) = self
+            .names
+            .remove(name)
+            .ok_or_else(|| Error::NotFound(name.to_string()))?;
         let Some((_, stored)) = self.documents.remove(&id) else {
             return Err(Error::NotFound(name.to_string()));
         };
         for pid in stored.pids.iter().flatten() {
             if let Some((_, p)) = self.paragraphs.remove(pid) {
                 self.exact.remove(exact_key(p.content_hash), *pid);
-                self.lsh.remove(*pid, &self.lsh.band_keys(&self.hasher.signature(&p.set)));
+                self.lsh
+                    .remove(*pid, &self.lsh.band_keys(&self.hasher.signature(&p.set)));
             }
         }
         Ok(Arc::unwrap_or_clone(stored.doc))
@@ -560,7 +618,13 @@ impl Engine {
         }
     }
 
-    fn report(&self, doc: &AnalyzedDocument, this: (Option<DocId>, Arc<str>), exclude: Option<DocId>, opts: &QueryOptions) -> Report {
+    fn report(
+        &self,
+        doc: &AnalyzedDocument,
+        this: (Option<DocId>, Arc<str>),
+        exclude: Option<DocId>,
+        opts: &QueryOptions,
+    ) -> Report {
         let thresholds = Thresholds {
             jaccard: opts.threshold,
             containment: opts.containment,
@@ -585,12 +649,27 @@ impl Engine {
             }
             candidates.clear();
             let key = exact_key(p.text.content_hash);
-            self.exact.for_each(key, usize::MAX, |pid| candidates.push(Candidate::Indexed(pid)));
-            self.lsh.candidates(&p.band_keys, |pid| candidates.push(Candidate::Indexed(pid)));
+            self.exact.for_each(key, usize::MAX, |pid| {
+                candidates.push(Candidate::Indexed(pid))
+            });
+            self.lsh
+                .candidates(&p.band_keys, |pid| candidates.push(Candidate::Indexed(pid)));
             for k in &p.band_keys {
-                candidates.extend(earlier_bands.get(k).into_iter().flatten().map(|&j| Candidate::Earlier(j)));
+                candidates.extend(
+                    earlier_bands
+                        .get(k)
+                        .into_iter()
+                        .flatten()
+                        .map(|&j| Candidate::Earlier(j)),
+                );
             }
-            candidates.extend(earlier_exact.get(&key).into_iter().flatten().map(|&j| Candidate::Earlier(j)));
+            candidates.extend(
+                earlier_exact
+                    .get(&key)
+                    .into_iter()
+                    .flatten()
+                    .map(|&j| Candidate::Earlier(j)),
+            );
             candidates.sort_unstable();
             candidates.dedup();
             for &c in &candidates {
@@ -599,8 +678,20 @@ impl Engine {
                 }
             }
             report.matches.sort_by(|a, b| {
-                (a.kind, b.scores.jaccard, b.scores.containment.max(b.scores.containment_source), a.source.document, a.source.paragraph)
-                    .partial_cmp(&(b.kind, a.scores.jaccard, a.scores.containment.max(a.scores.containment_source), b.source.document, b.source.paragraph))
+                (
+                    a.kind,
+                    b.scores.jaccard,
+                    b.scores.containment.max(b.scores.containment_source),
+                    a.source.document,
+                    a.source.paragraph,
+                )
+                    .partial_cmp(&(
+                        b.kind,
+                        a.scores.jaccard,
+                        a.scores.containment.max(a.scores.containment_source),
+                        b.source.document,
+                        b.source.paragraph,
+                    ))
                     .unwrap_or(std::cmp::Ordering::Equal)
             });
             report.matches.truncate(opts.max_matches);
@@ -621,7 +712,10 @@ impl Engine {
             earlier_exact.entry(key).or_default().push(i);
         }
         let summary = summarize(&paragraphs);
-        Report { paragraphs, summary }
+        Report {
+            paragraphs,
+            summary,
+        }
     }
 
     fn verify(
@@ -637,7 +731,8 @@ impl Engine {
             Candidate::Earlier(j) => {
                 let q = &doc.paragraphs[j];
                 let scores = verify::scores(&p.text.set, &q.text.set);
-                let identical = q.text.content_hash == p.text.content_hash && q.text.set == p.text.set;
+                let identical =
+                    q.text.content_hash == p.text.content_hash && q.text.set == p.text.set;
                 let source = SourceRef {
                     document: this.0,
                     name: this.1.clone(),
@@ -655,7 +750,8 @@ impl Engine {
                         return None;
                     }
                     let scores = verify::scores(&p.text.set, &stored.set);
-                    let identical = stored.content_hash == p.text.content_hash && *stored.set == *p.text.set;
+                    let identical =
+                        stored.content_hash == p.text.content_hash && *stored.set == *p.text.set;
                     (stored.doc, stored.index as usize, scores, identical)
                 };
                 let d = self.documents.get(&doc_id)?;
@@ -680,16 +776,27 @@ impl Engine {
         })
     }
 
-    fn spans(&self, doc: &AnalyzedDocument, p: &AnalyzedParagraph, earlier: bool, source: &SourceRef) -> Vec<Span> {
+    fn spans(
+        &self,
+        doc: &AnalyzedDocument,
+        p: &AnalyzedParagraph,
+        earlier: bool,
+        source: &SourceRef,
+    ) -> Vec<Span> {
         let stored;
         let (source_text, source_shingles) = if earlier {
             let q = &doc.paragraphs[source.paragraph];
             (q, &q.text)
         } else {
-            let Some(d) = source.document.and_then(|id| self.documents.get(&id)).map(|d| d.doc.clone()) else {
+            let Some(d) = source
+                .document
+                .and_then(|id| self.documents.get(&id))
+                .map(|d| d.doc.clone())
+            else {
                 return Vec::new();
             };
-            let (Some(text), Some(span)) = (d.text.as_ref(), d.paragraphs.get(source.paragraph)) else {
+            let (Some(text), Some(span)) = (d.text.as_ref(), d.paragraphs.get(source.paragraph))
+            else {
                 return Vec::new();
             };
             stored = self.analyze_span(text, *span);
@@ -722,13 +829,30 @@ fn exact_key(content_hash: u64) -> u32 {
 
 fn summarize(paragraphs: &[ParagraphReport]) -> Summary {
     let total: usize = paragraphs.iter().map(|p| p.end - p.start).sum();
-    let recycled: usize = paragraphs.iter().filter(|p| p.status == ParagraphStatus::Recycled).map(|p| p.end - p.start).sum();
-    let sources: HashSet<Option<DocId>> = paragraphs.iter().flat_map(|p| p.matches.iter().map(|m| m.source.document)).collect();
+    let recycled: usize = paragraphs
+        .iter()
+        .filter(|p| p.status == ParagraphStatus::Recycled)
+        .map(|p| p.end - p.start)
+        .sum();
+    let sources: HashSet<Option<DocId>> = paragraphs
+        .iter()
+        .flat_map(|p| p.matches.iter().map(|m| m.source.document))
+        .collect();
     Summary {
         paragraphs: paragraphs.len(),
-        recycled: paragraphs.iter().filter(|p| p.status == ParagraphStatus::Recycled).count(),
-        too_short: paragraphs.iter().filter(|p| p.status == ParagraphStatus::TooShort).count(),
-        recycled_share: if total == 0 { 0.0 } else { recycled as f64 / total as f64 },
+        recycled: paragraphs
+            .iter()
+            .filter(|p| p.status == ParagraphStatus::Recycled)
+            .count(),
+        too_short: paragraphs
+            .iter()
+            .filter(|p| p.status == ParagraphStatus::TooShort)
+            .count(),
+        recycled_share: if total == 0 {
+            0.0
+        } else {
+            recycled as f64 / total as f64
+        },
         distinct_sources: sources.len(),
     }
 }

@@ -14,9 +14,13 @@ pub mod engine;
 pub mod error;
 pub mod lsh;
 pub mod minhash;
+pub mod scan;
 pub mod text;
 pub mod verify;
 
-pub use engine::{AnalyzedDocument, Engine, Match, ParagraphReport, ParagraphStatus, QueryOptions, Report, Settings};
+pub use engine::{
+    AnalyzedDocument, Engine, Match, ParagraphReport, ParagraphStatus, QueryOptions, Report,
+    Settings,
+};
 pub use error::{Error, Result};
 pub use verify::MatchKind;

@@ -36,7 +36,13 @@ impl LshParams {
 
     /// The bands × rows (with `bands · rows ≤ num_perm`, `bands ≤ max_bands`) that
     /// minimizes `fp_weight · ∫₀ᵗ P + fn_weight · ∫ₜ¹ (1 - P)`.
-    pub fn optimal(threshold: f64, num_perm: usize, max_bands: usize, fp_weight: f64, fn_weight: f64) -> LshParams {
+    pub fn optimal(
+        threshold: f64,
+        num_perm: usize,
+        max_bands: usize,
+        fp_weight: f64,
+        fn_weight: f64,
+    ) -> LshParams {
         let mut best = (f64::INFINITY, LshParams { bands: 1, rows: 1 });
         for bands in 1..=num_perm.min(max_bands).max(1) {
             for rows in 1..=(num_perm / bands).max(1) {
@@ -55,7 +61,10 @@ impl LshParams {
     /// The S-curve at `points` evenly spaced similarities from 0 to 1, as (s, P(s)).
     pub fn s_curve(&self, points: usize) -> Vec<(f64, f64)> {
         let n = points.max(2) - 1;
-        (0..=n).map(|i| i as f64 / n as f64).map(|s| (s, self.probability(s))).collect()
+        (0..=n)
+            .map(|i| i as f64 / n as f64)
+            .map(|s| (s, self.probability(s)))
+            .collect()
     }
 }
 
@@ -158,9 +167,23 @@ impl PostingMap {
     pub fn memory_bytes(&self) -> usize {
         let single_entry = std::mem::size_of::<(u32, u32)>() + 1;
         let multi_entry = std::mem::size_of::<(u32, Vec<u32>)>() + 1;
-        let single: usize = self.single.shards().iter().map(|s| s.read().capacity() * single_entry).sum();
-        let multi: usize = self.multi.shards().iter().map(|s| s.read().capacity() * multi_entry).sum::<usize>()
-            + self.multi.iter().map(|ids| ids.capacity() * 4).sum::<usize>();
+        let single: usize = self
+            .single
+            .shards()
+            .iter()
+            .map(|s| s.read().capacity() * single_entry)
+            .sum();
+        let multi: usize = self
+            .multi
+            .shards()
+            .iter()
+            .map(|s| s.read().capacity() * multi_entry)
+            .sum::<usize>()
+            + self
+                .multi
+                .iter()
+                .map(|ids| ids.capacity() * 4)
+                .sum::<usize>();
         single + multi
     }
 }
@@ -233,7 +256,10 @@ pub fn band_keys(params: LshParams, seed: u64, sig: &Signature) -> Vec<u32> {
                 for (i, v) in chunk.iter().enumerate() {
                     bytes[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
                 }
-                h = xxh3_64_with_seed(&bytes[..4 * chunk.len()], seed ^ h ^ (b as u64).wrapping_mul(0xA24B_AED4_963E_E407));
+                h = xxh3_64_with_seed(
+                    &bytes[..4 * chunk.len()],
+                    seed ^ h ^ (b as u64).wrapping_mul(0xA24B_AED4_963E_E407),
+                );
             }
             (h >> 32) as u32
         })
@@ -249,7 +275,10 @@ mod tests {
     fn optimal_params_put_the_threshold_on_the_s_curve() {
         let p = LshParams::optimal(0.5, 128, 128, 0.5, 0.5);
         assert!(p.bands * p.rows <= 128);
-        assert!(p.probability(0.3) < 0.2 && p.probability(0.7) > 0.9, "{p:?}");
+        assert!(
+            p.probability(0.3) < 0.2 && p.probability(0.7) > 0.9,
+            "{p:?}"
+        );
         // Recall-weighted, bounded bands: the default operating point.
         let p = LshParams::optimal(0.2, 128, 32, 0.05, 0.95);
         assert!(p.bands <= 32);

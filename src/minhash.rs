@@ -24,7 +24,12 @@ impl Signature {
         if self.0.len() != other.0.len() || self.0.is_empty() {
             return 0.0;
         }
-        let equal = self.0.iter().zip(other.0.iter()).filter(|(a, b)| a == b).count();
+        let equal = self
+            .0
+            .iter()
+            .zip(other.0.iter())
+            .filter(|(a, b)| a == b)
+            .count();
         equal as f64 / self.0.len() as f64
     }
 
@@ -47,7 +52,9 @@ pub struct MinHasher {
 
 impl std::fmt::Debug for MinHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MinHasher").field("num_perm", &self.a.len()).finish()
+        f.debug_struct("MinHasher")
+            .field("num_perm", &self.a.len())
+            .finish()
     }
 }
 
@@ -55,8 +62,12 @@ impl MinHasher {
     /// A family of `num_perm` permutations drawn deterministically from `seed`.
     pub fn new(num_perm: usize, seed: u64) -> MinHasher {
         let draw = |i: usize, salt: u64| xxh3_64_with_seed(&(i as u64).to_le_bytes(), seed ^ salt);
-        let a = (0..num_perm).map(|i| draw(i, 0x9E37_79B9_7F4A_7C15) | 1).collect();
-        let c = (0..num_perm).map(|i| draw(i, 0xC2B2_AE3D_27D4_EB4F)).collect();
+        let a = (0..num_perm)
+            .map(|i| draw(i, 0x9E37_79B9_7F4A_7C15) | 1)
+            .collect();
+        let c = (0..num_perm)
+            .map(|i| draw(i, 0xC2B2_AE3D_27D4_EB4F))
+            .collect();
         MinHasher {
             a,
             c,
@@ -140,7 +151,10 @@ mod tests {
     fn identical_sets_identical_signatures_and_order_does_not_matter() {
         let h = MinHasher::new(128, 1);
         assert_eq!(h.signature(&[1, 2, 3]), h.signature(&[3, 2, 1, 2]));
-        assert_eq!(h.signature(&[1, 2, 3]).jaccard(&h.signature(&[1, 2, 3])), 1.0);
+        assert_eq!(
+            h.signature(&[1, 2, 3]).jaccard(&h.signature(&[1, 2, 3])),
+            1.0
+        );
         let mut s = h.signature(&[1]);
         h.update(&mut s, &[2, 3]);
         assert_eq!(s, h.signature(&[1, 2, 3]));

@@ -87,7 +87,9 @@ pub fn classify(scores: &Scores, identical: bool, t: &Thresholds) -> Option<Matc
         Some(MatchKind::Exact)
     } else if scores.jaccard >= t.jaccard {
         Some(MatchKind::Near)
-    } else if scores.containment.max(scores.containment_source) >= t.containment && scores.shared >= t.min_shared {
+    } else if scores.containment.max(scores.containment_source) >= t.containment
+        && scores.shared >= t.min_shared
+    {
         Some(MatchKind::Partial)
     } else {
         None
@@ -127,7 +129,14 @@ pub fn shared_spans(q: &[Shingle], s: &[Shingle]) -> Vec<TokenSpan> {
             i += 1;
             continue;
         };
-        let run = |j: usize| (1..).take_while(|&l| i + l < q.len() && j + l < s.len() && q[i + l].hash == s[j + l].hash).count() + 1;
+        let run = |j: usize| {
+            (1..)
+                .take_while(|&l| {
+                    i + l < q.len() && j + l < s.len() && q[i + l].hash == s[j + l].hash
+                })
+                .count()
+                + 1
+        };
         // The longest run wins; among equals, the one that continues in source order.
         let (len, j) = cands
             .iter()
@@ -142,7 +151,11 @@ pub fn shared_spans(q: &[Shingle], s: &[Shingle]) -> Vec<TokenSpan> {
             s_last: s[j + len - 1].last,
         };
         match spans.last_mut() {
-            Some(prev) if prev.q_last >= span.q_first && prev.s_last >= span.s_first && prev.s_first <= span.s_first => {
+            Some(prev)
+                if prev.q_last >= span.q_first
+                    && prev.s_last >= span.s_first
+                    && prev.s_first <= span.s_first =>
+            {
                 prev.q_last = prev.q_last.max(span.q_last);
                 prev.s_last = prev.s_last.max(span.s_last);
             }
@@ -171,23 +184,42 @@ mod tests {
 
     #[test]
     fn classify_orders_exact_near_partial() {
-        let t = Thresholds { jaccard: 0.5, containment: 0.8, min_shared: 5 };
+        let t = Thresholds {
+            jaccard: 0.5,
+            containment: 0.8,
+            min_shared: 5,
+        };
         let near = scores(&[1, 2, 3, 4], &[1, 2, 3, 5]);
         assert_eq!(classify(&near, true, &t), Some(MatchKind::Exact));
         assert_eq!(classify(&near, false, &t), Some(MatchKind::Near));
         let fragment: Vec<u32> = (0..10).collect();
         let whole: Vec<u32> = (0..40).collect();
-        assert_eq!(classify(&scores(&fragment, &whole), false, &t), Some(MatchKind::Partial));
+        assert_eq!(
+            classify(&scores(&fragment, &whole), false, &t),
+            Some(MatchKind::Partial)
+        );
         // A heading: fully contained but too small to mean anything.
         assert_eq!(classify(&scores(&[1, 2, 3], &whole), false, &t), None);
     }
 
     #[test]
     fn spans_cover_the_shared_text_on_both_sides() {
-        let q = analyze_paragraph("new words here then the quick brown fox jumps over the lazy dog", 2, 0);
+        let q = analyze_paragraph(
+            "new words here then the quick brown fox jumps over the lazy dog",
+            2,
+            0,
+        );
         let s = analyze_paragraph("the quick brown fox jumps over the lazy dog and more", 2, 0);
         let spans = shared_spans(&q.shingles, &s.shingles);
-        assert_eq!(spans, [TokenSpan { q_first: 4, q_last: 13, s_first: 0, s_last: 9 }]);
+        assert_eq!(
+            spans,
+            [TokenSpan {
+                q_first: 4,
+                q_last: 13,
+                s_first: 0,
+                s_last: 9
+            }]
+        );
     }
 
     #[test]
@@ -196,7 +228,23 @@ mod tests {
         let s = analyze_paragraph("alpha beta gamma delta. gamma delta epsilon zeta", 2, 0);
         let spans = shared_spans(&q.shingles, &s.shingles);
         assert_eq!(spans.len(), 2, "{spans:?}");
-        assert_eq!((spans[0].q_first, spans[0].q_last, spans[0].s_first, spans[0].s_last), (0, 4, 4, 8));
-        assert_eq!((spans[1].q_first, spans[1].q_last, spans[1].s_first, spans[1].s_last), (4, 8, 0, 4));
+        assert_eq!(
+            (
+                spans[0].q_first,
+                spans[0].q_last,
+                spans[0].s_first,
+                spans[0].s_last
+            ),
+            (0, 4, 4, 8)
+        );
+        assert_eq!(
+            (
+                spans[1].q_first,
+                spans[1].q_last,
+                spans[1].s_first,
+                spans[1].s_last
+            ),
+            (4, 8, 0, 4)
+        );
     }
 }

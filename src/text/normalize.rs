@@ -91,7 +91,12 @@ pub fn normalize(text: &str) -> Normalized {
         if g.is_ascii() {
             buf.extend(g.chars().map(|c| c.to_ascii_lowercase()));
         } else {
-            buf.extend(g.chars().filter(|&c| !is_invisible(c)).nfkc().default_case_fold());
+            buf.extend(
+                g.chars()
+                    .filter(|&c| !is_invisible(c))
+                    .nfkc()
+                    .default_case_fold(),
+            );
         }
         for c in buf.chars() {
             out.push(c);
@@ -163,13 +168,19 @@ mod tests {
 
     #[test]
     fn english_words_follow_uax29_and_ignore_punctuation() {
-        assert_eq!(words("Don't re-arrange, e.g. 3.14!"), ["Don't", "re", "arrange", "e.g", "3.14"]);
+        assert_eq!(
+            words("Don't re-arrange, e.g. 3.14!"),
+            ["Don't", "re", "arrange", "e.g", "3.14"]
+        );
         assert_eq!(hashes("Don't"), hashes("don’t"));
     }
 
     #[test]
     fn format_changes_do_not_change_tokens() {
-        assert_eq!(hashes("Ｓｅｃｕｒｉｔｙ  Reminder\tTO all"), hashes("security reminder to ALL"));
+        assert_eq!(
+            hashes("Ｓｅｃｕｒｉｔｙ  Reminder\tTO all"),
+            hashes("security reminder to ALL")
+        );
         assert_eq!(hashes("zero\u{200B}width"), hashes("zerowidth"));
         assert_eq!(hashes("Straße"), hashes("STRASSE"));
         assert_eq!(hashes("cafe\u{301}"), hashes("café"));
@@ -178,7 +189,22 @@ mod tests {
     #[test]
     fn chinese_is_one_token_per_character_with_offsets() {
         let text = "保护黄河，是2023年的ＡＢＣ大计。";
-        assert_eq!(words(text), ["保", "护", "黄", "河", "是", "2023", "年", "的", "ＡＢＣ", "大", "计"]);
+        assert_eq!(
+            words(text),
+            [
+                "保",
+                "护",
+                "黄",
+                "河",
+                "是",
+                "2023",
+                "年",
+                "的",
+                "ＡＢＣ",
+                "大",
+                "计"
+            ]
+        );
         let t = tokenize(text);
         assert_eq!(t[0].weight, CHAR_WEIGHT);
         assert_eq!(t[5].weight, WORD_WEIGHT);

@@ -144,9 +144,15 @@ mod tests {
     #[test]
     fn splits_at_blank_lines_and_strips_headings() {
         let doc = "# 标题\n\n第一段，\n继续。\n\n  \n## Second heading\n\nlast";
-        assert_eq!(texts(doc), ["标题", "第一段，\n继续。", "Second heading", "last"]);
+        assert_eq!(
+            texts(doc),
+            ["标题", "第一段，\n继续。", "Second heading", "last"]
+        );
         let spans = split_paragraphs(doc);
-        assert_eq!(spans.iter().map(|p| p.line).collect::<Vec<_>>(), [1, 3, 7, 9]);
+        assert_eq!(
+            spans.iter().map(|p| p.line).collect::<Vec<_>>(),
+            [1, 3, 7, 9]
+        );
         for p in &spans {
             assert_eq!(slice_chars(doc, p.start, p.end), p.text(doc));
         }
@@ -161,7 +167,10 @@ mod tests {
 
     #[test]
     fn hash_without_space_is_content_and_empty_headings_vanish() {
-        assert_eq!(texts("#hashtag here\n\n#\n\n###### \n\n####### seven"), ["#hashtag here", "####### seven"]);
+        assert_eq!(
+            texts("#hashtag here\n\n#\n\n###### \n\n####### seven"),
+            ["#hashtag here", "####### seven"]
+        );
         assert!(split_paragraphs("").is_empty());
         assert!(split_paragraphs("\n\n \u{3000}\n").is_empty());
     }

@@ -67,7 +67,10 @@ mod tests {
     use crate::text::normalize::tokenize;
 
     fn spans(text: &str, k: usize) -> Vec<(u32, u32)> {
-        shingles(&tokenize(text), k, 0).iter().map(|s| (s.first, s.last)).collect()
+        shingles(&tokenize(text), k, 0)
+            .iter()
+            .map(|s| (s.first, s.last))
+            .collect()
     }
 
     #[test]

@@ -1,0 +1,247 @@
+//! `neardup scan FILE...`: report every paragraph that repeats an earlier one.
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use serde_json::json;
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use neardup::engine::{Engine, ParagraphStatus};
+use neardup::scan::{ScannedDocument, scan, unique_names};
+
+use super::EngineArgs;
+
+/// Flags of `neardup scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files to scan, in order; `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// When to colour the text report.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One block per recycled paragraph, then a summary.
+    Text,
+    /// JSON Lines: one object per paragraph that has a match.
+    Json,
+}
+
+/// Colour choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// Colour when writing to a terminal.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// Runs the scan.
+pub fn run(args: ScanArgs) -> Result<ExitCode> {
+    let settings = args.engine.settings()?;
+    let engine = Engine::new(settings)?;
+    let mut inputs = Vec::with_capacity(args.files.len());
+    for (name, file) in unique_names(&args.files).into_iter().zip(&args.files) {
+        inputs.push((name, read_input(file)?));
+    }
+    let scanned = scan(&engine, inputs)?;
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let color = match args.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => {
+            args.output.is_none()
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    match args.format {
+        Format::Text => write_text(&mut out, &scanned, color)?,
+        Format::Json => write_json(&mut out, &scanned)?,
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a file (or standard input for `-`) as UTF-8 text; a file that cannot be read is
+/// an input error.
+pub fn read_input(file: &str) -> Result<String> {
+    let mut bytes = Vec::new();
+    if file == "-" {
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("cannot read standard input")?;
+    } else {
+        bytes = std::fs::read(file).map_err(|e| input_error(format!("cannot read {file}: {e}")))?;
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        input_error(format!(
+            "{file} is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+fn input_error(message: String) -> anyhow::Error {
+    neardup::Error::invalid("input", message).into()
+}
+
+fn round(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// Writes the JSON Lines report: one object per paragraph with at least one match.
+pub fn write_json(out: &mut dyn Write, scanned: &[ScannedDocument]) -> Result<()> {
+    for doc in scanned {
+        for p in doc
+            .report
+            .paragraphs
+            .iter()
+            .filter(|p| !p.matches.is_empty())
+        {
+            let matches: Vec<_> = p
+                .matches
+                .iter()
+                .map(|m| {
+                    json!({
+                        "document": &*m.source.name,
+                        "paragraph": m.source.paragraph,
+                        "line": m.source.line,
+                        "start": m.source.start,
+                        "end": m.source.end,
+                        "kind": m.kind.as_str(),
+                        "jaccard": round(m.scores.jaccard),
+                        "containment": round(m.scores.containment),
+                        "containment_source": round(m.scores.containment_source),
+                        "spans": m.spans.iter().map(|s| [s.start, s.end, s.source_start, s.source_end]).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let line = json!({
+                "document": &*doc.name,
+                "paragraph": p.index,
+                "line": p.line,
+                "start": p.start,
+                "end": p.end,
+                "matches": matches,
+            });
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+/// The first `n` characters of a paragraph on one line, with an ellipsis when cut.
+fn excerpt(text: &str, start: usize, end: usize, n: usize) -> String {
+    let mut s: String = text
+        .chars()
+        .skip(start)
+        .take((end - start).min(n))
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .collect();
+    if end - start > n {
+        s.push('…');
+    }
+    s
+}
+
+struct Paint(bool);
+
+impl Paint {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+}
+
+/// Writes the human-readable report.
+pub fn write_text(out: &mut dyn Write, scanned: &[ScannedDocument], color: bool) -> Result<()> {
+    let paint = Paint(color);
+    let texts: std::collections::HashMap<&str, &str> =
+        scanned.iter().map(|d| (&*d.name, &*d.text)).collect();
+    let (mut total, mut recycled, mut too_short) = (0, 0, 0);
+    for doc in scanned {
+        total += doc.report.summary.paragraphs;
+        recycled += doc.report.summary.recycled;
+        too_short += doc.report.summary.too_short;
+        for p in doc
+            .report
+            .paragraphs
+            .iter()
+            .filter(|p| p.status == ParagraphStatus::Recycled)
+        {
+            writeln!(
+                out,
+                "{}",
+                paint.paint("1", &format!("{}:{}", doc.name, p.line))
+            )?;
+            for m in &p.matches {
+                let kind = paint.paint(
+                    match m.kind {
+                        neardup::MatchKind::Exact => "31",
+                        neardup::MatchKind::Near => "33",
+                        neardup::MatchKind::Partial => "36",
+                    },
+                    &format!("{:<7}", m.kind.as_str()),
+                );
+                writeln!(
+                    out,
+                    "  {kind} jaccard {:.2}  containment {:.2} / {:.2}  from {}:{}",
+                    m.scores.jaccard,
+                    m.scores.containment,
+                    m.scores.containment_source,
+                    m.source.name,
+                    m.source.line
+                )?;
+            }
+            let best = &p.matches[0];
+            writeln!(
+                out,
+                "    this:   {}",
+                excerpt(&doc.text, p.start, p.end, 60)
+            )?;
+            let source_text = texts.get(&*best.source.name).copied().unwrap_or("");
+            writeln!(
+                out,
+                "    source: {}",
+                excerpt(source_text, best.source.start, best.source.end, 60)
+            )?;
+            writeln!(out)?;
+        }
+    }
+    let files = if scanned.len() == 1 {
+        "1 file".to_string()
+    } else {
+        format!("{} files", scanned.len())
+    };
+    writeln!(
+        out,
+        "{} of {total} paragraphs recycled in {files} ({too_short} too short to judge)",
+        paint.paint("1", &recycled.to_string())
+    )?;
+    Ok(())
+}

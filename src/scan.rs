@@ -1,0 +1,57 @@
+//! Scanning a sequence of documents with one engine: each is reported against all
+//! earlier ones (and its own earlier paragraphs) and then indexed. Shared by the `scan`
+//! command's renderers (text, JSON, HTML).
+
+use std::sync::Arc;
+
+use crate::engine::{Engine, Report};
+use crate::error::Result;
+
+/// One scanned document and its report.
+#[derive(Debug, Clone)]
+pub struct ScannedDocument {
+    /// The name it was scanned under (a file name).
+    pub name: Arc<str>,
+    /// Its text.
+    pub text: Arc<str>,
+    /// What each of its paragraphs repeats.
+    pub report: Report,
+}
+
+/// Scans `(name, text)` pairs in order. Names must be distinct.
+pub fn scan(
+    engine: &Engine,
+    documents: impl IntoIterator<Item = (String, String)>,
+) -> Result<Vec<ScannedDocument>> {
+    let opts = engine.settings().query_options();
+    let mut out = Vec::new();
+    for (name, text) in documents {
+        let analyzed = engine.analyze(text);
+        let text = analyzed.text.clone();
+        let submitted = engine.submit(&name, analyzed, Default::default(), 0, &opts, false)?;
+        out.push(ScannedDocument {
+            name: name.into(),
+            text,
+            report: submitted.report,
+        });
+    }
+    Ok(out)
+}
+
+/// Unique display names for files given on a command line: a repeated name gets `#2`,
+/// `#3`… so that each submission is its own document.
+pub fn unique_names(names: &[String]) -> Vec<String> {
+    let mut seen = std::collections::HashMap::<&str, usize>::new();
+    names
+        .iter()
+        .map(|n| {
+            let count = seen.entry(n).or_insert(0);
+            *count += 1;
+            if *count == 1 {
+                n.clone()
+            } else {
+                format!("{n}#{count}")
+            }
+        })
+        .collect()
+}
