@@ -15,6 +15,7 @@ pub mod error;
 pub mod lsh;
 pub mod minhash;
 pub mod scan;
+pub mod store;
 pub mod text;
 pub mod verify;
 

@@ -1,0 +1,10 @@
+//! Integration tests, one binary: each module drives neardup through an interface a user
+//! has (the library's public API, the `neardup` binary, the gRPC service).
+
+mod dedup;
+mod grpc;
+mod html;
+mod quality;
+mod recovery;
+mod scan;
+mod util;

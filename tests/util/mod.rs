@@ -1,0 +1,17 @@
+//! Shared test helpers: paths to the shared data and the `neardup` binary.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// `../shared/data/<rel>`, beside the repository.
+pub fn shared_data(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(rel)
+}
+
+/// A `neardup` command, ready for arguments.
+pub fn neardup() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_neardup"))
+}
