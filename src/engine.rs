@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use crate::error::{Error, Result};
 use crate::lsh::{LshIndex, LshParams, PostingMap};
 use crate::minhash::MinHasher;
-use crate::text::{ParagraphSpan, ParagraphText, analyze_paragraph, split_paragraphs};
+use crate::text::{ParagraphSpan, ParagraphText, Split, analyze_paragraph, split_paragraphs_with};
 use crate::verify::{self, MatchKind, Scores, Thresholds};
 
 /// Engine settings. Those that shape signatures and the index (`num_perm`, `shingle`,
@@ -62,7 +62,7 @@ impl Default for Settings {
             shingle: 2,
             threshold: 0.2,
             containment: 0.6,
-            min_length: 8.0,
+            min_length: 6.0,
             lsh_threshold: 0.2,
             max_bands: 32,
             fn_weight: 0.95,
@@ -415,8 +415,13 @@ impl Engine {
 
     /// Splits, tokenizes, shingles and signs a document. Pure CPU work, no locks.
     pub fn analyze(&self, text: impl Into<Arc<str>>) -> AnalyzedDocument {
+        self.analyze_with(text, Split::Auto)
+    }
+
+    /// [`Engine::analyze`] with a choice of paragraph splitting.
+    pub fn analyze_with(&self, text: impl Into<Arc<str>>, split: Split) -> AnalyzedDocument {
         let text: Arc<str> = text.into();
-        let paragraphs = split_paragraphs(&text)
+        let paragraphs = split_paragraphs_with(&text, split)
             .into_iter()
             .map(|span| self.analyze_span(&text, span))
             .collect();

@@ -9,7 +9,7 @@ pub mod paragraph;
 pub mod shingle;
 
 pub use normalize::{Token, tokenize};
-pub use paragraph::{ParagraphSpan, split_paragraphs};
+pub use paragraph::{ParagraphSpan, Split, split_paragraphs, split_paragraphs_with};
 pub use shingle::{Shingle, shingle_set, shingles};
 
 use xxhash_rust::xxh3::xxh3_64;
