@@ -21,12 +21,15 @@ struct Cli {
 enum Command {
     /// Report every paragraph that repeats an earlier one (in an earlier file or earlier in the same file).
     Scan(cli::scan::ScanArgs),
+    /// Print the engine settings, the LSH bands x rows they give, and its S-curve.
+    Settings(cli::settings::SettingsArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => cli::scan::run(args),
+        Command::Settings(args) => cli::settings::run(args),
     };
     match result {
         Ok(code) => code,

@@ -92,7 +92,11 @@ pub fn classify(scores: &Scores, identical: bool, t: &Thresholds) -> Option<Matc
     let low = scores.containment.min(scores.containment_source);
     if identical {
         Some(MatchKind::Exact)
-    } else if high >= t.containment && low < t.containment && scores.shared >= t.min_shared && scores.jaccard >= t.jaccard / 2.0 {
+    } else if high >= t.containment
+        && low < t.containment
+        && scores.shared >= t.min_shared
+        && scores.jaccard >= t.jaccard / 2.0
+    {
         Some(MatchKind::Partial)
     } else if scores.jaccard >= t.jaccard {
         Some(MatchKind::Near)

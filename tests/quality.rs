@@ -16,7 +16,9 @@ use crate::util::shared_data;
 
 fn read_jsonl(rel: &str) -> Vec<Value> {
     let text = std::fs::read_to_string(shared_data(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
-    text.lines().map(|l| serde_json::from_str(l).expect("valid JSON line")).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("valid JSON line"))
+        .collect()
 }
 
 #[derive(Default)]
@@ -33,7 +35,16 @@ fn evaluate_synthetic(settings: Settings) -> BTreeMap<(String, String), Tally> {
     let opts = engine.settings().query_options();
     for s in read_jsonl("synthetic-dev/sources.jsonl") {
         let doc = engine.analyze_with(s["text"].as_str().unwrap(), Split::None);
-        engine.submit(s["id"].as_str().unwrap(), doc, Default::default(), 0, &opts, false).unwrap();
+        engine
+            .submit(
+                s["id"].as_str().unwrap(),
+                doc,
+                Default::default(),
+                0,
+                &opts,
+                false,
+            )
+            .unwrap();
     }
     let mut tallies: BTreeMap<(String, String), Tally> = BTreeMap::new();
     for v in read_jsonl("synthetic-dev/variants.jsonl") {
@@ -46,28 +57,73 @@ fn evaluate_synthetic(settings: Settings) -> BTreeMap<(String, String), Tally> {
         if let Some(n) = v.get("negative_of_id").and_then(Value::as_str) {
             allowed.insert(n.to_string());
         }
-        for a in v.get("also_similar").and_then(Value::as_array).into_iter().flatten() {
+        for a in v
+            .get("also_similar")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             allowed.insert(a["id"].as_str().unwrap().to_string());
         }
         let doc = engine.analyze_with(v["text"].as_str().unwrap(), Split::None);
         let report = engine.check(&doc, "variant", &opts).unwrap();
-        let matched: HashSet<String> =
-            report.paragraphs.iter().flat_map(|p| p.matches.iter().map(|m| m.source.name.to_string())).collect();
-        if std::env::var_os("NEARDUP_EVAL_VERBOSE").is_some() && wanted.iter().any(|w| !matched.contains(w)) && !kind.contains("negative") {
-            let source = engine.document(&wanted[0]).and_then(|d| d.text).unwrap_or_default();
-            let best = report.paragraphs.iter().flat_map(|p| p.matches.iter()).map(|m| format!("{}:{:.3}/{:.3}/{:.3}", m.source.name, m.scores.jaccard, m.scores.containment, m.scores.containment_source)).collect::<Vec<_>>();
+        let matched: HashSet<String> = report
+            .paragraphs
+            .iter()
+            .flat_map(|p| p.matches.iter().map(|m| m.source.name.to_string()))
+            .collect();
+        if std::env::var_os("NEARDUP_EVAL_VERBOSE").is_some()
+            && wanted.iter().any(|w| !matched.contains(w))
+            && !kind.contains("negative")
+        {
+            let source = engine
+                .document(&wanted[0])
+                .and_then(|d| d.text)
+                .unwrap_or_default();
+            let best = report
+                .paragraphs
+                .iter()
+                .flat_map(|p| p.matches.iter())
+                .map(|m| {
+                    format!(
+                        "{}:{:.3}/{:.3}/{:.3}",
+                        m.source.name,
+                        m.scores.jaccard,
+                        m.scores.containment,
+                        m.scores.containment_source
+                    )
+                })
+                .collect::<Vec<_>>();
             let q = neardup::text::analyze_paragraph(v["text"].as_str().unwrap(), 2, 0);
             let s = neardup::text::analyze_paragraph(&source, 2, 0);
             let sc = neardup::verify::scores(&q.set, &s.set);
-            println!("MISS {lang} {kind} {} exact {sc:?} len {} / {} matches {best:?}\n  V: {}\n  S: {}", v["id"], q.length, s.length, v["text"], source);
+            println!(
+                "MISS {lang} {kind} {} exact {sc:?} len {} / {} matches {best:?}\n  V: {}\n  S: {}",
+                v["id"], q.length, s.length, v["text"], source
+            );
         }
-        if std::env::var_os("NEARDUP_EVAL_VERBOSE").is_some() && matched.iter().any(|m| !allowed.contains(m)) {
-            for m in report.paragraphs.iter().flat_map(|p| p.matches.iter()).filter(|m| !allowed.contains(&*m.source.name)) {
-                let source = engine.document(&m.source.name).and_then(|d| d.text).unwrap_or_default();
-                println!("FALSE {lang} {kind} {} {:?} {:?}\n  V: {}\n  S: {source}", v["id"], m.kind, m.scores, v["text"]);
+        if std::env::var_os("NEARDUP_EVAL_VERBOSE").is_some()
+            && matched.iter().any(|m| !allowed.contains(m))
+        {
+            for m in report
+                .paragraphs
+                .iter()
+                .flat_map(|p| p.matches.iter())
+                .filter(|m| !allowed.contains(&*m.source.name))
+            {
+                let source = engine
+                    .document(&m.source.name)
+                    .and_then(|d| d.text)
+                    .unwrap_or_default();
+                println!(
+                    "FALSE {lang} {kind} {} {:?} {:?}\n  V: {}\n  S: {source}",
+                    v["id"], m.kind, m.scores, v["text"]
+                );
             }
         }
-        let t = tallies.entry((lang.to_string(), kind.to_string())).or_default();
+        let t = tallies
+            .entry((lang.to_string(), kind.to_string()))
+            .or_default();
         t.variants += 1;
         if !matches!(kind, "negative" | "hard_negative") {
             t.expected += wanted.len();
@@ -79,7 +135,11 @@ fn evaluate_synthetic(settings: Settings) -> BTreeMap<(String, String), Tally> {
 }
 
 fn recall(t: &Tally) -> f64 {
-    if t.expected == 0 { 1.0 } else { t.found as f64 / t.expected as f64 }
+    if t.expected == 0 {
+        1.0
+    } else {
+        t.found as f64 / t.expected as f64
+    }
 }
 
 #[test]
@@ -106,9 +166,52 @@ fn synthetic_dev_recall_and_false_matches_meet_targets() {
         if recall(t) < target {
             failures.push(format!("{lang} {kind}: recall {:.3} < {target}", recall(t)));
         }
-        if matches!(kind.as_str(), "negative" | "hard_negative") && t.with_false_match as f64 > 0.005 * t.variants as f64 {
-            failures.push(format!("{lang} {kind}: {} of {} with a false match", t.with_false_match, t.variants));
+        if matches!(kind.as_str(), "negative" | "hard_negative")
+            && t.with_false_match as f64 > 0.005 * t.variants as f64
+        {
+            failures.push(format!(
+                "{lang} {kind}: {} of {} with a false match",
+                t.with_false_match, t.variants
+            ));
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// The measurement behind the defaults: shingle size × threshold. Run with
+/// `cargo test --release --test tests quality::sweep -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check: minutes in debug builds"]
+fn sweep_shingle_and_threshold() {
+    println!(
+        "| shingle | threshold | en medium | zh medium | en split | zh split | negatives with a false match |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for shingle in [1, 2, 3] {
+        for threshold in [0.15, 0.2, 0.3, 0.5] {
+            let settings = Settings {
+                shingle,
+                threshold,
+                lsh_threshold: threshold.min(0.2),
+                ..Settings::default()
+            };
+            let t = evaluate_synthetic(settings);
+            let r = |lang: &str, kind: &str| recall(&t[&(lang.to_string(), kind.to_string())]);
+            let negatives: Vec<&Tally> = t
+                .iter()
+                .filter(|((_, k), _)| k.contains("negative"))
+                .map(|(_, v)| v)
+                .collect();
+            let false_rate = negatives.iter().map(|t| t.with_false_match).sum::<usize>() as f64
+                / negatives.iter().map(|t| t.variants).sum::<usize>() as f64;
+            println!(
+                "| {shingle} | {threshold} | {:.3} | {:.3} | {:.3} | {:.3} | {:.2} % |",
+                r("en", "medium_edit"),
+                r("zh", "medium_edit"),
+                r("en", "split"),
+                r("zh", "split"),
+                100.0 * false_rate
+            );
+        }
+    }
 }

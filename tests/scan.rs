@@ -13,7 +13,11 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn json_lines(out: &Output) -> Vec<Value> {
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout.clone())
         .unwrap()
         .lines()
@@ -22,12 +26,18 @@ fn json_lines(out: &Output) -> Vec<Value> {
 }
 
 fn slice(text: &str, start: &Value, end: &Value) -> String {
-    let (s, e) = (start.as_u64().unwrap() as usize, end.as_u64().unwrap() as usize);
+    let (s, e) = (
+        start.as_u64().unwrap() as usize,
+        end.as_u64().unwrap() as usize,
+    );
     text.chars().skip(s).take(e - s).collect()
 }
 
 fn token_hashes(text: &str) -> Vec<u64> {
-    neardup::text::tokenize(text).iter().map(|t| t.hash).collect()
+    neardup::text::tokenize(text)
+        .iter()
+        .map(|t| t.hash)
+        .collect()
 }
 
 /// Every paragraph of the magazine that repeats an earlier one, as (line, source line).
@@ -36,11 +46,45 @@ fn token_hashes(text: &str) -> Vec<u64> {
 /// pairs pass that bar only by sharing a topic's vocabulary (a title inside a long
 /// paragraph; two court articles) and must not be reported.
 const MAGAZINE_REPEATS: &[(u64, u64)] = &[
-    (133, 59), (135, 61), (137, 55), (139, 57), (141, 133), (141, 59), (143, 63), (145, 65),
-    (147, 67), (161, 37), (163, 39), (165, 41), (179, 151), (181, 153), (183, 155), (185, 157),
-    (187, 159), (189, 161), (189, 37), (191, 163), (191, 39), (193, 165), (193, 41), (195, 167),
-    (197, 169), (199, 171), (201, 173), (203, 175), (205, 177), (207, 151), (207, 179), (209, 153),
-    (209, 181), (211, 155), (211, 183), (213, 157), (213, 185), (215, 159), (215, 187),
+    (133, 59),
+    (135, 61),
+    (137, 55),
+    (139, 57),
+    (141, 133),
+    (141, 59),
+    (143, 63),
+    (145, 65),
+    (147, 67),
+    (161, 37),
+    (163, 39),
+    (165, 41),
+    (179, 151),
+    (181, 153),
+    (183, 155),
+    (185, 157),
+    (187, 159),
+    (189, 161),
+    (189, 37),
+    (191, 163),
+    (191, 39),
+    (193, 165),
+    (193, 41),
+    (195, 167),
+    (197, 169),
+    (199, 171),
+    (201, 173),
+    (203, 175),
+    (205, 177),
+    (207, 151),
+    (207, 179),
+    (209, 153),
+    (209, 181),
+    (211, 155),
+    (211, 183),
+    (213, 157),
+    (213, 185),
+    (215, 159),
+    (215, 187),
 ];
 
 #[test]
@@ -51,7 +95,10 @@ fn magazine_repeats_are_all_found_and_nothing_else() {
     let mut found = BTreeSet::new();
     for l in &lines {
         let this = slice(&text, &l["start"], &l["end"]);
-        assert!(!this.is_empty() && !this.starts_with(['#', ' ', '\n']), "{this:?}");
+        assert!(
+            !this.is_empty() && !this.starts_with(['#', ' ', '\n']),
+            "{this:?}"
+        );
         for m in l["matches"].as_array().unwrap() {
             found.insert((l["line"].as_u64().unwrap(), m["line"].as_u64().unwrap()));
             let source = slice(&text, &m["start"], &m["end"]);
@@ -65,7 +112,11 @@ fn magazine_repeats_are_all_found_and_nothing_else() {
                 let a = slice(&text, &s[0], &s[1]);
                 let b = slice(&text, &s[2], &s[3]);
                 assert!(this.contains(&a) && source.contains(&b));
-                assert_eq!(token_hashes(&a), token_hashes(&b), "span texts differ: {a:?} vs {b:?}");
+                assert_eq!(
+                    token_hashes(&a),
+                    token_hashes(&b),
+                    "span texts differ: {a:?} vs {b:?}"
+                );
             }
         }
     }
@@ -84,7 +135,10 @@ fn magazine_text_report_names_places_and_sums_up() {
     assert!(stdout.contains(&format!("{name}:133\n  near ")), "{stdout}");
     assert!(stdout.contains(&format!("from {name}:59")));
     assert!(stdout.contains("    this:   人民法院需要加大对黄河水系的司法保护力度"));
-    assert!(stdout.ends_with("30 of 103 paragraphs recycled in 1 file (0 too short to judge)\n"), "{stdout}");
+    assert!(
+        stdout.ends_with("30 of 103 paragraphs recycled in 1 file (0 too short to judge)\n"),
+        "{stdout}"
+    );
 }
 
 /// A paragraph cut in two by a page break, one half followed by unrelated text, and a
@@ -102,7 +156,12 @@ fn page_break_split_and_edits_are_found_across_files_and_stdin() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(later.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(later.as_bytes())
+        .unwrap();
     let lines = json_lines(&child.wait_with_output().unwrap());
     assert_eq!(lines.len(), 3, "{lines:#?}");
     // The first half is a third of the source (containment 1.0 / 0.35): partial. The
@@ -110,13 +169,28 @@ fn page_break_split_and_edits_are_found_across_files_and_stdin() {
     for (l, kind) in lines.iter().zip(["partial", "near", "near"]) {
         assert_eq!(l["document"], "-");
         let m = &l["matches"][0];
-        assert_eq!((m["document"].as_str(), m["paragraph"].as_u64(), m["line"].as_u64()), (a.to_str(), Some(1), Some(3)));
+        assert_eq!(
+            (
+                m["document"].as_str(),
+                m["paragraph"].as_u64(),
+                m["line"].as_u64()
+            ),
+            (a.to_str(), Some(1), Some(3))
+        );
         assert_eq!(m["kind"], kind, "{l}");
-        assert_eq!(slice(original, &m["start"], &m["end"]), original.split("\n\n").nth(1).unwrap());
+        assert_eq!(
+            slice(original, &m["start"], &m["end"]),
+            original.split("\n\n").nth(1).unwrap()
+        );
     }
     assert_eq!(lines[0]["matches"][0]["containment"], 1.0);
     // The edited copy also repeats the two halves earlier in the same submission.
-    let own: Vec<_> = lines[2]["matches"].as_array().unwrap().iter().filter(|m| m["document"] == "-").collect();
+    let own: Vec<_> = lines[2]["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["document"] == "-")
+        .collect();
     assert_eq!(own.len(), 2);
 }
 
@@ -126,12 +200,18 @@ fn invalid_options_and_inputs_exit_2_with_a_clear_message() {
     let binary = dir.path().join("bin");
     std::fs::write(&binary, [0xff, 0xfe, 0x00]).unwrap();
     let cases: &[(&[&str], &str)] = &[
-        (&["scan", "--threshold", "1.5", "x"], "invalid threshold: 1.5 is not in (0, 1]"),
+        (
+            &["scan", "--threshold", "1.5", "x"],
+            "invalid threshold: 1.5 is not in (0, 1]",
+        ),
         (&["scan", "--containment", "0", "x"], "invalid containment"),
         (&["scan", "--num-perm", "0", "x"], "invalid num_perm"),
         (&["scan", "--shingle", "0", "x"], "invalid shingle"),
         (&["scan", "--threshold", "abc", "x"], "invalid value 'abc'"),
-        (&["scan", "/nonexistent/file.txt"], "cannot read /nonexistent/file.txt"),
+        (
+            &["scan", "/nonexistent/file.txt"],
+            "cannot read /nonexistent/file.txt",
+        ),
         (&["scan", binary.to_str().unwrap()], "is not UTF-8 text"),
         (&["scan"], "required"),
     ];
@@ -150,5 +230,8 @@ fn empty_input_reports_nothing() {
     std::fs::write(&empty, "").unwrap();
     let out = run(&["scan", empty.to_str().unwrap(), empty.to_str().unwrap()]);
     assert!(out.status.success());
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "0 of 0 paragraphs recycled in 2 files (0 too short to judge)\n");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "0 of 0 paragraphs recycled in 2 files (0 too short to judge)\n"
+    );
 }

@@ -3,6 +3,7 @@
 //! before any work starts, and calls into the library. Errors in flags exit with code 2.
 
 pub mod scan;
+pub mod settings;
 
 use clap::Args;
 

@@ -115,7 +115,10 @@ pub fn tokenize(text: &str) -> Vec<Token> {
     let mut char_index = 0usize;
     let flush = |word: &mut String, range: &mut Option<(u32, u32)>, tokens: &mut Vec<Token>| {
         // A run of combining marks with no base character is not a word.
-        if let Some((start, end)) = range.take().filter(|_| word.chars().any(char::is_alphanumeric)) {
+        if let Some((start, end)) = range
+            .take()
+            .filter(|_| word.chars().any(char::is_alphanumeric))
+        {
             tokens.push(Token {
                 hash: xxh3_64(word.as_bytes()),
                 start,

@@ -96,7 +96,10 @@ pub fn split_paragraphs_with(text: &str, split: Split) -> Vec<ParagraphSpan> {
     }
     if let Some(s) = open {
         // With `Split::None` the block runs to the last non-blank line.
-        let end = lines.iter().rposition(|l| !l.blank).map_or(lines.len(), |i| i + 1);
+        let end = lines
+            .iter()
+            .rposition(|l| !l.blank)
+            .map_or(lines.len(), |i| i + 1);
         blocks.push((s, end.max(s + 1)));
     }
 
@@ -203,12 +206,20 @@ mod tests {
     #[test]
     fn split_modes() {
         let doc = "a\nb\n\nc";
-        let with = |split| split_paragraphs_with(doc, split).iter().map(|p| p.text(doc)).collect::<Vec<_>>();
+        let with = |split| {
+            split_paragraphs_with(doc, split)
+                .iter()
+                .map(|p| p.text(doc))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(with(Split::Auto), ["a\nb", "c"]);
         assert_eq!(with(Split::BlankLines), ["a\nb", "c"]);
         assert_eq!(with(Split::Lines), ["a", "b", "c"]);
         assert_eq!(with(Split::None), ["a\nb\n\nc"]);
-        assert_eq!(split_paragraphs_with("\n# x\n\n", Split::None)[0].text("\n# x\n\n"), "x");
+        assert_eq!(
+            split_paragraphs_with("\n# x\n\n", Split::None)[0].text("\n# x\n\n"),
+            "x"
+        );
     }
 
     proptest::proptest! {
