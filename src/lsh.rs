@@ -130,12 +130,12 @@ impl PostingMap {
         }
         let mut found = false;
         let mut emptied = false;
-        if let Some(mut ids) = self.multi.get_mut(&key) {
-            if let Some(pos) = ids.iter().position(|&v| v == id) {
-                ids.swap_remove(pos);
-                found = true;
-                emptied = ids.is_empty();
-            }
+        if let Some(mut ids) = self.multi.get_mut(&key)
+            && let Some(pos) = ids.iter().position(|&v| v == id)
+        {
+            ids.swap_remove(pos);
+            found = true;
+            emptied = ids.is_empty();
         }
         if emptied {
             self.multi.remove_if(&key, |_, ids| ids.is_empty());

@@ -161,7 +161,7 @@ fn content_of(block: &str) -> Option<(usize, &str)> {
 mod tests {
     use super::*;
 
-    fn texts<'a>(doc: &'a str) -> Vec<&'a str> {
+    fn texts(doc: &str) -> Vec<&str> {
         split_paragraphs(doc).iter().map(|p| p.text(doc)).collect()
     }
 
