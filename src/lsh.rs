@@ -163,6 +163,16 @@ impl PostingMap {
         n
     }
 
+    /// Calls `f` with at most `limit` of the ids under `key` (the oldest single entry
+    /// first, then in insertion order, give or take removals).
+    pub fn for_each_upto(&self, key: u32, limit: usize, mut f: impl FnMut(u32)) {
+        let single = self.single.get(&key).map(|v| *v);
+        let taken = single.into_iter().take(limit).inspect(|&id| f(id)).count();
+        if let Some(ids) = self.multi.get(&key) {
+            ids.iter().take(limit - taken).copied().for_each(f);
+        }
+    }
+
     /// Heap bytes held by the tables (capacity, not just length), for `stats`.
     pub fn memory_bytes(&self) -> usize {
         let single_entry = std::mem::size_of::<(u32, u32)>() + 1;

@@ -6,6 +6,11 @@ use std::process::ExitCode;
 
 mod cli;
 
+// The index is millions of small allocations; mimalloc keeps queries fast and memory
+// compact where the system allocator fragments.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "neardup",
