@@ -325,7 +325,14 @@ impl<'a> Model<'a> {
             &percent(recycled_chars, chars),
             &format!("{} in shared passages", percent(shared_chars, chars)),
         );
-        out.push_str("</dl>\n<p class=\"kinds\">");
+        out.push_str(
+            "</dl>\n<p class=\"tools\">\
+             <button type=\"button\" id=\"nd-review\" aria-pressed=\"false\" \
+             title=\"Only recycled paragraphs, each beside its source (link: #review)\">Review side by side</button> \
+             <button type=\"button\" id=\"nd-open\">Open all</button> \
+             <button type=\"button\" id=\"nd-close\">Close all</button></p>\n",
+        );
+        out.push_str("<p class=\"kinds\">");
         for (k, n) in [MatchKind::Exact, MatchKind::Near, MatchKind::Partial]
             .iter()
             .zip(kinds)
@@ -419,9 +426,7 @@ impl<'a> Model<'a> {
              <li><del>deleted</del> in the source only · <ins>inserted</ins> in the paragraph only · <ins class=\"chg\">changed</ins> rewritten</li>\n\
              <li><span class=\"kind k-exact\">exact</span> identical after normalization · <span class=\"kind k-near\">near</span> Jaccard at or above the threshold · <span class=\"kind k-partial\">partial</span> one mostly contains the other</li>\n\
              <li><span class=\"kind k-short\">too short</span> too short to judge · <span class=\"kind k-orig\">source</span> reused later</li>\n\
-             </ul>\n\
-             <p class=\"tools\"><button type=\"button\" id=\"nd-open\">Open all comparisons</button> \
-             <button type=\"button\" id=\"nd-close\">Close all</button></p>\n</aside>\n",
+             </ul>\n</aside>\n",
         );
     }
 
@@ -624,10 +629,10 @@ impl<'a> Model<'a> {
         self.source_link(out, di, m, label, &class);
         w!(
             out,
-            "<span class=\"scores\"><span title=\"shared shingles over all shingles of both\">Jaccard <b>{:.3}</b></span>\
-             <span title=\"share of this paragraph found in the source\">this in source <b>{:.3}</b></span>\
-             <span title=\"share of the source found in this paragraph\">source in this <b>{:.3}</b></span>\
-             <span>shared shingles <b>{}</b></span></span>",
+            "<span class=\"scores\"><span title=\"shared shingles over all shingles of both\">Jaccard <b class=\"jaccard\">{:.3}</b></span>\
+             <span title=\"share of this paragraph found in the source\">this in source <b class=\"containment\">{:.3}</b></span>\
+             <span title=\"share of the source found in this paragraph\">source in this <b class=\"containment-source\">{:.3}</b></span>\
+             <span>shared shingles <b class=\"shared\">{}</b></span></span>",
             m.scores.jaccard,
             m.scores.containment,
             m.scores.containment_source,
@@ -725,7 +730,7 @@ fn group(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -921,22 +926,32 @@ fn write_edits(
     }
 }
 
-/// Opens the comparison of a paragraph reached by a link, and all or none on request.
+/// Opens the comparison of a paragraph reached by a link; opens all or none on request;
+/// toggles review mode (only recycled paragraphs, comparisons open; `#review` on load).
 const JS: &str = r#"
 (function () {
-  var d = document;
-  function openTarget() {
-    var id = decodeURIComponent(location.hash.slice(1));
-    var t = id && d.getElementById(id);
-    var c = t && t.querySelector("details.cmp");
-    if (c) c.open = true;
-  }
+  var d = document, body = d.body;
   function all(open) {
     var list = d.querySelectorAll("details.cmp");
     for (var i = 0; i < list.length; i++) list[i].open = open;
   }
+  function review(on) {
+    body.classList.toggle("review", on);
+    d.getElementById("nd-review").setAttribute("aria-pressed", on ? "true" : "false");
+    all(on);
+  }
+  function openTarget() {
+    var id = decodeURIComponent(location.hash.slice(1));
+    if (id === "review") { review(true); return; }
+    var t = id && d.getElementById(id);
+    var c = t && t.querySelector("details.cmp");
+    if (c) c.open = true;
+  }
   window.addEventListener("hashchange", openTarget);
   openTarget();
+  d.getElementById("nd-review").addEventListener("click", function () {
+    review(!body.classList.contains("review"));
+  });
   d.getElementById("nd-open").addEventListener("click", function () { all(true); });
   d.getElementById("nd-close").addEventListener("click", function () { all(false); });
 })();
@@ -999,7 +1014,11 @@ h2 small { text-transform: none; letter-spacing: 0; font-weight: 400; }
 .legend li { margin-bottom: .45rem; }
 .tools button { font: 500 .8rem var(--sans); padding: .35rem .7rem; border: 1px solid #c9c3b8; border-radius: 6px;
   background: var(--card); color: var(--ink); cursor: pointer; }
+.tools { margin: .8rem 0 0; display: flex; flex-wrap: wrap; gap: .4rem; }
 .tools button:hover { background: #f0ede6; }
+.tools button[aria-pressed="true"] { background: var(--accent); color: #fff; border-color: var(--accent); }
+.review .para:not(.rec) { display: none; }
+.review .para.rec > .body > .txt { display: none; }
 main { padding: 1.4rem 2rem 4rem; min-width: 0; }
 .doc { max-width: 1060px; margin: 0 auto 2.5rem; }
 .doc-head { position: sticky; top: 0; z-index: 2; background: var(--paper); padding: .4rem 0 .5rem;
