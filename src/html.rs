@@ -433,9 +433,10 @@ impl<'a> Model<'a> {
     fn document(&self, out: &mut String, di: usize) {
         let d = &self.scanned[di];
         let s = &d.report.summary;
+        let class = if s.recycled == 0 { "doc no-rec" } else { "doc" };
         w!(
             out,
-            "<section class=\"doc\" id=\"d{di}\">\n<header class=\"doc-head\"><h2>"
+            "<section class=\"{class}\" id=\"d{di}\">\n<header class=\"doc-head\"><h2>"
         );
         escape(out, basename(&d.name));
         out.push_str("</h2><p class=\"path\">");
@@ -662,7 +663,7 @@ impl<'a> Model<'a> {
         .map(|(a, b)| (a, b, sp.clone()))
         .collect();
 
-        out.push_str("<div class=\"cols\">\n<div class=\"side source\"><h4>Source · ");
+        out.push_str("<div class=\"cols\">\n<div class=\"side source\"><h4><span>Source</span> ");
         match (sd, source_text) {
             (Some(sd), Some(t)) => {
                 w!(out, "<a href=\"#d{sd}-p{}\">", m.source.paragraph);
@@ -686,7 +687,7 @@ impl<'a> Model<'a> {
         }
         w!(
             out,
-            "</div>\n<div class=\"side this\"><h4>This paragraph · ¶{}</h4><p class=\"txt\">",
+            "</div>\n<div class=\"side this\"><h4><span>This paragraph</span> ¶{}</h4><p class=\"txt\">",
             p.index + 1
         );
         write_marked(
@@ -1012,13 +1013,15 @@ h2 small { text-transform: none; letter-spacing: 0; font-weight: 400; }
 .cell:hover { outline: 2px solid var(--ink); }
 .legend { padding-left: 1rem; font-size: .8rem; color: #3a424c; margin: 0; }
 .legend li { margin-bottom: .45rem; }
-.tools button { font: 500 .8rem var(--sans); padding: .35rem .7rem; border: 1px solid #c9c3b8; border-radius: 6px;
+.tools button { font: 500 .76rem var(--sans); padding: .3rem .55rem; border: 1px solid #c9c3b8; border-radius: 6px;
   background: var(--card); color: var(--ink); cursor: pointer; }
 .tools { margin: .8rem 0 0; display: flex; flex-wrap: wrap; gap: .4rem; }
 .tools button:hover { background: #f0ede6; }
 .tools button[aria-pressed="true"] { background: var(--accent); color: #fff; border-color: var(--accent); }
 .review .para:not(.rec) { display: none; }
-.review .para.rec > .body > .txt { display: none; }
+.review .para.rec > .body > .txt, .review .chips, .review .doc.no-rec,
+.review details.cmp > summary { display: none; }
+.review .pair:first-of-type { margin-top: 0; }
 main { padding: 1.4rem 2rem 4rem; min-width: 0; }
 .doc { max-width: 1060px; margin: 0 auto 2.5rem; }
 .doc-head { position: sticky; top: 0; z-index: 2; background: var(--paper); padding: .4rem 0 .5rem;
@@ -1027,7 +1030,7 @@ main { padding: 1.4rem 2rem 4rem; min-width: 0; }
   margin: 0; border: 0; padding: 0; }
 .path { margin: 0; font-size: .75rem; color: var(--muted); overflow-wrap: anywhere; }
 .meta { margin: .1rem 0 0; font-size: .82rem; color: #3a424c; }
-.para { display: grid; grid-template-columns: 4.6rem minmax(0, 1fr); gap: .9rem; padding: .55rem .9rem .55rem .6rem;
+.para { display: grid; grid-template-columns: 5.2rem minmax(0, 1fr); gap: .9rem; padding: .55rem .9rem .55rem .6rem;
   margin: 0 0 .35rem; border-left: 4px solid transparent; border-radius: 4px;
   content-visibility: auto; contain-intrinsic-size: auto 90px; }
 .para.rec { background: var(--card); border-left: 5px var(--style) var(--line); box-shadow: 0 1px 2px rgba(0,0,0,.05); }
@@ -1035,6 +1038,7 @@ main { padding: 1.4rem 2rem 4rem; min-width: 0; }
 .para.short .txt { color: var(--muted); }
 .para.orig { border-left: 4px solid #b9c6d8; }
 .para:target { outline: 3px solid #e0a526; outline-offset: 2px; }
+.gutter .kind { white-space: nowrap; }
 .gutter { font-size: .74rem; color: var(--muted); display: flex; flex-direction: column; align-items: flex-start; gap: .2rem; padding-top: .2rem; }
 .pn { font-weight: 700; color: var(--ink); text-decoration: none; font-size: .82rem; }
 .pn:hover { text-decoration: underline; }
@@ -1062,13 +1066,14 @@ details.cmp > summary { cursor: pointer; font-size: .8rem; font-weight: 600; col
 .cols { display: grid; grid-template-columns: 1fr 1fr; }
 .side { padding: .5rem .8rem .7rem; min-width: 0; }
 .side + .side { border-left: 1px solid var(--rule); }
-.side h4 { margin: 0 0 .3rem; font-size: .72rem; text-transform: uppercase; letter-spacing: .07em; color: var(--muted); }
+.side h4 { margin: 0 0 .3rem; font-size: .78rem; font-weight: 600; color: var(--muted); }
+.side h4 span { font-size: .68rem; text-transform: uppercase; letter-spacing: .08em; margin-right: .35rem; }
 .side .txt { font-size: .95rem; line-height: 1.75; }
-mark.sp { background: var(--bg); border-bottom: 2px var(--style) var(--line); }
+mark.sp { background: var(--bg); border-bottom: 2px var(--style) var(--line); padding-bottom: 1px; }
 del, ins { text-decoration-thickness: 1.5px; }
 del { background: #ffd9d6; color: #8a1020; text-decoration: line-through; }
 ins { background: #c9f0d2; color: #0b5a24; text-decoration: underline; text-underline-offset: .25em; }
-del.chg, ins.chg { background: #fde7a7; color: #5c3d00; text-decoration: none; box-shadow: inset 0 -2px 0 #b7791f; }
+del.chg, ins.chg { background: #e4e1ff; color: #2d1f7a; text-decoration: none; box-shadow: inset 0 0 0 1px #7b6fd6; border-radius: 2px; }
 .delta del, .delta ins, .legend del, .legend ins { padding: 0 .2rem; border-radius: 2px; }
 .none, .empty { color: var(--muted); font-style: italic; }
 .c0 { --bg: #fde9b0; --line: #b7791f; --dark: #7b4f0c; }
