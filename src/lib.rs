@@ -12,6 +12,7 @@
 
 pub mod engine;
 pub mod error;
+pub mod html;
 pub mod lsh;
 pub mod minhash;
 pub mod scan;
