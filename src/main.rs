@@ -21,12 +21,15 @@ struct Cli {
 enum Command {
     /// Report every paragraph that repeats an earlier one (in an earlier file or earlier in the same file).
     Scan(cli::scan::ScanArgs),
+    /// Find and remove near-duplicate records or paragraphs in JSON Lines corpora.
+    Dedup(cli::dedup::DedupArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => cli::scan::run(args),
+        Command::Dedup(args) => cli::dedup::run(args),
     };
     match result {
         Ok(code) => code,
