@@ -1118,14 +1118,17 @@ impl<'o> Run<'o> {
                 self.buf.push(b',');
             }
             self.write_ref(m.uid);
-            let _ = write!(
-                self.buf,
-                ",\"kind\":\"{}\",\"jaccard\":{},\"containment\":{},\"containment_source\":{}}}",
-                m.kind.as_str(),
-                round(m.scores.jaccard),
-                round(m.scores.containment),
-                round(m.scores.containment_source)
-            );
+            let _ = write!(self.buf, ",\"kind\":\"{}\"", m.kind.as_str());
+            for (name, x) in [
+                ("jaccard", m.scores.jaccard),
+                ("containment", m.scores.containment),
+                ("containment_source", m.scores.containment_source),
+            ] {
+                let _ = write!(self.buf, ",\"{name}\":");
+                // Writing to a vector cannot fail; floats keep their decimal point.
+                let _ = serde_json::to_writer(&mut self.buf, &round(x));
+            }
+            self.buf.push(b'}');
         }
         self.buf.extend_from_slice(b"]}\n");
     }
@@ -1217,4 +1220,129 @@ fn exact_key(hash: u64) -> u32 {
 
 fn round(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields() -> Fields<'static> {
+        Fields {
+            id: "id",
+            text: "text",
+        }
+    }
+
+    #[test]
+    fn records_parse_with_escaped_keys_and_any_id_type() {
+        let (id, text) = parse_record(
+            br#"{"meta":{"a":[1]},"t\u0065xt":"caf\u00e9","id":7}"#,
+            fields(),
+        )
+        .unwrap();
+        assert_eq!((id.as_deref(), text.as_str()), (Some("7"), "café"));
+        let (id, _) = parse_record(br#"{"text":"x","id":"a\"b"}"#, fields()).unwrap();
+        assert_eq!(id.as_deref(), Some(r#""a\"b""#));
+        let (id, _) = parse_record(br#"{"text":"x"}"#, fields()).unwrap();
+        assert_eq!(id, None);
+    }
+
+    #[test]
+    fn bad_records_say_what_is_wrong() {
+        let err = |line: &[u8]| parse_record(line, fields()).unwrap_err();
+        assert!(err(b"{\"text\": ").starts_with("invalid JSON"));
+        assert!(err(b"{\"text\": \"a\"} trailing").starts_with("invalid JSON"));
+        assert_eq!(err(br#"{"id": 1}"#), "no field \"text\"");
+        assert_eq!(
+            err(br#"{"text": null}"#),
+            "field \"text\" is null, not a string"
+        );
+        assert!(err(b"\"just a string\"").contains("expected a JSON object"));
+    }
+
+    #[test]
+    fn jsonl_names() {
+        for name in ["a.jsonl", "a.ndjson.gz", "b.json.zst"] {
+            assert!(is_jsonl_name(name), "{name}");
+        }
+        for name in ["a.txt", "a.gz", "jsonl"] {
+            assert!(!is_jsonl_name(name), "{name}");
+        }
+    }
+
+    fn text(seed: u64, n: usize) -> String {
+        let mut x = seed * 2 + 1;
+        (0..n)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                format!("t{}", (x >> 33) % 3000)
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn run(input: &str, options: &DedupOptions) -> (Summary, Vec<u8>, Vec<u8>, Vec<u8>) {
+        let (mut m, mut c, mut k) = (Vec::new(), Vec::new(), Vec::new());
+        let outputs = Outputs {
+            matches: Some(&mut m),
+            clusters: Some(&mut c),
+            kept: Some(&mut k),
+        };
+        let source = Source::reader("mem", std::io::Cursor::new(input.as_bytes().to_vec()));
+        let summary = dedup(vec![source], options, outputs, |_| {}).unwrap();
+        (summary, m, c, k)
+    }
+
+    #[test]
+    fn chunk_size_does_not_change_the_output() {
+        let mut input = String::new();
+        for i in 0..200u64 {
+            let t = text(i % 13, 30);
+            let edited = format!("{t} extra{i} words{i}");
+            let t = if i % 3 == 0 { edited } else { t };
+            input.push_str(&serde_json::json!({"id": i, "text": t}).to_string());
+            input.push('\n');
+        }
+        let big = run(&input, &DedupOptions::default());
+        assert_eq!(big.0.records, 200);
+        assert_eq!(big.0.clusters, 13);
+        // All but the first record of each of the 13 families are duplicates.
+        assert_eq!(big.0.duplicate_records, 200 - 13);
+        // Exact copies are not indexed: 13 first copies plus the edited ones.
+        assert!(big.0.indexed_units < 200 && big.0.indexed_units >= 13);
+        for chunk in [1, 2, 17] {
+            let options = DedupOptions {
+                chunk_records: chunk,
+                ..DedupOptions::default()
+            };
+            let small = run(&input, &options);
+            // Everything but the tables' capacities.
+            let same = Summary {
+                index_bytes: big.0.index_bytes,
+                ..small.0
+            };
+            assert_eq!(same, big.0, "chunk {chunk}");
+            assert_eq!((&small.1, &small.2, &small.3), (&big.1, &big.2, &big.3));
+        }
+    }
+
+    #[test]
+    fn a_full_bucket_of_earlier_units_is_skipped_wherever_they_are() {
+        // Many exact copies cost one index entry: the first copy.
+        let line = serde_json::json!({"text": text(5, 40)}).to_string();
+        let input = format!("{line}\n").repeat(50);
+        let (summary, m, c, k) = run(&input, &DedupOptions::default());
+        assert_eq!(summary.indexed_units, 1);
+        assert_eq!(summary.duplicate_records, 49);
+        assert_eq!(String::from_utf8(k).unwrap(), format!("{line}\n"));
+        let m = String::from_utf8(m).unwrap();
+        assert_eq!(m.lines().count(), 49);
+        assert!(
+            m.lines()
+                .all(|l| l.contains(r#""matches":[{"id":1,"kind":"exact""#))
+        );
+        assert_eq!(String::from_utf8(c).unwrap().lines().count(), 1);
+    }
 }
