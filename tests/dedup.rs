@@ -38,14 +38,14 @@ impl Run {
         String::from_utf8_lossy(&self.output.stderr).into_owned()
     }
     fn matches(&self) -> Vec<Value> {
-        lines(&self.matches)
+        json_lines(&self.matches)
     }
     fn clusters(&self) -> Vec<Value> {
-        lines(&self.clusters)
+        json_lines(&self.clusters)
     }
 }
 
-fn lines(s: &str) -> Vec<Value> {
+fn json_lines(s: &str) -> Vec<Value> {
     s.lines()
         .map(|l| serde_json::from_str(l).expect("output line is JSON"))
         .collect()
@@ -262,7 +262,10 @@ fn paragraph_units_find_repeats_across_and_within_records() {
     );
     // Record 3's heading is too short to judge and its other paragraph repeats, so every
     // judged paragraph is a duplicate, as in record 4; record 2 has new paragraphs.
-    let kept_ids: Vec<Value> = lines(&run.kept).iter().map(|r| r["id"].clone()).collect();
+    let kept_ids: Vec<Value> = json_lines(&run.kept)
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect();
     assert_eq!(kept_ids, vec![json!(1), json!(2)]);
     assert!(
         run.stderr()
@@ -327,15 +330,15 @@ fn output_is_identical_for_any_threads_and_chunk_size() {
     let base = dedup(dir.path(), &[input.clone()], &["--threads", "1"]);
     let mut cmd = neardup();
     let out = dir.path().join("env-matches.jsonl");
-    let status = cmd
+    let output = cmd
         .args(["dedup", "--input"])
         .arg(&input)
         .arg("--matches")
         .arg(&out)
         .env("RAYON_NUM_THREADS", "3")
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success());
+    assert!(output.status.success());
     assert_eq!(std::fs::read_to_string(&out).unwrap(), base.matches);
 }
 
