@@ -28,6 +28,8 @@ enum Command {
     Scan(cli::scan::ScanArgs),
     /// Print the engine settings, the LSH bands x rows they give, and its S-curve.
     Settings(cli::settings::SettingsArgs),
+    /// Find and remove near-duplicate records or paragraphs in JSON Lines corpora.
+    Dedup(cli::dedup::DedupArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => cli::scan::run(args),
         Command::Settings(args) => cli::settings::run(args),
+        Command::Dedup(args) => cli::dedup::run(args),
     };
     match result {
         Ok(code) => code,
