@@ -21,9 +21,9 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use neardup::Settings;
 use neardup::minhash::{self, MinHasher};
 use neardup::text::{shingle_set, shingles, tokenize};
-use neardup::Settings;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 struct Args {
