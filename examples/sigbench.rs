@@ -3,8 +3,8 @@
 //! Reads paragraphs from a JSON Lines file (objects with `lang` and `text`, such as
 //! `synthetic-dev/sources.jsonl`) and, per language, times:
 //!
-//! - `text`: text → tokens → shingles → set → 128-permutation signature, the whole
-//!   analysis the engine does per paragraph;
+//! - `text`: text → tokens → shingles → set → 128-permutation signature: the engine's
+//!   per-paragraph analysis (`analyze_paragraph`) and the signature;
 //! - `set`: signature from the already-built shingle set (the MinHash loop alone);
 //! - `strings` (with `--shingles FILE`): signature from shingle *strings* built by another
 //!   tokenizer (one JSON array of strings per line, same order as the paragraphs), each
@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use neardup::Settings;
 use neardup::minhash::{self, MinHasher};
-use neardup::text::{shingle_set, shingles, tokenize};
+use neardup::text::{analyze_paragraph, shingle_set, shingles, tokenize};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 struct Args {
@@ -135,9 +135,8 @@ fn main() -> std::io::Result<()> {
 
         let secs = median_pass_seconds(args.repeat, args.min_seconds, || {
             for t in &texts {
-                let tokens = tokenize(t);
-                let set = shingle_set(&shingles(&tokens, k, seed));
-                black_box(hasher.signature(&set));
+                let analyzed = analyze_paragraph(t, k, seed);
+                black_box(hasher.signature(&analyzed.set));
             }
         });
         report(lang, "text", texts.len(), bytes, secs);

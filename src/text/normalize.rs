@@ -106,10 +106,197 @@ pub fn normalize(text: &str) -> Normalized {
     Normalized { text: out, origin }
 }
 
+/// What the fast path of [`tokenize`] knows about a character: how it takes part in
+/// UAX #29 words once normalized. Every character with a class is its own grapheme
+/// cluster whenever the next character has a class too, is never dropped, and
+/// normalizes to one known character.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// ASCII letter or digit, or a full-width one (NFKC maps it to ASCII): the byte is
+    /// its normalized, case-folded form. Word content.
+    Letter(u8),
+    /// As [`Class::Letter`], for digits (UAX #29 joins `1.5` but not `a.5`).
+    Digit(u8),
+    /// `_` (ExtendNumLet): joins letters and digits, is not content.
+    Underscore,
+    /// `:` `·` (MidLetter): joins two letters.
+    MidLetter,
+    /// `.` `'` `‘` `’` (MidNumLet, Single_Quote): joins two letters or two digits.
+    MidNumLet,
+    /// `,` `;` (MidNum): joins two digits.
+    MidNum,
+    /// Whitespace and punctuation that break words on both sides and are not content.
+    Separator,
+    /// A Han ideograph (stable under NFKC and case folding): one token by itself.
+    Han,
+}
+
+impl Class {
+    fn of(c: char) -> Option<Class> {
+        let ascii = |b: u8| match b {
+            b'a'..=b'z' => Class::Letter(b),
+            b'A'..=b'Z' => Class::Letter(b.to_ascii_lowercase()),
+            b'0'..=b'9' => Class::Digit(b),
+            b'_' => Class::Underscore,
+            b':' => Class::MidLetter,
+            b'.' | b'\'' => Class::MidNumLet,
+            b',' | b';' => Class::MidNum,
+            _ => Class::Separator,
+        };
+        let u = c as u32;
+        Some(match u {
+            0..=0x7F => ascii(u as u8),
+            // Full-width ASCII: NFKC maps U+FF01..=U+FF5E to U+0021..=U+007E.
+            0xFF01..=0xFF5E => ascii((u - 0xFEE0) as u8),
+            // Ideographs assigned since Unicode 3.0: no decomposition, no case.
+            0x4E00..=0x9FA5 | 0x3400..=0x4DB5 => Class::Han,
+            0x00B7 => Class::MidLetter,
+            0x2018 | 0x2019 => Class::MidNumLet,
+            // Ideographic space (NFKC: a space), CJK and typographic punctuation that
+            // normalize to themselves.
+            0x3000..=0x3002 | 0x3008..=0x3011 | 0x2013 | 0x2014 | 0x201C | 0x201D => {
+                Class::Separator
+            }
+            _ => return None,
+        })
+    }
+
+    fn is_word(self) -> bool {
+        matches!(self, Class::Letter(_) | Class::Digit(_) | Class::Underscore)
+    }
+
+    /// A word boundary on either side of this character, which no UAX #29 rule looks
+    /// across.
+    fn is_break(self) -> bool {
+        matches!(self, Class::Separator | Class::Han)
+    }
+}
+
+/// Whether UAX #29 keeps `c` in the same word as the character `p` before it, given the
+/// one before that (`pp`) and the one after (`n`). The rules for the classes above:
+/// WB5/8/9/10/13a/13b join letters, digits and `_`; WB6/7 join letter-mid-letter;
+/// WB11/12 join digit-mid-digit.
+fn joins(pp: Class, p: Class, c: Class, n: Class) -> bool {
+    use Class::*;
+    if p.is_word() && c.is_word() {
+        return true;
+    }
+    match (pp, p, c, n) {
+        (_, Letter(_), MidLetter | MidNumLet, Letter(_)) => true,
+        (Letter(_), MidLetter | MidNumLet, Letter(_), _) => true,
+        (_, Digit(_), MidNum | MidNumLet, Digit(_)) => true,
+        (Digit(_), MidNum | MidNumLet, Digit(_), _) => true,
+        _ => false,
+    }
+}
+
 /// Splits `text` into tokens. Offsets are code points of `text`.
+///
+/// Same tokens as [`tokenize_graphemes`], which normalizes every grapheme cluster and
+/// then runs the UAX #29 word segmenter. Most characters of English and Chinese text
+/// need neither: ASCII, full-width ASCII, Han ideographs and common punctuation are
+/// handled here one character at a time (see [`Class`]). Anything else (accents,
+/// combining marks, other scripts, emoji, invisible characters) sends the surrounding
+/// stretch of text, from the last word break that no rule looks across to the next
+/// one, to [`tokenize_graphemes`].
 pub fn tokenize(text: &str) -> Vec<Token> {
-    let norm = normalize(text);
     let mut tokens = Vec::with_capacity(text.len() / 4);
+    let mut word: Vec<u8> = Vec::with_capacity(32);
+    let (mut word_start, mut word_end) = (0u32, 0u32);
+    // Last position with a break no rule looks across: (byte, code point, tokens).
+    let mut safe = (0usize, 0u32, 0usize);
+    let (mut pp, mut p) = (Class::Separator, Class::Separator);
+    let mut cp = 0u32;
+    let flush = |word: &mut Vec<u8>, start: u32, end: u32, tokens: &mut Vec<Token>| {
+        if !word.is_empty() {
+            tokens.push(Token {
+                hash: xxh3_64(word),
+                start,
+                end,
+                weight: WORD_WEIGHT,
+            });
+            word.clear();
+        }
+    };
+    let mut chars = text.char_indices();
+    let mut current = chars.next();
+    while let Some((at, ch)) = current {
+        let following = chars.next();
+        let class = Class::of(ch);
+        let next = match following {
+            None => Some(Class::Separator),
+            Some((_, n)) => Class::of(n),
+        };
+        let (Some(c), Some(n)) = (class, next) else {
+            // Hand the stretch from the last safe break to the next one to the
+            // grapheme-wise tokenizer, and go on after it.
+            word.clear();
+            tokens.truncate(safe.2);
+            let (mut end, mut end_cp) = (text.len(), cp + 1);
+            let (mut prev, mut look) = (class, following);
+            while let Some((i, c)) = look {
+                let here = Class::of(c);
+                if let (Some(a), Some(b)) = (prev, here)
+                    && (a.is_break() || b.is_break())
+                {
+                    end = i;
+                    break;
+                }
+                (prev, look) = (here, chars.next());
+                end_cp += 1;
+            }
+            tokenize_graphemes_into(&text[safe.0..end], safe.1, &mut tokens);
+            cp = end_cp;
+            safe = (end, cp, tokens.len());
+            (pp, p) = (Class::Separator, Class::Separator);
+            current = look;
+            continue;
+        };
+        if !joins(pp, p, c, n) {
+            flush(&mut word, word_start, word_end, &mut tokens);
+            if p.is_break() || c.is_break() {
+                safe = (at, cp, tokens.len());
+            }
+        }
+        match c {
+            Class::Letter(b) | Class::Digit(b) => {
+                if word.is_empty() {
+                    word_start = cp;
+                }
+                word.push(b);
+                word_end = cp + 1;
+            }
+            Class::Han => {
+                let mut b = [0u8; 4];
+                tokens.push(Token {
+                    hash: xxh3_64(ch.encode_utf8(&mut b).as_bytes()),
+                    start: cp,
+                    end: cp + 1,
+                    weight: CHAR_WEIGHT,
+                });
+            }
+            _ => {}
+        }
+        (pp, p) = (p, c);
+        cp += 1;
+        current = following;
+    }
+    flush(&mut word, word_start, word_end, &mut tokens);
+    tokens
+}
+
+/// The reference tokenizer: [`normalize`] grapheme by grapheme, then UAX #29 words over
+/// the normalized text. [`tokenize`] gives exactly the same tokens, faster; this one is
+/// kept for the text its fast path does not cover, and to test and benchmark against.
+pub fn tokenize_graphemes(text: &str) -> Vec<Token> {
+    let mut tokens = Vec::with_capacity(text.len() / 4);
+    tokenize_graphemes_into(text, 0, &mut tokens);
+    tokens
+}
+
+/// [`tokenize_graphemes`], appending to `tokens` with offsets shifted by `offset`.
+fn tokenize_graphemes_into(text: &str, offset: u32, tokens: &mut Vec<Token>) {
+    let norm = normalize(text);
     let mut word = String::new();
     let mut word_range: Option<(u32, u32)> = None;
     let mut char_index = 0usize;
@@ -117,8 +304,8 @@ pub fn tokenize(text: &str) -> Vec<Token> {
         if let Some((start, end)) = range.take() {
             tokens.push(Token {
                 hash: xxh3_64(word.as_bytes()),
-                start,
-                end,
+                start: start + offset,
+                end: end + offset,
                 weight: WORD_WEIGHT,
             });
         }
@@ -129,12 +316,12 @@ pub fn tokenize(text: &str) -> Vec<Token> {
             let origin = norm.origin[char_index];
             char_index += 1;
             if is_unspaced_script(c) && !is_mark(c) {
-                flush(&mut word, &mut word_range, &mut tokens);
+                flush(&mut word, &mut word_range, tokens);
                 let mut b = [0u8; 4];
                 tokens.push(Token {
                     hash: xxh3_64(c.encode_utf8(&mut b).as_bytes()),
-                    start: origin.0,
-                    end: origin.1,
+                    start: origin.0 + offset,
+                    end: origin.1 + offset,
                     weight: CHAR_WEIGHT,
                 });
             } else if is_content(c) {
@@ -145,9 +332,8 @@ pub fn tokenize(text: &str) -> Vec<Token> {
                 });
             }
         }
-        flush(&mut word, &mut word_range, &mut tokens);
+        flush(&mut word, &mut word_range, tokens);
     }
-    tokens
 }
 
 #[cfg(test)]
@@ -221,5 +407,114 @@ mod tests {
     fn empty_and_symbol_only_text_has_no_tokens() {
         assert!(tokenize("").is_empty());
         assert!(tokenize(" —— ！？ ... ").is_empty());
+    }
+
+    /// Characters chosen to hit every rule the fast path relies on, and every way out of it.
+    const ALPHABET: &[char] = &[
+        'a',
+        'B',
+        'z',
+        '0',
+        '7',
+        '_',
+        ':',
+        '.',
+        '\'',
+        ',',
+        ';',
+        '-',
+        ' ',
+        '\t',
+        '\n',
+        '\r',
+        '"',
+        '!',
+        'ａ',
+        'Ｚ',
+        '１',
+        '，',
+        '．',
+        '：',
+        '；',
+        '＿',
+        '＇',
+        '！',
+        '（',
+        '\u{3000}',
+        '、',
+        '。',
+        '《',
+        '》',
+        '“',
+        '”',
+        '‘',
+        '’',
+        '·',
+        '—',
+        '–',
+        '…',
+        '保',
+        '护',
+        '㐀',
+        '\u{301}',
+        '\u{FE00}',
+        '\u{200B}',
+        '\u{AD}',
+        '\u{200D}',
+        'é',
+        'ß',
+        'İ',
+        'ﬁ',
+        '①',
+        'カ',
+        'ひ',
+        'ภ',
+        '한',
+        '\u{1F1EB}',
+        '\u{1F600}',
+        '\u{0600}',
+        'א',
+        '״',
+        '\u{FEFF}',
+        '\u{2060}',
+        '\u{FF65}',
+        '\u{F900}',
+        '々',
+    ];
+
+    fn assert_same(text: &str) {
+        assert_eq!(tokenize(text), tokenize_graphemes(text), "{text:?}");
+    }
+
+    #[test]
+    fn fast_path_matches_grapheme_tokenizer_on_samples() {
+        for text in [
+            "Don't re-arrange, e.g. 3.14 or 1,000; a_b __c x:y 'q' a.b.c a..b 1.a a1.2",
+            "保护黄河，是2023年的ＡＢＣ大计。１，０００ x：y “引”（括）",
+            "café cafe\u{301} don’t a·b zero\u{200B}width x\u{AD}y\r\nz",
+            "漢\u{FE00}字 e\u{301}\u{302} 👩\u{200D}💻 🇫🇷🇩🇪 ﬁne",
+            "",
+            " ",
+            "a",
+            "é",
+        ] {
+            assert_same(text);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+        #[test]
+        fn fast_path_matches_grapheme_tokenizer(
+            picks in proptest::collection::vec(0..ALPHABET.len(), 0..24)
+        ) {
+            let text: String = picks.iter().map(|&i| ALPHABET[i]).collect();
+            proptest::prop_assert_eq!(tokenize(&text), tokenize_graphemes(&text), "{:?}", text);
+        }
+
+        #[test]
+        fn fast_path_matches_grapheme_tokenizer_on_any_text(text in "\\PC{0,40}") {
+            proptest::prop_assert_eq!(tokenize(&text), tokenize_graphemes(&text), "{:?}", text);
+        }
     }
 }
