@@ -5,7 +5,8 @@
 //!
 //! - `text`: text → tokens → shingles → set → 128-permutation signature: the engine's
 //!   per-paragraph analysis (`analyze_paragraph`) and the signature;
-//! - `set`: signature from the already-built shingle set (the MinHash loop alone);
+//! - `set`: signature from the already-built shingle set (the MinHash loop alone), and
+//!   `set-portable`, `set-avx2`, `set-avx512`: the same with each loop this CPU can run;
 //! - `strings` (with `--shingles FILE`): signature from shingle *strings* built by another
 //!   tokenizer (one JSON array of strings per line, same order as the paragraphs), each
 //!   hashed with xxh3 first: exactly the work rensa and datasketch do from shingles.
@@ -151,6 +152,16 @@ fn main() -> std::io::Result<()> {
             }
         });
         report(lang, "set", sets.len(), bytes, secs);
+        for name in minhash::implementations() {
+            let h = MinHasher::with_implementation(settings.num_perm, seed, name)
+                .expect("listed as available");
+            let secs = median_pass_seconds(args.repeat, args.min_seconds, || {
+                for s in &sets {
+                    black_box(h.signature(s));
+                }
+            });
+            report(lang, &format!("set-{name}"), sets.len(), bytes, secs);
+        }
 
         if let Some(strings) = &strings {
             let lists: Vec<&Vec<String>> = idx.iter().map(|&i| &strings[i]).collect();
