@@ -107,16 +107,15 @@ pub fn normalize(text: &str) -> Normalized {
 }
 
 /// What the fast path of [`tokenize`] knows about a character: how it takes part in
-/// UAX #29 words once normalized. Every character with a class is its own grapheme
-/// cluster whenever the next character has a class too, is never dropped, and
-/// normalizes to one known character.
+/// UAX #29 words once normalized. Every character with a class other than
+/// [`Class::Other`] is its own grapheme cluster whenever the next character has such a
+/// class too, is never dropped, and normalizes to one known character.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
-    /// ASCII letter or digit, or a full-width one (NFKC maps it to ASCII): the byte is
-    /// its normalized, case-folded form. Word content.
-    Letter(u8),
-    /// As [`Class::Letter`], for digits (UAX #29 joins `1.5` but not `a.5`).
-    Digit(u8),
+    /// ASCII letter, or a full-width one (NFKC maps it to ASCII). Word content.
+    Letter,
+    /// ASCII digit or full-width digit. Word content (UAX #29 joins `1.5`, not `a.5`).
+    Digit,
     /// `_` (ExtendNumLet): joins letters and digits, is not content.
     Underscore,
     /// `:` `·` (MidLetter): joins two letters.
@@ -129,40 +128,13 @@ enum Class {
     Separator,
     /// A Han ideograph (stable under NFKC and case folding): one token by itself.
     Han,
+    /// Anything else: left to [`tokenize_graphemes`].
+    Other,
 }
 
 impl Class {
-    fn of(c: char) -> Option<Class> {
-        let ascii = |b: u8| match b {
-            b'a'..=b'z' => Class::Letter(b),
-            b'A'..=b'Z' => Class::Letter(b.to_ascii_lowercase()),
-            b'0'..=b'9' => Class::Digit(b),
-            b'_' => Class::Underscore,
-            b':' => Class::MidLetter,
-            b'.' | b'\'' => Class::MidNumLet,
-            b',' | b';' => Class::MidNum,
-            _ => Class::Separator,
-        };
-        let u = c as u32;
-        Some(match u {
-            0..=0x7F => ascii(u as u8),
-            // Full-width ASCII: NFKC maps U+FF01..=U+FF5E to U+0021..=U+007E.
-            0xFF01..=0xFF5E => ascii((u - 0xFEE0) as u8),
-            // Ideographs assigned since Unicode 3.0: no decomposition, no case.
-            0x4E00..=0x9FA5 | 0x3400..=0x4DB5 => Class::Han,
-            0x00B7 => Class::MidLetter,
-            0x2018 | 0x2019 => Class::MidNumLet,
-            // Ideographic space (NFKC: a space), CJK and typographic punctuation that
-            // normalize to themselves.
-            0x3000..=0x3002 | 0x3008..=0x3011 | 0x2013 | 0x2014 | 0x201C | 0x201D => {
-                Class::Separator
-            }
-            _ => return None,
-        })
-    }
-
     fn is_word(self) -> bool {
-        matches!(self, Class::Letter(_) | Class::Digit(_) | Class::Underscore)
+        matches!(self, Class::Letter | Class::Digit | Class::Underscore)
     }
 
     /// A word boundary on either side of this character, which no UAX #29 rule looks
@@ -172,22 +144,81 @@ impl Class {
     }
 }
 
-/// Whether UAX #29 keeps `c` in the same word as the character `p` before it, given the
-/// one before that (`pp`) and the one after (`n`). The rules for the classes above:
-/// WB5/8/9/10/13a/13b join letters, digits and `_`; WB6/7 join letter-mid-letter;
-/// WB11/12 join digit-mid-digit.
-fn joins(pp: Class, p: Class, c: Class, n: Class) -> bool {
-    use Class::*;
-    if p.is_word() && c.is_word() {
-        return true;
+/// One character as the fast path sees it.
+#[derive(Debug, Clone, Copy)]
+struct FastChar {
+    class: Class,
+    /// The normalized, case-folded ASCII byte of a letter or digit.
+    byte: u8,
+    /// Length in UTF-8 bytes (0 past the end of the text).
+    len: u8,
+}
+
+const fn ascii_class(b: u8) -> (Class, u8) {
+    match b {
+        b'a'..=b'z' => (Class::Letter, b),
+        b'A'..=b'Z' => (Class::Letter, b + 32),
+        b'0'..=b'9' => (Class::Digit, b),
+        b'_' => (Class::Underscore, 0),
+        b':' => (Class::MidLetter, 0),
+        b'.' | b'\'' => (Class::MidNumLet, 0),
+        b',' | b';' => (Class::MidNum, 0),
+        _ => (Class::Separator, 0),
     }
-    match (pp, p, c, n) {
-        (_, Letter(_), MidLetter | MidNumLet, Letter(_)) => true,
-        (Letter(_), MidLetter | MidNumLet, Letter(_), _) => true,
-        (_, Digit(_), MidNum | MidNumLet, Digit(_)) => true,
-        (Digit(_), MidNum | MidNumLet, Digit(_), _) => true,
-        _ => false,
+}
+
+const ASCII_CLASSES: [(Class, u8); 128] = {
+    let mut table = [(Class::Separator, 0u8); 128];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = ascii_class(b as u8);
+        b += 1;
     }
+    table
+};
+
+/// The character starting at byte `i` of `bytes` (valid UTF-8, `i` on a boundary).
+#[inline(always)]
+fn fast_char(bytes: &[u8], i: usize) -> FastChar {
+    let Some(&b0) = bytes.get(i) else {
+        return FastChar {
+            class: Class::Separator,
+            byte: 0,
+            len: 0,
+        };
+    };
+    if b0 < 0x80 {
+        let (class, byte) = ASCII_CLASSES[b0 as usize];
+        return FastChar {
+            class,
+            byte,
+            len: 1,
+        };
+    }
+    let cont = |k: usize| (bytes[i + k] & 0x3F) as u32;
+    let (u, len) = match b0 {
+        0xC0..=0xDF => (((b0 & 0x1F) as u32) << 6 | cont(1), 2),
+        0xE0..=0xEF => (((b0 & 0x0F) as u32) << 12 | cont(1) << 6 | cont(2), 3),
+        _ => (
+            ((b0 & 0x07) as u32) << 18 | cont(1) << 12 | cont(2) << 6 | cont(3),
+            4,
+        ),
+    };
+    let (class, byte) = match u {
+        // Full-width ASCII: NFKC maps U+FF01..=U+FF5E to U+0021..=U+007E.
+        0xFF01..=0xFF5E => ASCII_CLASSES[(u - 0xFEE0) as usize],
+        // Ideographs assigned since Unicode 3.0: no decomposition, no case.
+        0x4E00..=0x9FA5 | 0x3400..=0x4DB5 => (Class::Han, 0),
+        0x00B7 => (Class::MidLetter, 0),
+        0x2018 | 0x2019 => (Class::MidNumLet, 0),
+        // Ideographic space (NFKC: a space), CJK and typographic punctuation that
+        // normalize to themselves.
+        0x3000..=0x3002 | 0x3008..=0x3011 | 0x2013 | 0x2014 | 0x201C | 0x201D => {
+            (Class::Separator, 0)
+        }
+        _ => (Class::Other, 0),
+    };
+    FastChar { class, byte, len }
 }
 
 /// Splits `text` into tokens. Offsets are code points of `text`.
@@ -195,93 +226,107 @@ fn joins(pp: Class, p: Class, c: Class, n: Class) -> bool {
 /// Same tokens as [`tokenize_graphemes`], which normalizes every grapheme cluster and
 /// then runs the UAX #29 word segmenter. Most characters of English and Chinese text
 /// need neither: ASCII, full-width ASCII, Han ideographs and common punctuation are
-/// handled here one character at a time (see [`Class`]). Anything else (accents,
-/// combining marks, other scripts, emoji, invisible characters) sends the surrounding
-/// stretch of text, from the last word break that no rule looks across to the next
-/// one, to [`tokenize_graphemes`].
+/// handled here one character at a time (see [`Class`]), with the UAX #29 rules that
+/// apply to them: WB5/8/9/10/13a/13b join letters, digits and `_`; WB6/7 join
+/// letter-mid-letter; WB11/12 join digit-mid-digit; everything else breaks. Anything
+/// else (accents, combining marks, other scripts, emoji, invisible characters) sends
+/// the stretch around it, from the last break no rule looks across (a separator or an
+/// ideograph on one side) to the next one, to [`tokenize_graphemes`].
 pub fn tokenize(text: &str) -> Vec<Token> {
+    let bytes = text.as_bytes();
     let mut tokens = Vec::with_capacity(text.len() / 4);
     let mut word: Vec<u8> = Vec::with_capacity(32);
     let (mut word_start, mut word_end) = (0u32, 0u32);
     // Last position with a break no rule looks across: (byte, code point, tokens).
     let mut safe = (0usize, 0u32, 0usize);
     let (mut pp, mut p) = (Class::Separator, Class::Separator);
-    let mut cp = 0u32;
-    let flush = |word: &mut Vec<u8>, start: u32, end: u32, tokens: &mut Vec<Token>| {
-        if !word.is_empty() {
-            tokens.push(Token {
-                hash: xxh3_64(word),
-                start,
-                end,
-                weight: WORD_WEIGHT,
-            });
-            word.clear();
-        }
-    };
-    let mut chars = text.char_indices();
-    let mut current = chars.next();
-    while let Some((at, ch)) = current {
-        let following = chars.next();
-        let class = Class::of(ch);
-        let next = match following {
-            None => Some(Class::Separator),
-            Some((_, n)) => Class::of(n),
-        };
-        let (Some(c), Some(n)) = (class, next) else {
+    let (mut i, mut cp) = (0usize, 0u32);
+    let mut current = fast_char(bytes, 0);
+    while i < bytes.len() {
+        let next_i = i + current.len as usize;
+        let next = fast_char(bytes, next_i);
+        let (c, n) = (current.class, next.class);
+        if c == Class::Other || n == Class::Other {
             // Hand the stretch from the last safe break to the next one to the
             // grapheme-wise tokenizer, and go on after it.
             word.clear();
             tokens.truncate(safe.2);
-            let (mut end, mut end_cp) = (text.len(), cp + 1);
-            let (mut prev, mut look) = (class, following);
-            while let Some((i, c)) = look {
-                let here = Class::of(c);
-                if let (Some(a), Some(b)) = (prev, here)
-                    && (a.is_break() || b.is_break())
+            let (mut end, mut end_cp, mut prev) = (next_i, cp + 1, c);
+            while end < bytes.len() {
+                let here = fast_char(bytes, end);
+                if prev != Class::Other
+                    && here.class != Class::Other
+                    && (prev.is_break() || here.class.is_break())
                 {
-                    end = i;
                     break;
                 }
-                (prev, look) = (here, chars.next());
+                prev = here.class;
+                end += here.len as usize;
                 end_cp += 1;
             }
             tokenize_graphemes_into(&text[safe.0..end], safe.1, &mut tokens);
-            cp = end_cp;
-            safe = (end, cp, tokens.len());
+            (i, cp) = (end, end_cp);
+            safe = (i, cp, tokens.len());
             (pp, p) = (Class::Separator, Class::Separator);
-            current = look;
+            current = fast_char(bytes, i);
             continue;
+        }
+        let joined = match c {
+            Class::Letter | Class::Digit | Class::Underscore if p.is_word() => true,
+            Class::Letter => {
+                pp == Class::Letter && matches!(p, Class::MidLetter | Class::MidNumLet)
+            }
+            Class::Digit => pp == Class::Digit && matches!(p, Class::MidNum | Class::MidNumLet),
+            Class::MidLetter => p == Class::Letter && n == Class::Letter,
+            Class::MidNumLet => {
+                (p == Class::Letter && n == Class::Letter)
+                    || (p == Class::Digit && n == Class::Digit)
+            }
+            Class::MidNum => p == Class::Digit && n == Class::Digit,
+            _ => false,
         };
-        if !joins(pp, p, c, n) {
-            flush(&mut word, word_start, word_end, &mut tokens);
+        if !joined {
+            if !word.is_empty() {
+                tokens.push(Token {
+                    hash: xxh3_64(&word),
+                    start: word_start,
+                    end: word_end,
+                    weight: WORD_WEIGHT,
+                });
+                word.clear();
+            }
             if p.is_break() || c.is_break() {
-                safe = (at, cp, tokens.len());
+                safe = (i, cp, tokens.len());
             }
         }
         match c {
-            Class::Letter(b) | Class::Digit(b) => {
+            Class::Letter | Class::Digit => {
                 if word.is_empty() {
                     word_start = cp;
                 }
-                word.push(b);
+                word.push(current.byte);
                 word_end = cp + 1;
             }
-            Class::Han => {
-                let mut b = [0u8; 4];
-                tokens.push(Token {
-                    hash: xxh3_64(ch.encode_utf8(&mut b).as_bytes()),
-                    start: cp,
-                    end: cp + 1,
-                    weight: CHAR_WEIGHT,
-                });
-            }
+            Class::Han => tokens.push(Token {
+                hash: xxh3_64(&bytes[i..next_i]),
+                start: cp,
+                end: cp + 1,
+                weight: CHAR_WEIGHT,
+            }),
             _ => {}
         }
         (pp, p) = (p, c);
-        cp += 1;
-        current = following;
+        (i, cp) = (next_i, cp + 1);
+        current = next;
     }
-    flush(&mut word, word_start, word_end, &mut tokens);
+    if !word.is_empty() {
+        tokens.push(Token {
+            hash: xxh3_64(&word),
+            start: word_start,
+            end: word_end,
+            weight: WORD_WEIGHT,
+        });
+    }
     tokens
 }
 
