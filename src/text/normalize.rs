@@ -305,7 +305,29 @@ pub fn tokenize(text: &str) -> Vec<Token> {
                     word_start = cp;
                 }
                 word.push(current.byte);
-                word_end = cp + 1;
+                // The ASCII letters and digits that follow all join the word (WB5/8/9/10):
+                // take them in a tight loop, each once the byte after it shows it is
+                // its own grapheme (ASCII, or the end of the text).
+                let (mut j, mut k, mut before, mut last) = (next_i, cp + 1, p, c);
+                while matches!(bytes.get(j + 1), None | Some(0..=0x7F)) {
+                    let Some(&b) = bytes.get(j) else { break };
+                    let (class, byte) = ASCII_CLASSES[(b & 0x7F) as usize];
+                    if b >= 0x80 || !matches!(class, Class::Letter | Class::Digit) {
+                        break;
+                    }
+                    word.push(byte);
+                    (before, last) = (last, class);
+                    (j, k) = (j + 1, k + 1);
+                }
+                word_end = k;
+                (pp, p) = (before, last);
+                (i, cp) = (j, k);
+                current = if j == next_i {
+                    next
+                } else {
+                    fast_char(bytes, j)
+                };
+                continue;
             }
             Class::Han => tokens.push(Token {
                 hash: xxh3_64(&bytes[i..next_i]),
