@@ -42,18 +42,35 @@ impl Signature {
 
 type UpdateFn = fn(&MinHasher, &mut [u32], &[u32]);
 
+/// The parameters of 16 consecutive permutations, laid out for the SIMD loops:
+/// `vpmuludq` multiplies the low 32 bits of each 64-bit lane, so even and odd
+/// permutations go to separate vectors, and the high halves of `a` to a third.
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Block {
+    a_even: [u64; 8],
+    a_odd: [u64; 8],
+    c_even: [u64; 8],
+    c_odd: [u64; 8],
+    a_hi: [u32; 16],
+}
+
 /// Builds signatures; cheap to share between threads.
 #[derive(Clone)]
 pub struct MinHasher {
     a: Box<[u64]>,
     c: Box<[u64]>,
+    /// `a` and `c` of the first `16 * blocks.len()` permutations, for the SIMD loops.
+    blocks: Box<[Block]>,
     update: UpdateFn,
+    implementation: &'static str,
 }
 
 impl std::fmt::Debug for MinHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MinHasher")
             .field("num_perm", &self.a.len())
+            .field("implementation", &self.implementation)
             .finish()
     }
 }
@@ -61,23 +78,60 @@ impl std::fmt::Debug for MinHasher {
 impl MinHasher {
     /// A family of `num_perm` permutations drawn deterministically from `seed`.
     pub fn new(num_perm: usize, seed: u64) -> MinHasher {
+        let (update, implementation) = select_update();
+        Self::build(num_perm, seed, update, implementation)
+    }
+
+    /// As [`MinHasher::new`], with a given loop (`portable`, `avx2` or `avx512`; see
+    /// [`implementations`]) instead of the best one: for benchmarks and tests. `None`
+    /// if this CPU cannot run it. Signatures are the same whichever loop makes them.
+    pub fn with_implementation(num_perm: usize, seed: u64, name: &str) -> Option<MinHasher> {
+        let (update, implementation) = available_updates().into_iter().find(|&(_, n)| n == name)?;
+        Some(Self::build(num_perm, seed, update, implementation))
+    }
+
+    fn build(num_perm: usize, seed: u64, update: UpdateFn, implementation: &'static str) -> Self {
         let draw = |i: usize, salt: u64| xxh3_64_with_seed(&(i as u64).to_le_bytes(), seed ^ salt);
-        let a = (0..num_perm)
+        let a: Box<[u64]> = (0..num_perm)
             .map(|i| draw(i, 0x9E37_79B9_7F4A_7C15) | 1)
             .collect();
-        let c = (0..num_perm)
+        let c: Box<[u64]> = (0..num_perm)
             .map(|i| draw(i, 0xC2B2_AE3D_27D4_EB4F))
+            .collect();
+        let blocks = a
+            .chunks_exact(16)
+            .zip(c.chunks_exact(16))
+            .map(|(a, c)| {
+                let mut b = Block::default();
+                for i in 0..8 {
+                    b.a_even[i] = a[2 * i];
+                    b.a_odd[i] = a[2 * i + 1];
+                    b.c_even[i] = c[2 * i];
+                    b.c_odd[i] = c[2 * i + 1];
+                }
+                for i in 0..16 {
+                    b.a_hi[i] = (a[i] >> 32) as u32;
+                }
+                b
+            })
             .collect();
         MinHasher {
             a,
             c,
-            update: select_update().0,
+            blocks,
+            update,
+            implementation,
         }
     }
 
     /// Number of permutations.
     pub fn num_perm(&self) -> usize {
         self.a.len()
+    }
+
+    /// The loop this hasher runs: `portable`, `avx2` or `avx512`.
+    pub fn implementation(&self) -> &'static str {
+        self.implementation
     }
 
     /// The signature of a set of shingle hashes. An empty set gives all `u32::MAX`.
@@ -93,10 +147,14 @@ impl MinHasher {
     }
 }
 
+/// Permutations `from..` of `h`, one at a time: the reference every loop must agree with.
 #[inline(always)]
-fn update_body(h: &MinHasher, sig: &mut [u32], hashes: &[u32]) {
+fn update_body(h: &MinHasher, from: usize, sig: &mut [u32], hashes: &[u32]) {
     let n = sig.len().min(h.a.len()).min(h.c.len());
-    let (a, c, sig) = (&h.a[..n], &h.c[..n], &mut sig[..n]);
+    if from >= n {
+        return;
+    }
+    let (a, c, sig) = (&h.a[from..n], &h.c[from..n], &mut sig[from..n]);
     for &x in hashes {
         let x = x as u64;
         for ((s, &a), &c) in sig.iter_mut().zip(a).zip(c) {
@@ -107,31 +165,157 @@ fn update_body(h: &MinHasher, sig: &mut [u32], hashes: &[u32]) {
 }
 
 fn update_portable(h: &MinHasher, sig: &mut [u32], hashes: &[u32]) {
-    update_body(h, sig, hashes)
+    update_body(h, 0, sig, hashes)
 }
 
+/// The SIMD loops. For `x < 2^32` and `a = 2^32 a_hi + a_lo`,
+/// `(a x + c) >> 32 = (hi32(a_lo x + c) + lo32(a_hi x)) mod 2^32` (all mod 2^64): two
+/// 32 × 32 → 64-bit multiplies (`vpmuludq`, even and odd permutations) and one 32-bit
+/// one (`vpmulld`) give 8 (AVX2) or 16 (AVX-512) permutations at a time, in 32-bit
+/// lanes, with no 64-bit multiply (which AVX2 lacks). Minima stay in registers while
+/// the loop runs over the whole set, one group of permutations at a time.
 #[cfg(target_arch = "x86_64")]
-fn update_avx2(h: &MinHasher, sig: &mut [u32], hashes: &[u32]) {
-    #[target_feature(enable = "avx2")]
-    fn inner(h: &MinHasher, sig: &mut [u32], hashes: &[u32]) {
-        update_body(h, sig, hashes)
+mod x86 {
+    use super::{Block, MinHasher, update_body};
+    use std::arch::x86_64::*;
+
+    pub(super) fn update_avx2(h: &MinHasher, sig: &mut [u32], hashes: &[u32]) {
+        // SAFETY: only selected by `available_updates` after AVX2 was detected.
+        unsafe { avx2(h, sig, hashes) }
     }
-    // SAFETY: only selected by `select_update` after AVX2 was detected on this CPU.
-    unsafe { inner(h, sig, hashes) }
+
+    pub(super) fn update_avx512(h: &MinHasher, sig: &mut [u32], hashes: &[u32]) {
+        // SAFETY: only selected by `available_updates` after AVX-512F was detected.
+        unsafe { avx512(h, sig, hashes) }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn avx2(h: &MinHasher, sig: &mut [u32], hashes: &[u32]) {
+        let blocks = &h.blocks[..h.blocks.len().min(sig.len() / 16)];
+        for (block, sig) in blocks.iter().zip(sig.chunks_exact_mut(16)) {
+            avx2_block(block, sig, hashes);
+        }
+        update_body(h, 16 * blocks.len(), sig, hashes);
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn avx2_block(b: &Block, sig: &mut [u32], hashes: &[u32]) {
+        assert!(sig.len() >= 16);
+        // SAFETY: every load and store is within `b` (64-byte aligned, 8 u64 or 16
+        // u32 per array) or within the first 16 values of `sig` (checked above).
+        unsafe {
+            let ld = |p: *const u64| _mm256_load_si256(p as *const __m256i);
+            let (ae0, ae1) = (ld(b.a_even.as_ptr()), ld(b.a_even.as_ptr().add(4)));
+            let (ao0, ao1) = (ld(b.a_odd.as_ptr()), ld(b.a_odd.as_ptr().add(4)));
+            let (ce0, ce1) = (ld(b.c_even.as_ptr()), ld(b.c_even.as_ptr().add(4)));
+            let (co0, co1) = (ld(b.c_odd.as_ptr()), ld(b.c_odd.as_ptr().add(4)));
+            let ah0 = _mm256_load_si256(b.a_hi.as_ptr() as *const __m256i);
+            let ah1 = _mm256_load_si256(b.a_hi.as_ptr().add(8) as *const __m256i);
+            let sp = sig.as_mut_ptr() as *mut __m256i;
+            let mut s0 = _mm256_loadu_si256(sp);
+            let mut s1 = _mm256_loadu_si256(sp.add(1));
+            for &x in hashes {
+                let x = _mm256_set1_epi32(x as i32);
+                let e0 = _mm256_add_epi64(_mm256_mul_epu32(ae0, x), ce0);
+                let o0 = _mm256_add_epi64(_mm256_mul_epu32(ao0, x), co0);
+                let e1 = _mm256_add_epi64(_mm256_mul_epu32(ae1, x), ce1);
+                let o1 = _mm256_add_epi64(_mm256_mul_epu32(ao1, x), co1);
+                let h0 = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(e0), o0);
+                let h1 = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(e1), o1);
+                let v0 = _mm256_add_epi32(h0, _mm256_mullo_epi32(ah0, x));
+                let v1 = _mm256_add_epi32(h1, _mm256_mullo_epi32(ah1, x));
+                s0 = _mm256_min_epu32(s0, v0);
+                s1 = _mm256_min_epu32(s1, v1);
+            }
+            _mm256_storeu_si256(sp, s0);
+            _mm256_storeu_si256(sp.add(1), s1);
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    fn avx512(h: &MinHasher, sig: &mut [u32], hashes: &[u32]) {
+        let mut blocks = &h.blocks[..h.blocks.len().min(sig.len() / 16)];
+        let done = 16 * blocks.len();
+        let mut rest = &mut sig[..done];
+        while blocks.len() >= 2 {
+            let (b, s);
+            (b, blocks) = blocks.split_at(2);
+            (s, rest) = rest.split_at_mut(32);
+            avx512_blocks::<2>(b, s, hashes);
+        }
+        if !blocks.is_empty() {
+            avx512_blocks::<1>(blocks, rest, hashes);
+        }
+        update_body(h, done, sig, hashes);
+    }
+
+    #[target_feature(enable = "avx512f")]
+    fn avx512_blocks<const G: usize>(b: &[Block], sig: &mut [u32], hashes: &[u32]) {
+        assert!(b.len() == G && sig.len() == 16 * G);
+        // SAFETY: every load and store is within a `Block` (64-byte aligned arrays of
+        // 64 bytes) or within `sig` (16 values per block, checked above).
+        unsafe {
+            let z = _mm512_setzero_si512();
+            let (mut ae, mut ao, mut ce, mut co, mut ah, mut s) =
+                ([z; G], [z; G], [z; G], [z; G], [z; G], [z; G]);
+            for i in 0..G {
+                ae[i] = _mm512_load_si512(b[i].a_even.as_ptr() as *const _);
+                ao[i] = _mm512_load_si512(b[i].a_odd.as_ptr() as *const _);
+                ce[i] = _mm512_load_si512(b[i].c_even.as_ptr() as *const _);
+                co[i] = _mm512_load_si512(b[i].c_odd.as_ptr() as *const _);
+                ah[i] = _mm512_load_si512(b[i].a_hi.as_ptr() as *const _);
+                s[i] = _mm512_loadu_si512(sig.as_ptr().add(16 * i) as *const _);
+            }
+            for &x in hashes {
+                let x = _mm512_set1_epi32(x as i32);
+                for i in 0..G {
+                    let e = _mm512_add_epi64(_mm512_mul_epu32(ae[i], x), ce[i]);
+                    let o = _mm512_add_epi64(_mm512_mul_epu32(ao[i], x), co[i]);
+                    let hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64::<32>(e), o);
+                    let v = _mm512_add_epi32(hi, _mm512_mullo_epi32(ah[i], x));
+                    s[i] = _mm512_min_epu32(s[i], v);
+                }
+            }
+            for (i, v) in s.iter().enumerate() {
+                _mm512_storeu_si512(sig.as_mut_ptr().add(16 * i) as *mut _, *v);
+            }
+        }
+    }
+}
+
+/// The loops this CPU can run, best last.
+fn available_updates() -> Vec<(UpdateFn, &'static str)> {
+    #[allow(unused_mut)]
+    let mut all: Vec<(UpdateFn, &'static str)> = vec![(update_portable, "portable")];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            all.push((x86::update_avx2, "avx2"));
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            all.push((x86::update_avx512, "avx512"));
+        }
+    }
+    all
 }
 
 fn select_update() -> (UpdateFn, &'static str) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::env::var_os("NEARDUP_NO_SIMD").is_none() {
-        return (update_avx2, "avx2");
+    let all = available_updates();
+    if std::env::var_os("NEARDUP_NO_SIMD").is_some() {
+        return all[0];
     }
-    (update_portable, "portable")
+    all[all.len() - 1]
 }
 
-/// Which implementation [`MinHasher`] uses on this CPU: `avx2` or `portable` (set
-/// `NEARDUP_NO_SIMD` to force the portable loop, for comparisons).
+/// Which implementation [`MinHasher::new`] picks on this CPU: `avx512`, `avx2` or
+/// `portable` (set `NEARDUP_NO_SIMD` to force the portable loop, for comparisons).
 pub fn implementation() -> &'static str {
     select_update().1
+}
+
+/// Every implementation this CPU can run, portable first.
+pub fn implementations() -> Vec<&'static str> {
+    available_updates().into_iter().map(|(_, n)| n).collect()
 }
 
 #[cfg(test)]
@@ -167,6 +351,37 @@ mod tests {
         let mut portable = vec![u32::MAX; 100];
         update_portable(&h, &mut portable, &set);
         assert_eq!(&*h.signature(&set).0, &portable[..]);
+    }
+
+    #[test]
+    fn every_implementation_gives_the_same_signatures() {
+        let names = implementations();
+        assert_eq!(names[0], "portable");
+        assert!(MinHasher::with_implementation(8, 0, "no-such-loop").is_none());
+        let set: Vec<u32> = (0..300u32)
+            .map(|i| i.wrapping_mul(2654435761) ^ (i << 29))
+            .chain([0, 1, u32::MAX, u32::MAX - 1, 1 << 31])
+            .collect();
+        for num_perm in [1, 7, 15, 16, 17, 31, 32, 33, 48, 64, 100, 128, 129, 256] {
+            for seed in [0, 9, u64::MAX] {
+                let reference = MinHasher::with_implementation(num_perm, seed, "portable").unwrap();
+                for &name in &names {
+                    let h = MinHasher::with_implementation(num_perm, seed, name).unwrap();
+                    assert_eq!(h.implementation(), name);
+                    for part in [&set[..0], &set[..1], &set[..37], &set[..]] {
+                        assert_eq!(
+                            h.signature(part),
+                            reference.signature(part),
+                            "{name} num_perm={num_perm} seed={seed} n={}",
+                            part.len()
+                        );
+                    }
+                    let mut sig = h.signature(&set[..10]);
+                    h.update(&mut sig, &set[10..]);
+                    assert_eq!(sig, reference.signature(&set), "{name} update");
+                }
+            }
+        }
     }
 
     proptest! {

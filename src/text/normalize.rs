@@ -106,10 +106,264 @@ pub fn normalize(text: &str) -> Normalized {
     Normalized { text: out, origin }
 }
 
+/// What the fast path of [`tokenize`] knows about a character: how it takes part in
+/// UAX #29 words once normalized. Every character with a class other than
+/// [`Class::Other`] is its own grapheme cluster whenever the next character has such a
+/// class too, is never dropped, and normalizes to one known character.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// ASCII letter, or a full-width one (NFKC maps it to ASCII). Word content.
+    Letter,
+    /// ASCII digit or full-width digit. Word content (UAX #29 joins `1.5`, not `a.5`).
+    Digit,
+    /// `_` (ExtendNumLet): joins letters and digits, is not content.
+    Underscore,
+    /// `:` `·` (MidLetter): joins two letters.
+    MidLetter,
+    /// `.` `'` `‘` `’` (MidNumLet, Single_Quote): joins two letters or two digits.
+    MidNumLet,
+    /// `,` `;` (MidNum): joins two digits.
+    MidNum,
+    /// Whitespace and punctuation that break words on both sides and are not content.
+    Separator,
+    /// A Han ideograph (stable under NFKC and case folding): one token by itself.
+    Han,
+    /// Anything else: left to [`tokenize_graphemes`].
+    Other,
+}
+
+impl Class {
+    fn is_word(self) -> bool {
+        matches!(self, Class::Letter | Class::Digit | Class::Underscore)
+    }
+
+    /// A word boundary on either side of this character, which no UAX #29 rule looks
+    /// across.
+    fn is_break(self) -> bool {
+        matches!(self, Class::Separator | Class::Han)
+    }
+}
+
+/// One character as the fast path sees it.
+#[derive(Debug, Clone, Copy)]
+struct FastChar {
+    class: Class,
+    /// The normalized, case-folded ASCII byte of a letter or digit.
+    byte: u8,
+    /// Length in UTF-8 bytes (0 past the end of the text).
+    len: u8,
+}
+
+const fn ascii_class(b: u8) -> (Class, u8) {
+    match b {
+        b'a'..=b'z' => (Class::Letter, b),
+        b'A'..=b'Z' => (Class::Letter, b + 32),
+        b'0'..=b'9' => (Class::Digit, b),
+        b'_' => (Class::Underscore, 0),
+        b':' => (Class::MidLetter, 0),
+        b'.' | b'\'' => (Class::MidNumLet, 0),
+        b',' | b';' => (Class::MidNum, 0),
+        _ => (Class::Separator, 0),
+    }
+}
+
+const ASCII_CLASSES: [(Class, u8); 128] = {
+    let mut table = [(Class::Separator, 0u8); 128];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = ascii_class(b as u8);
+        b += 1;
+    }
+    table
+};
+
+/// The character starting at byte `i` of `bytes` (valid UTF-8, `i` on a boundary).
+#[inline(always)]
+fn fast_char(bytes: &[u8], i: usize) -> FastChar {
+    let Some(&b0) = bytes.get(i) else {
+        return FastChar {
+            class: Class::Separator,
+            byte: 0,
+            len: 0,
+        };
+    };
+    if b0 < 0x80 {
+        let (class, byte) = ASCII_CLASSES[b0 as usize];
+        return FastChar {
+            class,
+            byte,
+            len: 1,
+        };
+    }
+    let cont = |k: usize| (bytes[i + k] & 0x3F) as u32;
+    let (u, len) = match b0 {
+        0xC0..=0xDF => (((b0 & 0x1F) as u32) << 6 | cont(1), 2),
+        0xE0..=0xEF => (((b0 & 0x0F) as u32) << 12 | cont(1) << 6 | cont(2), 3),
+        _ => (
+            ((b0 & 0x07) as u32) << 18 | cont(1) << 12 | cont(2) << 6 | cont(3),
+            4,
+        ),
+    };
+    let (class, byte) = match u {
+        // Full-width ASCII: NFKC maps U+FF01..=U+FF5E to U+0021..=U+007E.
+        0xFF01..=0xFF5E => ASCII_CLASSES[(u - 0xFEE0) as usize],
+        // Ideographs assigned since Unicode 3.0: no decomposition, no case.
+        0x4E00..=0x9FA5 | 0x3400..=0x4DB5 => (Class::Han, 0),
+        0x00B7 => (Class::MidLetter, 0),
+        0x2018 | 0x2019 => (Class::MidNumLet, 0),
+        // Ideographic space (NFKC: a space), CJK and typographic punctuation that
+        // normalize to themselves.
+        0x3000..=0x3002 | 0x3008..=0x3011 | 0x2013 | 0x2014 | 0x201C | 0x201D => {
+            (Class::Separator, 0)
+        }
+        _ => (Class::Other, 0),
+    };
+    FastChar { class, byte, len }
+}
+
 /// Splits `text` into tokens. Offsets are code points of `text`.
+///
+/// Same tokens as [`tokenize_graphemes`], which normalizes every grapheme cluster and
+/// then runs the UAX #29 word segmenter. Most characters of English and Chinese text
+/// need neither: ASCII, full-width ASCII, Han ideographs and common punctuation are
+/// handled here one character at a time (see [`Class`]), with the UAX #29 rules that
+/// apply to them: WB5/8/9/10/13a/13b join letters, digits and `_`; WB6/7 join
+/// letter-mid-letter; WB11/12 join digit-mid-digit; everything else breaks. Anything
+/// else (accents, combining marks, other scripts, emoji, invisible characters) sends
+/// the stretch around it, from the last break no rule looks across (a separator or an
+/// ideograph on one side) to the next one, to [`tokenize_graphemes`].
 pub fn tokenize(text: &str) -> Vec<Token> {
-    let norm = normalize(text);
+    let bytes = text.as_bytes();
     let mut tokens = Vec::with_capacity(text.len() / 4);
+    let mut word: Vec<u8> = Vec::with_capacity(32);
+    let (mut word_start, mut word_end) = (0u32, 0u32);
+    // Last position with a break no rule looks across: (byte, code point, tokens).
+    let mut safe = (0usize, 0u32, 0usize);
+    let (mut pp, mut p) = (Class::Separator, Class::Separator);
+    let (mut i, mut cp) = (0usize, 0u32);
+    let mut current = fast_char(bytes, 0);
+    while i < bytes.len() {
+        let next_i = i + current.len as usize;
+        let next = fast_char(bytes, next_i);
+        let (c, n) = (current.class, next.class);
+        if c == Class::Other || n == Class::Other {
+            // Hand the stretch from the last safe break to the next one to the
+            // grapheme-wise tokenizer, and go on after it.
+            word.clear();
+            tokens.truncate(safe.2);
+            let (mut end, mut end_cp, mut prev) = (next_i, cp + 1, c);
+            while end < bytes.len() {
+                let here = fast_char(bytes, end);
+                if prev != Class::Other
+                    && here.class != Class::Other
+                    && (prev.is_break() || here.class.is_break())
+                {
+                    break;
+                }
+                prev = here.class;
+                end += here.len as usize;
+                end_cp += 1;
+            }
+            tokenize_graphemes_into(&text[safe.0..end], safe.1, &mut tokens);
+            (i, cp) = (end, end_cp);
+            safe = (i, cp, tokens.len());
+            (pp, p) = (Class::Separator, Class::Separator);
+            current = fast_char(bytes, i);
+            continue;
+        }
+        let joined = match c {
+            Class::Letter | Class::Digit | Class::Underscore if p.is_word() => true,
+            Class::Letter => {
+                pp == Class::Letter && matches!(p, Class::MidLetter | Class::MidNumLet)
+            }
+            Class::Digit => pp == Class::Digit && matches!(p, Class::MidNum | Class::MidNumLet),
+            Class::MidLetter => p == Class::Letter && n == Class::Letter,
+            Class::MidNumLet => {
+                (p == Class::Letter && n == Class::Letter)
+                    || (p == Class::Digit && n == Class::Digit)
+            }
+            Class::MidNum => p == Class::Digit && n == Class::Digit,
+            _ => false,
+        };
+        if !joined {
+            if !word.is_empty() {
+                tokens.push(Token {
+                    hash: xxh3_64(&word),
+                    start: word_start,
+                    end: word_end,
+                    weight: WORD_WEIGHT,
+                });
+                word.clear();
+            }
+            if p.is_break() || c.is_break() {
+                safe = (i, cp, tokens.len());
+            }
+        }
+        match c {
+            Class::Letter | Class::Digit => {
+                if word.is_empty() {
+                    word_start = cp;
+                }
+                word.push(current.byte);
+                // The ASCII letters and digits that follow all join the word (WB5/8/9/10):
+                // take them in a tight loop, each once the byte after it shows it is
+                // its own grapheme (ASCII, or the end of the text).
+                let (mut j, mut k, mut before, mut last) = (next_i, cp + 1, p, c);
+                while matches!(bytes.get(j + 1), None | Some(0..=0x7F)) {
+                    let Some(&b) = bytes.get(j) else { break };
+                    let (class, byte) = ASCII_CLASSES[(b & 0x7F) as usize];
+                    if b >= 0x80 || !matches!(class, Class::Letter | Class::Digit) {
+                        break;
+                    }
+                    word.push(byte);
+                    (before, last) = (last, class);
+                    (j, k) = (j + 1, k + 1);
+                }
+                word_end = k;
+                (pp, p) = (before, last);
+                (i, cp) = (j, k);
+                current = if j == next_i {
+                    next
+                } else {
+                    fast_char(bytes, j)
+                };
+                continue;
+            }
+            Class::Han => tokens.push(Token {
+                hash: xxh3_64(&bytes[i..next_i]),
+                start: cp,
+                end: cp + 1,
+                weight: CHAR_WEIGHT,
+            }),
+            _ => {}
+        }
+        (pp, p) = (p, c);
+        (i, cp) = (next_i, cp + 1);
+        current = next;
+    }
+    if !word.is_empty() {
+        tokens.push(Token {
+            hash: xxh3_64(&word),
+            start: word_start,
+            end: word_end,
+            weight: WORD_WEIGHT,
+        });
+    }
+    tokens
+}
+
+/// The reference tokenizer: [`normalize`] grapheme by grapheme, then UAX #29 words over
+/// the normalized text. [`tokenize`] gives exactly the same tokens, faster; this one is
+/// kept for the text its fast path does not cover, and to test and benchmark against.
+pub fn tokenize_graphemes(text: &str) -> Vec<Token> {
+    let mut tokens = Vec::with_capacity(text.len() / 4);
+    tokenize_graphemes_into(text, 0, &mut tokens);
+    tokens
+}
+
+/// [`tokenize_graphemes`], appending to `tokens` with offsets shifted by `offset`.
+fn tokenize_graphemes_into(text: &str, offset: u32, tokens: &mut Vec<Token>) {
+    let norm = normalize(text);
     let mut word = String::new();
     let mut word_range: Option<(u32, u32)> = None;
     let mut char_index = 0usize;
@@ -121,8 +375,8 @@ pub fn tokenize(text: &str) -> Vec<Token> {
         {
             tokens.push(Token {
                 hash: xxh3_64(word.as_bytes()),
-                start,
-                end,
+                start: start + offset,
+                end: end + offset,
                 weight: WORD_WEIGHT,
             });
         }
@@ -133,12 +387,12 @@ pub fn tokenize(text: &str) -> Vec<Token> {
             let origin = norm.origin[char_index];
             char_index += 1;
             if is_unspaced_script(c) && !is_mark(c) {
-                flush(&mut word, &mut word_range, &mut tokens);
+                flush(&mut word, &mut word_range, tokens);
                 let mut b = [0u8; 4];
                 tokens.push(Token {
                     hash: xxh3_64(c.encode_utf8(&mut b).as_bytes()),
-                    start: origin.0,
-                    end: origin.1,
+                    start: origin.0 + offset,
+                    end: origin.1 + offset,
                     weight: CHAR_WEIGHT,
                 });
             } else if is_content(c) {
@@ -149,9 +403,8 @@ pub fn tokenize(text: &str) -> Vec<Token> {
                 });
             }
         }
-        flush(&mut word, &mut word_range, &mut tokens);
+        flush(&mut word, &mut word_range, tokens);
     }
-    tokens
 }
 
 #[cfg(test)]
@@ -240,5 +493,114 @@ mod tests {
     fn empty_and_symbol_only_text_has_no_tokens() {
         assert!(tokenize("").is_empty());
         assert!(tokenize(" —— ！？ ... ").is_empty());
+    }
+
+    /// Characters chosen to hit every rule the fast path relies on, and every way out of it.
+    const ALPHABET: &[char] = &[
+        'a',
+        'B',
+        'z',
+        '0',
+        '7',
+        '_',
+        ':',
+        '.',
+        '\'',
+        ',',
+        ';',
+        '-',
+        ' ',
+        '\t',
+        '\n',
+        '\r',
+        '"',
+        '!',
+        'ａ',
+        'Ｚ',
+        '１',
+        '，',
+        '．',
+        '：',
+        '；',
+        '＿',
+        '＇',
+        '！',
+        '（',
+        '\u{3000}',
+        '、',
+        '。',
+        '《',
+        '》',
+        '“',
+        '”',
+        '‘',
+        '’',
+        '·',
+        '—',
+        '–',
+        '…',
+        '保',
+        '护',
+        '㐀',
+        '\u{301}',
+        '\u{FE00}',
+        '\u{200B}',
+        '\u{AD}',
+        '\u{200D}',
+        'é',
+        'ß',
+        'İ',
+        'ﬁ',
+        '①',
+        'カ',
+        'ひ',
+        'ภ',
+        '한',
+        '\u{1F1EB}',
+        '\u{1F600}',
+        '\u{0600}',
+        'א',
+        '״',
+        '\u{FEFF}',
+        '\u{2060}',
+        '\u{FF65}',
+        '\u{F900}',
+        '々',
+    ];
+
+    fn assert_same(text: &str) {
+        assert_eq!(tokenize(text), tokenize_graphemes(text), "{text:?}");
+    }
+
+    #[test]
+    fn fast_path_matches_grapheme_tokenizer_on_samples() {
+        for text in [
+            "Don't re-arrange, e.g. 3.14 or 1,000; a_b __c x:y 'q' a.b.c a..b 1.a a1.2",
+            "保护黄河，是2023年的ＡＢＣ大计。１，０００ x：y “引”（括）",
+            "café cafe\u{301} don’t a·b zero\u{200B}width x\u{AD}y\r\nz",
+            "漢\u{FE00}字 e\u{301}\u{302} 👩\u{200D}💻 🇫🇷🇩🇪 ﬁne",
+            "",
+            " ",
+            "a",
+            "é",
+        ] {
+            assert_same(text);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+        #[test]
+        fn fast_path_matches_grapheme_tokenizer(
+            picks in proptest::collection::vec(0..ALPHABET.len(), 0..24)
+        ) {
+            let text: String = picks.iter().map(|&i| ALPHABET[i]).collect();
+            proptest::prop_assert_eq!(tokenize(&text), tokenize_graphemes(&text), "{:?}", text);
+        }
+
+        #[test]
+        fn fast_path_matches_grapheme_tokenizer_on_any_text(text in "\\PC{0,40}") {
+            proptest::prop_assert_eq!(tokenize(&text), tokenize_graphemes(&text), "{:?}", text);
+        }
     }
 }
