@@ -975,7 +975,7 @@ const CSS: &str = r#"
     "Source Han Serif SC", "Songti SC", "SimSun", "Noto Sans CJK SC", serif;
 }
 * { box-sizing: border-box; }
-html { scroll-padding-top: 1rem; }
+html { scroll-padding-top: 6rem; }
 body { margin: 0; background: var(--paper); color: var(--ink); font: 15px/1.55 var(--sans); }
 a { color: var(--accent); }
 .layout { display: grid; grid-template-columns: 340px minmax(0, 1fr); align-items: start; }
