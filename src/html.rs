@@ -149,14 +149,16 @@ struct Model<'a> {
 }
 
 /// Code points of each paragraph attributed to a match: for each code point of the
-/// paragraph, the index of the first (best) match whose spans cover it.
-fn owners(p: &ParagraphReport) -> Vec<Option<usize>> {
-    let n = p.end.saturating_sub(p.start);
-    let mut own = vec![None; n];
+/// paragraph (clamped to a text of `len` code points), the index of the first (best) match
+/// whose spans cover it.
+fn owners(p: &ParagraphReport, len: usize) -> Vec<Option<usize>> {
+    let end = p.end.min(len);
+    let start = p.start.min(end);
+    let mut own = vec![None; end - start];
     for (i, m) in p.matches.iter().enumerate().rev() {
         for s in &m.spans {
-            let a = s.start.clamp(p.start, p.end) - p.start;
-            let b = s.end.clamp(p.start, p.end) - p.start;
+            let a = s.start.clamp(start, end) - start;
+            let b = s.end.clamp(start, end) - start;
             for o in own.iter_mut().take(b).skip(a) {
                 *o = Some(i);
             }
@@ -167,7 +169,7 @@ fn owners(p: &ParagraphReport) -> Vec<Option<usize>> {
 
 /// Sorts ranges and merges those that overlap (ranges that only touch stay apart, so
 /// each span of a paragraph keeps its own highlight); empty ranges are dropped.
-pub fn merge_overlapping(mut ranges: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+fn merge_overlapping(mut ranges: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
     ranges.retain(|r| r.0 < r.1);
     ranges.sort_unstable();
     let mut out: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
@@ -217,7 +219,7 @@ impl<'a> Model<'a> {
                         }
                     }
                 }
-                for owner in owners(p).into_iter().flatten() {
+                for owner in owners(p, texts[di].len()).into_iter().flatten() {
                     sources[index[&*p.matches[owner].source.name]].chars += 1;
                 }
             }
@@ -290,9 +292,9 @@ impl<'a> Model<'a> {
         let (mut paragraphs, mut recycled, mut too_short) = (0, 0, 0);
         let (mut chars, mut recycled_chars, mut shared_chars) = (0usize, 0usize, 0usize);
         let mut kinds = [0usize; 3];
-        for d in self.scanned {
+        for (di, d) in self.scanned.iter().enumerate() {
             for p in &d.report.paragraphs {
-                let n = p.end.saturating_sub(p.start);
+                let n = self.texts[di].clamp(p.start, p.end).len();
                 paragraphs += 1;
                 chars += n;
                 if p.status == ParagraphStatus::TooShort {
@@ -301,7 +303,10 @@ impl<'a> Model<'a> {
                 if let Some(best) = p.matches.first() {
                     recycled += 1;
                     recycled_chars += n;
-                    shared_chars += owners(p).iter().filter(|o| o.is_some()).count();
+                    shared_chars += owners(p, self.texts[di].len())
+                        .iter()
+                        .filter(|o| o.is_some())
+                        .count();
                     kinds[kind_index(best.kind)] += 1;
                 }
             }
@@ -507,7 +512,8 @@ impl<'a> Model<'a> {
                 .iter()
                 .map(|m| self.rank.get(&*m.source.name).copied().unwrap_or(0))
                 .collect();
-            let own = owners(p);
+            let own = owners(p, text.len());
+            let base = text.clamp(p.start, p.end).start;
             let mut tagged: Vec<usize> = Vec::new();
             let mut i = 0;
             while i < own.len() {
@@ -527,7 +533,7 @@ impl<'a> Model<'a> {
                     tagged.push(r);
                     format!("<mark class=\"hl {class}\" data-tag=\"S{}\">", r + 1)
                 };
-                marks.push((p.start + i, p.start + j, open));
+                marks.push((base + i, base + j, open));
                 i = j;
             }
         }
@@ -969,7 +975,7 @@ const CSS: &str = r#"
     "Source Han Serif SC", "Songti SC", "SimSun", "Noto Sans CJK SC", serif;
 }
 * { box-sizing: border-box; }
-html { scroll-padding-top: 1rem; }
+html { scroll-padding-top: 6rem; }
 body { margin: 0; background: var(--paper); color: var(--ink); font: 15px/1.55 var(--sans); }
 a { color: var(--accent); }
 .layout { display: grid; grid-template-columns: 340px minmax(0, 1fr); align-items: start; }
@@ -1323,7 +1329,7 @@ mod tests {
         let p = ParagraphReport {
             index: 0,
             start: 1,
-            end: 500,
+            end: usize::MAX,
             line: 1,
             status: ParagraphStatus::Recycled,
             matches: vec![m],
@@ -1332,7 +1338,7 @@ mod tests {
             name: "x".into(),
             text: "黄河🙂<x>".into(),
             report: crate::engine::Report {
-                paragraphs: vec![p],
+                paragraphs: vec![p.clone(), ParagraphReport { index: 1, ..p }],
                 summary: Default::default(),
             },
         };

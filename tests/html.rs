@@ -219,9 +219,11 @@ const HOSTILE: &str = "<script>alert(1)</script> <img src=x onerror=alert(2)> \
 
 #[test]
 fn hostile_input_is_shown_as_text_and_runs_nothing() {
+    // The source has a hostile name (it appears in attributes and link texts); the copy
+    // adds an unclosed `<script>` and has a short paragraph of markup.
     let dir = tempfile::tempdir().unwrap();
-    let a = dir.path().join("a.txt");
-    let b = dir.path().join("<b onclick=\"x\">&'b.txt");
+    let a = dir.path().join("<b onclick=\"x\">&'a.txt");
+    let b = dir.path().join("b.txt");
     std::fs::write(
         &a,
         format!(
@@ -230,7 +232,7 @@ fn hostile_input_is_shown_as_text_and_runs_nothing() {
     )
     .unwrap();
     std::fs::write(&b, format!("{HOSTILE} <script>\n\nshort <i>")).unwrap();
-    let page = html_report(&[a, b.clone()], dir.path());
+    let page = html_report(&[a.clone(), b], dir.path());
     let html = Html::parse_document(&page);
     let root = html.root_element();
 
@@ -247,7 +249,8 @@ fn hostile_input_is_shown_as_text_and_runs_nothing() {
         }
     }
 
-    // The texts and the file name are shown literally.
+    // The texts and the file name are shown literally, in text and in attributes.
+    let name = "<b onclick=\"x\">&'a.txt";
     assert_eq!(text(one(root, "#d0-p0 .body > .txt")), HOSTILE);
     assert_eq!(
         text(one(root, "#d1-p0 .body > .txt")),
@@ -256,12 +259,27 @@ fn hostile_input_is_shown_as_text_and_runs_nothing() {
     assert_eq!(text(one(root, "#d1-p1 .body > .txt")), "short <i>");
     assert!(one(root, "#d1-p1").value().classes().any(|c| c == "short"));
     let pair = one(root, "#d1-p0 section.pair");
+    assert_eq!(pair.value().attr("data-source"), Some("d0-p0"));
     assert_eq!(text(one(pair, ".side.source .txt")), HOSTILE);
     assert_eq!(
         text(one(pair, ".side.this .txt")),
         format!("{HOSTILE} <script>")
     );
-    assert_eq!(text(one(root, "#d1 h2")), "<b onclick=\"x\">&'b.txt");
-    assert_eq!(text(one(root, "#d1 .path")), b.display().to_string());
+    assert!(text(one(pair, ".pair-head a.src")).contains(name));
+    assert_eq!(text(one(root, "#d0 h2")), name);
+    assert_eq!(text(one(root, "#d0 .path")), a.display().to_string());
+    let source = one(root, "ol.sources li a");
+    assert_eq!(text(source), name);
+    assert_eq!(
+        source.value().attr("title"),
+        Some(a.display().to_string().as_str())
+    );
+    assert!(
+        one(root, ".map a.rec[href=\"#d1-p0\"]")
+            .value()
+            .attr("title")
+            .unwrap()
+            .contains(name)
+    );
     assert_eq!(text(one(root, "title")), "Recycled text in 2 documents");
 }
