@@ -13,6 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tonic::body::Body;
+use tonic::codegen::http;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
@@ -63,6 +65,25 @@ pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, ServiceError>
     Ok(Arc::new(MemStore::default()))
 }
 
+/// Tonic refuses a request over `max_decoding_message_size` with OUT_OF_RANGE; gRPC's
+/// convention (and our API) is RESOURCE_EXHAUSTED. Such refusals come back before any
+/// handler runs, as a headers-only response, so rewriting the header is enough.
+fn too_large_is_resource_exhausted(mut res: http::Response<Body>) -> http::Response<Body> {
+    let headers = res.headers_mut();
+    let too_large = headers.get("grpc-status").is_some_and(|v| v == "11")
+        && headers
+            .get("grpc-message")
+            .and_then(|m| m.to_str().ok())
+            .is_some_and(|m| m.contains("length%20too%20large") || m.contains("length too large"));
+    if too_large {
+        headers.insert(
+            "grpc-status",
+            http::HeaderValue::from(tonic::Code::ResourceExhausted as i32),
+        );
+    }
+    res
+}
+
 /// Serves `neardup.v1.NearDup`, health and reflection on `listener` until `shutdown`
 /// completes, then drains in-flight calls and returns. The engines are first rebuilt
 /// from `store` (see [`open_store`]).
@@ -75,9 +96,10 @@ pub async fn serve(
     config.validate().map_err(ServiceError::from)?;
     let limits = config.limits.clone();
     let settings = config.settings.clone();
-    let service = tokio::task::spawn_blocking(move || NearDupService::open(settings, limits, store))
-        .await
-        .map_err(|e| ServiceError::Internal(format!("store loading failed: {e}")))??;
+    let service =
+        tokio::task::spawn_blocking(move || NearDupService::open(settings, limits, store))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("store loading failed: {e}")))??;
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<NearDupServer<NearDupService>>().await;
@@ -96,13 +118,18 @@ pub async fn serve(
     tracing::info!(?addr, "serving neardup.v1.NearDup");
     Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .layer(tower::util::MapResponseLayer::new(
+            too_large_is_resource_exhausted,
+        ))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(neardup)
         .serve_with_incoming_shutdown(incoming, async move {
             shutdown.await;
             tracing::info!("shutting down: draining in-flight calls");
-            health.set_not_serving::<NearDupServer<NearDupService>>().await;
+            health
+                .set_not_serving::<NearDupServer<NearDupService>>()
+                .await;
         })
         .await?;
     tracing::info!("stopped");
