@@ -851,3 +851,38 @@ mod cli {
         assert!(err.contains("threshold"), "{err}");
     }
 }
+
+#[tokio::test]
+async fn deadline_is_honoured_and_retry_is_idempotent() {
+    let store = Arc::new(FlakyStore::default());
+    let server = TestServer::with(Limits::default(), store.clone()).await;
+    let mut client = server.client().await;
+    store.hold.store(true, Ordering::SeqCst);
+    let mut req = tonic::Request::new(submit("a", BUDGET));
+    req.set_timeout(std::time::Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let err = client.submit(req).await.unwrap_err();
+    assert!(
+        matches!(err.code(), Code::Cancelled | Code::DeadlineExceeded),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // The write that had started finishes on its worker; a retry is idempotent.
+    store.hold.store(false, Ordering::SeqCst);
+    let mut outcome = pb::SubmitOutcome::Unspecified;
+    for _ in 0..100 {
+        let r = client
+            .submit(submit("a", BUDGET))
+            .await
+            .unwrap()
+            .into_inner();
+        outcome = r.outcome();
+        if outcome == pb::SubmitOutcome::Unchanged {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(outcome, pb::SubmitOutcome::Unchanged);
+    assert_eq!(store.inner.load().unwrap().len(), 1);
+    server.stop().await;
+}

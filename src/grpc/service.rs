@@ -12,13 +12,15 @@
 //! on its worker thread even if the caller goes away, so the engine and the store never
 //! disagree about a finished write. A deletion goes to the store first.
 //!
-//! Concurrent writes of the *same* document id may reach the store in a different order
-//! than the engine applied them; callers that race on one id should serialize.
+//! Writes of the same document id are serialized (a striped lock held from the engine
+//! change to the store's answer), so the store sees them in the engine's order, and an
+//! idempotent resubmission is acknowledged only once the original is durable. Writes of
+//! different ids run in parallel. Check may see a document whose write is still in flight.
 
 use std::collections::{BTreeMap, HashMap};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{Semaphore, mpsc};
@@ -115,7 +117,12 @@ struct Inner {
     analyzer: Engine,
     workers: Semaphore,
     pending: AtomicUsize,
+    /// Striped per-document write locks (see the module docs).
+    write_locks: Box<[Mutex<()>]>,
 }
+
+/// Stripes of the per-document write locks.
+const WRITE_LOCK_STRIPES: usize = 256;
 
 /// A submission analyzed and validated, ready to apply.
 struct Prepared {
@@ -172,6 +179,7 @@ impl NearDupService {
                 engines: RwLock::new(HashMap::new()),
                 store,
                 pending: AtomicUsize::new(0),
+                write_locks: (0..WRITE_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             }),
         };
         service.inner.restore()?;
@@ -256,6 +264,15 @@ fn document_id(id: &str) -> Result<(), Error> {
 }
 
 impl Inner {
+    /// The write lock of one document id.
+    fn write_lock(&self, namespace: &str, id: &str) -> MutexGuard<'_, ()> {
+        let h = xxhash_rust::xxh3::xxh3_64(namespace.as_bytes())
+            ^ xxhash_rust::xxh3::xxh3_64(id.as_bytes()).rotate_left(17);
+        self.write_locks[(h % WRITE_LOCK_STRIPES as u64) as usize]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
     fn engine(&self, ns: &str) -> Result<Arc<Engine>, ServiceError> {
         self.engines
             .read()
@@ -359,6 +376,7 @@ impl Inner {
     /// Reports on and indexes a prepared submission, then records it in the store.
     fn apply(&self, p: Prepared) -> Result<(pb::SubmitResponse, Counts), ServiceError> {
         let engine = self.engine_or_create(&p.namespace)?;
+        let _write = self.write_lock(&p.namespace, &p.id);
         let previous = if p.replace {
             engine.document(&p.id)
         } else {
@@ -429,6 +447,7 @@ impl Inner {
 
     fn delete(&self, namespace: &str, id: &str) -> Result<usize, ServiceError> {
         let engine = self.engine(namespace)?;
+        let _write = self.write_lock(namespace, id);
         if engine.document(id).is_none() {
             return Err(Error::NotFound(id.to_string()).into());
         }
