@@ -307,6 +307,16 @@ async fn main() {
             check_share,
             dup_share,
             indexed,
-        } => mix(&args, clients.max(1), seconds, check_share, dup_share, indexed).await,
+        } => {
+            mix(
+                &args,
+                clients.max(1),
+                seconds,
+                check_share,
+                dup_share,
+                indexed,
+            )
+            .await
+        }
     }
 }
