@@ -886,3 +886,60 @@ async fn deadline_is_honoured_and_retry_is_idempotent() {
     assert_eq!(store.inner.load().unwrap().len(), 1);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn stream_holds_back_a_fast_producer() {
+    use std::sync::atomic::AtomicUsize;
+    use tokio_stream::StreamExt;
+    let store = Arc::new(FlakyStore::default());
+    let limits = Limits {
+        stream_window: 8,
+        ..Limits::default()
+    };
+    let server = TestServer::with(limits, store.clone()).await;
+    let mut client = server.client().await;
+    // The first item's store write hangs; the rest are 8 KB items (bad ones, cheap to
+    // refuse) that the producer offers as fast as the transport takes them.
+    store.hold.store(true, Ordering::SeqCst);
+    let n = 1000;
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = pulled.clone();
+    let filler = FRESH.repeat(75);
+    let requests = tokio_stream::iter(0..n).map(move |i| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        if i == 0 {
+            submit("first", BUDGET)
+        } else {
+            submit("", &filler)
+        }
+    });
+    let mut responses = client.submit_stream(requests).await.unwrap().into_inner();
+    while !store.entered.load(Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let before = pulled.load(Ordering::SeqCst);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let after = pulled.load(Ordering::SeqCst);
+    // The server stopped reading: the producer is stuck well short of the end.
+    assert_eq!(before, after);
+    eprintln!("producer got {after} of {n} items out while the server was stuck");
+    assert!(after < n / 2, "producer got {after} of {n} items out");
+    store.hold.store(false, Ordering::SeqCst);
+    let mut count = 0;
+    while let Some(r) = responses.message().await.unwrap() {
+        let expected = if count == 0 {
+            Code::Ok
+        } else {
+            Code::InvalidArgument
+        };
+        let code = match r.result.unwrap() {
+            Item::Submitted(_) => Code::Ok,
+            Item::Error(e) => Code::from_i32(e.code),
+        };
+        assert_eq!((r.sequence, code), (count as u64, expected));
+        count += 1;
+    }
+    assert_eq!(count, n);
+    server.stop().await;
+}
