@@ -45,10 +45,10 @@ pub struct Settings {
     /// Weight of false negatives in the bands × rows optimization (false positives get
     /// `1 - fn_weight`).
     pub fn_weight: f64,
-    /// Buckets with more paragraphs than this are skipped at query time: their value is a
-    /// shingle so common (in thousands of paragraphs) that it says nothing, and reading
-    /// them made `check` 50 times slower at 300k English paragraphs (p50 11 ms at 1024,
-    /// 0.2 ms at 64).
+    /// Most ids read from one LSH bucket per query (the most recent ones): a bigger
+    /// bucket's value is a shingle so common (in thousands of paragraphs) that it says
+    /// little, and reading such buckets whole made `check` 50 times slower at 300k
+    /// English paragraphs (p50 11 ms at 1024, 0.2 ms at 64).
     pub max_bucket: usize,
     /// Most matches reported per paragraph.
     pub max_matches: usize,
@@ -659,10 +659,9 @@ impl Engine {
             let key = exact_key(p.text.content_hash);
             // Identical paragraphs are interchangeable: a few more than can be reported
             // is enough, however common the paragraph is.
-            self.exact
-                .for_each_upto(key, 2 * opts.max_matches + 8, |pid| {
-                    candidates.push(Candidate::Indexed(pid))
-                });
+            self.exact.for_each(key, 2 * opts.max_matches + 8, |pid| {
+                candidates.push(Candidate::Indexed(pid))
+            });
             self.lsh
                 .candidates(&p.band_keys, |pid| candidates.push(Candidate::Indexed(pid)));
             for k in &p.band_keys {

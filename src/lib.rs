@@ -13,10 +13,12 @@
 pub mod batch;
 pub mod engine;
 pub mod error;
+pub mod grpc;
 pub mod html;
 pub mod lsh;
 pub mod minhash;
 pub mod scan;
+pub mod server;
 pub mod store;
 pub mod text;
 pub mod verify;

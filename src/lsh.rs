@@ -9,9 +9,10 @@
 //!
 //! Buckets live in [`PostingMap`], keyed by a 32-bit hash of (band, values): a bucket
 //! with one paragraph costs 8 bytes plus table overhead. A false key collision only adds
-//! a candidate that verification discards. Buckets that grow past `max_bucket` are
-//! skipped at query time: they hold a value shared by very many paragraphs (boilerplate),
-//! carry no information, and would make every query slow.
+//! a candidate that verification discards. A bucket of more than `max_bucket` ids holds a
+//! value shared by very many paragraphs (a common bigram); reading it whole would make
+//! every query slow, so a query reads only its most recent `max_bucket / 8` ids, which
+//! still find a paragraph that is being repeated over and over.
 
 use dashmap::DashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -148,29 +149,23 @@ impl PostingMap {
         self.single.contains_key(&key) as usize + self.multi.get(&key).map_or(0, |v| v.len())
     }
 
-    /// Calls `f` with every id under `key`, unless there are more than `limit`.
-    /// Returns the number of ids under `key`.
+    /// Calls `f` with the `limit` most recently inserted ids under `key` (all of them
+    /// when there are no more than `limit`). Returns the number of ids under `key`.
     pub fn for_each(&self, key: u32, limit: usize, mut f: impl FnMut(u32)) -> usize {
         let single = self.single.get(&key).map(|v| *v);
-        let multi = self.multi.get(&key);
-        let n = single.is_some() as usize + multi.as_ref().map_or(0, |v| v.len());
-        if n <= limit {
-            single.into_iter().for_each(&mut f);
-            if let Some(ids) = multi {
-                ids.iter().copied().for_each(&mut f);
-            }
+        let mut n = single.is_some() as usize;
+        let mut taken = 0;
+        if let Some(ids) = self.multi.get(&key) {
+            n += ids.len();
+            ids.iter().rev().take(limit).for_each(|&id| {
+                taken += 1;
+                f(id)
+            });
+        }
+        if taken < limit {
+            single.into_iter().for_each(f);
         }
         n
-    }
-
-    /// Calls `f` with at most `limit` of the ids under `key` (the oldest single entry
-    /// first, then in insertion order, give or take removals).
-    pub fn for_each_upto(&self, key: u32, limit: usize, mut f: impl FnMut(u32)) {
-        let single = self.single.get(&key).map(|v| *v);
-        let taken = single.into_iter().take(limit).inspect(|&id| f(id)).count();
-        if let Some(ids) = self.multi.get(&key) {
-            ids.iter().take(limit - taken).copied().for_each(f);
-        }
     }
 
     /// Heap bytes held by the tables (capacity, not just length), for `stats`.
@@ -242,10 +237,17 @@ impl LshIndex {
     }
 
     /// Calls `f` with every id sharing a band with `keys` (an id may come more than
-    /// once), skipping saturated buckets.
+    /// once). A bucket of more than `max_bucket` ids gives only its most recent
+    /// `max_bucket / 8`: enough to find a paragraph repeated again and again, cheap for a
+    /// bucket that merely shares a common bigram.
     pub fn candidates(&self, keys: &[u32], mut f: impl FnMut(u32)) {
         for &k in keys {
-            self.buckets.for_each(k, self.max_bucket, &mut f);
+            let limit = if self.buckets.len_of(k) <= self.max_bucket {
+                self.max_bucket
+            } else {
+                (self.max_bucket / 8).max(1)
+            };
+            self.buckets.for_each(k, limit, &mut f);
         }
     }
 
@@ -309,7 +311,9 @@ mod tests {
         assert_eq!(m.for_each(7, 10, |id| got.push(id)), 3);
         got.sort();
         assert_eq!(got, [1, 2, 3]);
-        assert_eq!(m.for_each(7, 2, |_| panic!("over the limit")), 3);
+        let mut recent = vec![];
+        assert_eq!(m.for_each(7, 2, |id| recent.push(id)), 3);
+        assert_eq!(recent, [3, 2]);
         assert!(m.remove(7, 1) && m.remove(7, 3) && !m.remove(7, 3));
         assert_eq!(m.len_of(7), 1);
         assert!(m.remove(7, 2));

@@ -30,6 +30,8 @@ enum Command {
     Settings(cli::settings::SettingsArgs),
     /// Find and remove near-duplicate records or paragraphs in JSON Lines corpora.
     Dedup(cli::dedup::DedupArgs),
+    /// Serve the gRPC API (neardup.v1.NearDup, health, reflection) until SIGINT/SIGTERM.
+    Serve(cli::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => cli::scan::run(args),
         Command::Settings(args) => cli::settings::run(args),
         Command::Dedup(args) => cli::dedup::run(args),
+        Command::Serve(args) => cli::serve::run(args),
     };
     match result {
         Ok(code) => code,

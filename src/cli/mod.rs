@@ -3,7 +3,9 @@
 //! before any work starts, and calls into the library. Errors in flags exit with code 2.
 
 pub mod dedup;
+pub mod remote;
 pub mod scan;
+pub mod serve;
 pub mod settings;
 
 use clap::Args;
