@@ -71,7 +71,7 @@ fn main() -> std::io::Result<()> {
 
     let mut rng = Rng(0x6e65_6172_6475_7030);
     let mut paragraph = |i: usize| -> String {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             let len = en_lens[rng.below(en_lens.len())];
             (0..len)
                 .map(|_| words[rng.below(words.len())].as_str())
