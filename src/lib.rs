@@ -10,8 +10,10 @@
 //! The engine and the modules under it never touch the network or the file system.
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod engine;
 pub mod error;
+pub mod html;
 pub mod lsh;
 pub mod minhash;
 pub mod scan;

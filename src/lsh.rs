@@ -130,12 +130,12 @@ impl PostingMap {
         }
         let mut found = false;
         let mut emptied = false;
-        if let Some(mut ids) = self.multi.get_mut(&key) {
-            if let Some(pos) = ids.iter().position(|&v| v == id) {
-                ids.swap_remove(pos);
-                found = true;
-                emptied = ids.is_empty();
-            }
+        if let Some(mut ids) = self.multi.get_mut(&key)
+            && let Some(pos) = ids.iter().position(|&v| v == id)
+        {
+            ids.swap_remove(pos);
+            found = true;
+            emptied = ids.is_empty();
         }
         if emptied {
             self.multi.remove_if(&key, |_, ids| ids.is_empty());
@@ -161,6 +161,16 @@ impl PostingMap {
             }
         }
         n
+    }
+
+    /// Calls `f` with at most `limit` of the ids under `key` (the oldest single entry
+    /// first, then in insertion order, give or take removals).
+    pub fn for_each_upto(&self, key: u32, limit: usize, mut f: impl FnMut(u32)) {
+        let single = self.single.get(&key).map(|v| *v);
+        let taken = single.into_iter().take(limit).inspect(|&id| f(id)).count();
+        if let Some(ids) = self.multi.get(&key) {
+            ids.iter().take(limit - taken).copied().for_each(f);
+        }
     }
 
     /// Heap bytes held by the tables (capacity, not just length), for `stats`.

@@ -6,6 +6,11 @@ use std::process::ExitCode;
 
 mod cli;
 
+// The index is millions of small allocations; mimalloc keeps queries fast and memory
+// compact where the system allocator fragments.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "neardup",
@@ -21,12 +26,18 @@ struct Cli {
 enum Command {
     /// Report every paragraph that repeats an earlier one (in an earlier file or earlier in the same file).
     Scan(cli::scan::ScanArgs),
+    /// Print the engine settings, the LSH bands x rows they give, and its S-curve.
+    Settings(cli::settings::SettingsArgs),
+    /// Find and remove near-duplicate records or paragraphs in JSON Lines corpora.
+    Dedup(cli::dedup::DedupArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => cli::scan::run(args),
+        Command::Settings(args) => cli::settings::run(args),
+        Command::Dedup(args) => cli::dedup::run(args),
     };
     match result {
         Ok(code) => code,

@@ -5,9 +5,10 @@
 //! paragraphs of a few hundred shingles), so no estimate error enters a decision.
 //!
 //! Kinds: `exact` (identical after normalization), `near` (Jaccard ≥ threshold),
-//! `partial` (one paragraph is mostly inside the other: containment ≥ its threshold
-//! and at least `min_shared` shingles in common, so that a short heading whose words
-//! recur in a long paragraph is not reported).
+//! `partial` (one paragraph is mostly inside the other: containment ≥ its threshold,
+//! at least `min_shared` shingles in common, and Jaccard at least half the `near`
+//! threshold — so a fragment must be a fair share of the paragraph it came from, and a
+//! short heading whose words recur in a long paragraph is not reported).
 
 use crate::text::Shingle;
 use std::collections::HashMap;
@@ -82,15 +83,23 @@ pub struct Thresholds {
 }
 
 /// The kind of match, if any, for a verified pair.
+///
+/// A pair where one paragraph is (mostly) inside the other but not the other way round
+/// is `partial` even when its Jaccard would pass for `near`: "half of that paragraph"
+/// tells an editor more than "similar to that paragraph".
 pub fn classify(scores: &Scores, identical: bool, t: &Thresholds) -> Option<MatchKind> {
+    let high = scores.containment.max(scores.containment_source);
+    let low = scores.containment.min(scores.containment_source);
     if identical {
         Some(MatchKind::Exact)
-    } else if scores.jaccard >= t.jaccard {
-        Some(MatchKind::Near)
-    } else if scores.containment.max(scores.containment_source) >= t.containment
+    } else if high >= t.containment
+        && low < t.containment
         && scores.shared >= t.min_shared
+        && scores.jaccard >= t.jaccard / 2.0
     {
         Some(MatchKind::Partial)
+    } else if scores.jaccard >= t.jaccard {
+        Some(MatchKind::Near)
     } else {
         None
     }
@@ -198,8 +207,11 @@ mod tests {
             classify(&scores(&fragment, &whole), false, &t),
             Some(MatchKind::Partial)
         );
-        // A heading: fully contained but too small to mean anything.
+        // A heading: fully contained but too small to mean anything, in absolute terms…
         assert_eq!(classify(&scores(&[1, 2, 3], &whole), false, &t), None);
+        // …or relative to the paragraph it is found in.
+        let long: Vec<u32> = (0..200).collect();
+        assert_eq!(classify(&scores(&fragment, &long), false, &t), None);
     }
 
     #[test]

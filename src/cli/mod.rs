@@ -2,7 +2,9 @@
 //! (clap, with `NEARDUP_*` environment variables), turns them into validated settings
 //! before any work starts, and calls into the library. Errors in flags exit with code 2.
 
+pub mod dedup;
 pub mod scan;
+pub mod settings;
 
 use clap::Args;
 

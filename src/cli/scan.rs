@@ -38,6 +38,8 @@ pub enum Format {
     Text,
     /// JSON Lines: one object per paragraph that has a match.
     Json,
+    /// One self-contained HTML page: summary, documents highlighted, side-by-side views.
+    Html,
 }
 
 /// Colour choice.
@@ -79,6 +81,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     match args.format {
         Format::Text => write_text(&mut out, &scanned, color)?,
         Format::Json => write_json(&mut out, &scanned)?,
+        Format::Html => out.write_all(neardup::html::render(&scanned).as_bytes())?,
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

@@ -368,7 +368,11 @@ fn tokenize_graphemes_into(text: &str, offset: u32, tokens: &mut Vec<Token>) {
     let mut word_range: Option<(u32, u32)> = None;
     let mut char_index = 0usize;
     let flush = |word: &mut String, range: &mut Option<(u32, u32)>, tokens: &mut Vec<Token>| {
-        if let Some((start, end)) = range.take() {
+        // A run of combining marks with no base character is not a word.
+        if let Some((start, end)) = range
+            .take()
+            .filter(|_| word.chars().any(char::is_alphanumeric))
+        {
             tokens.push(Token {
                 hash: xxh3_64(word.as_bytes()),
                 start: start + offset,
@@ -468,6 +472,21 @@ mod tests {
     fn japanese_and_thai_split_per_character() {
         assert_eq!(words("カタカナ"), ["カ", "タ", "カ", "ナ"]);
         assert_eq!(words("ภาษา").len(), 4);
+    }
+
+    proptest::proptest! {
+        // Token offsets are ordered ranges of the original text that hold content.
+        #[test]
+        fn token_offsets_point_at_content(text in "[a-cＡ中カ .,'\u{200B}\u{301}ß\n-]{0,40}") {
+            let chars: Vec<char> = text.chars().collect();
+            let mut last_end = 0;
+            for t in tokenize(&text) {
+                proptest::prop_assert!(t.start >= last_end && t.start < t.end && t.end as usize <= chars.len());
+                let piece: String = chars[t.start as usize..t.end as usize].iter().collect();
+                proptest::prop_assert!(piece.chars().any(char::is_alphanumeric), "{:?}", piece);
+                last_end = t.end;
+            }
+        }
     }
 
     #[test]

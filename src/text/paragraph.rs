@@ -38,8 +38,27 @@ struct Line {
     blank: bool,
 }
 
-/// Splits `text` into paragraphs, in order. Empty paragraphs (a lone `#`) are skipped.
+/// How a text is cut into paragraphs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Split {
+    /// At blank lines; at every line break when the text has no blank line.
+    #[default]
+    Auto,
+    /// At blank lines only.
+    BlankLines,
+    /// At every line break.
+    Lines,
+    /// The whole text is one paragraph (for inputs that are already paragraphs).
+    None,
+}
+
+/// Splits `text` into paragraphs, in order, the [`Split::Auto`] way.
 pub fn split_paragraphs(text: &str) -> Vec<ParagraphSpan> {
+    split_paragraphs_with(text, Split::Auto)
+}
+
+/// Splits `text` into paragraphs, in order. Empty paragraphs (a lone `#`) are skipped.
+pub fn split_paragraphs_with(text: &str, split: Split) -> Vec<ParagraphSpan> {
     let mut lines = Vec::new();
     let (mut byte, mut chars) = (0, 0);
     for (number, raw) in text.split_inclusive('\n').enumerate() {
@@ -54,17 +73,21 @@ pub fn split_paragraphs(text: &str) -> Vec<ParagraphSpan> {
         byte += raw.len();
         chars += raw.chars().count();
     }
-    let any_blank = lines.iter().any(|l| l.blank);
+    let per_line = match split {
+        Split::Auto => !lines.iter().any(|l| l.blank),
+        Split::Lines => true,
+        Split::BlankLines | Split::None => false,
+    };
     let mut blocks: Vec<(usize, usize)> = Vec::new(); // line index ranges, inclusive start, exclusive end
     let mut open: Option<usize> = None;
     for (i, line) in lines.iter().enumerate() {
         match (line.blank, open) {
             (false, None) => open = Some(i),
-            (true, Some(s)) => {
+            (true, Some(s)) if split != Split::None => {
                 blocks.push((s, i));
                 open = None;
             }
-            (false, Some(s)) if !any_blank => {
+            (false, Some(s)) if per_line => {
                 blocks.push((s, i));
                 open = Some(i);
             }
@@ -72,7 +95,12 @@ pub fn split_paragraphs(text: &str) -> Vec<ParagraphSpan> {
         }
     }
     if let Some(s) = open {
-        blocks.push((s, lines.len()));
+        // With `Split::None` the block runs to the last non-blank line.
+        let end = lines
+            .iter()
+            .rposition(|l| !l.blank)
+            .map_or(lines.len(), |i| i + 1);
+        blocks.push((s, end.max(s + 1)));
     }
 
     let mut out = Vec::with_capacity(blocks.len());
@@ -133,7 +161,7 @@ fn content_of(block: &str) -> Option<(usize, &str)> {
 mod tests {
     use super::*;
 
-    fn texts<'a>(doc: &'a str) -> Vec<&'a str> {
+    fn texts(doc: &str) -> Vec<&str> {
         split_paragraphs(doc).iter().map(|p| p.text(doc)).collect()
     }
 
@@ -173,6 +201,42 @@ mod tests {
         );
         assert!(split_paragraphs("").is_empty());
         assert!(split_paragraphs("\n\n \u{3000}\n").is_empty());
+    }
+
+    #[test]
+    fn split_modes() {
+        let doc = "a\nb\n\nc";
+        let with = |split| {
+            split_paragraphs_with(doc, split)
+                .iter()
+                .map(|p| p.text(doc))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(with(Split::Auto), ["a\nb", "c"]);
+        assert_eq!(with(Split::BlankLines), ["a\nb", "c"]);
+        assert_eq!(with(Split::Lines), ["a", "b", "c"]);
+        assert_eq!(with(Split::None), ["a\nb\n\nc"]);
+        assert_eq!(
+            split_paragraphs_with("\n# x\n\n", Split::None)[0].text("\n# x\n\n"),
+            "x"
+        );
+    }
+
+    proptest::proptest! {
+        // Offsets slice the original text, in code points and in bytes, for any text.
+        #[test]
+        fn offsets_slice_the_original_text(text in "[a中 #\r\n\u{3000}é\u{301}]{0,60}", mode in 0..4usize) {
+            let split = [Split::Auto, Split::BlankLines, Split::Lines, Split::None][mode];
+            let spans = split_paragraphs_with(&text, split);
+            for (i, p) in spans.iter().enumerate() {
+                let by_chars = slice_chars(&text, p.start, p.end);
+                proptest::prop_assert_eq!(&by_chars, p.text(&text));
+                proptest::prop_assert!(!by_chars.is_empty() && by_chars.trim() == by_chars);
+                proptest::prop_assert_eq!(p.index, i);
+                let line = text.chars().take(p.start).filter(|&c| c == '\n').count() + 1;
+                proptest::prop_assert_eq!(p.line, line);
+            }
+        }
     }
 
     #[test]

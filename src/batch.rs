@@ -1,0 +1,1348 @@
+//! Batch deduplication of JSON Lines corpora: the library half of `neardup dedup`.
+//!
+//! Records stream in from one or more sources (plain, gzip or zstd JSON Lines, detected by
+//! their magic bytes), are cut into units (a whole record, or each of its paragraphs) and
+//! compared with every earlier unit in input order. The first occurrence is kept; a later
+//! unit that repeats it is reported and, for `--kept`, removed.
+//!
+//! # Pipeline and determinism
+//!
+//! A reader thread decompresses and cuts the input into chunks of lines. Each chunk goes
+//! through five steps:
+//!
+//! 1. parse and analyze every record, in parallel (rayon);
+//! 2. in order: number the units, and find each unit's exact copy, if any, among the indexed
+//!    units and the earlier units of the chunk;
+//! 3. query each unit, in parallel, against the index as it was before the chunk (frozen,
+//!    read-only) plus the earlier units of the same chunk (a sorted table of band keys);
+//! 4. in order: write matches and kept records, join duplicates in the union-find;
+//! 5. index the chunk's new units (sets appended in order, buckets filled in parallel).
+//!
+//! Candidates are sorted by unit number before verification and every decision depends only
+//! on the units before the one being judged, counted exactly (a bucket is skipped when it
+//! holds more than `max_bucket` *earlier* units, wherever they are), so the output is the
+//! same byte for byte for any number of threads and any chunk size.
+//!
+//! # What a duplicate is
+//!
+//! A unit is a *duplicate* when it matches an earlier unit as `exact` or `near` (Jaccard at
+//! or above the threshold), or as `partial` with the unit itself inside the earlier one
+//! (`containment`, the share of this unit found in the earlier one, at or above its
+//! threshold). A later unit that merely *contains* an earlier one (only
+//! `containment_source` is high) is reported in the matches but is not a duplicate:
+//! removing it would lose text that exists nowhere else. With `Unit::Record` a record is
+//! removed when its unit is a duplicate; with `Unit::Paragraph` when it has at least one
+//! paragraph long enough to judge and every such paragraph is a duplicate. Clusters are the
+//! connected groups of the duplicate relation; their representative is their first member,
+//! which is never a duplicate and so always kept.
+//!
+//! # Memory
+//!
+//! Memory grows with the index, never with the input: per indexed unit, its shingle set
+//! (4 bytes a shingle, in one arena), its LSH bucket entries, an exact-hash entry and a
+//! few fixed-size fields; per record, its id. Exact copies of an indexed unit are not
+//! indexed again (a later unit finds the first copy, which is the one kept), so
+//! boilerplate repeated many times costs one entry.
+//!
+//! This module reads files but knows nothing of terminals or flags; the binary draws the
+//! progress bar from the [`Progress`] it is given.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use rayon::prelude::*;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+
+use crate::engine::Settings;
+use crate::lsh::{LshParams, PostingMap, band_keys};
+use crate::minhash::MinHasher;
+use crate::text::{analyze_paragraph, split_paragraphs};
+use crate::verify::{self, MatchKind, Scores, Thresholds};
+
+/// Errors of a batch run.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// An input could not be opened, read or decompressed.
+    #[error("cannot read {path}: {error}")]
+    Read {
+        /// The input's name.
+        path: String,
+        /// What went wrong.
+        error: io::Error,
+    },
+    /// An output could not be written.
+    #[error("cannot write the {what} output: {error}")]
+    Write {
+        /// Which output.
+        what: &'static str,
+        /// What went wrong.
+        error: io::Error,
+    },
+    /// A record is not usable and the run is strict.
+    #[error("bad record at {input}:{line}: {reason}")]
+    BadRecord {
+        /// The input's name.
+        input: String,
+        /// 1-based line in that input.
+        line: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A directory holds no JSON Lines files.
+    #[error("no JSON Lines files (.jsonl, .ndjson, .json, optionally .gz or .zst) in {0}")]
+    NoInput(String),
+    /// More records or units than the index can number.
+    #[error("{0}")]
+    TooLarge(String),
+    /// Invalid settings.
+    #[error(transparent)]
+    Settings(#[from] crate::Error),
+}
+
+/// What is compared: whole records or their paragraphs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Each record's text is one unit.
+    Record,
+    /// Each paragraph of each record is one unit.
+    Paragraph,
+}
+
+/// Options of a batch run.
+#[derive(Debug, Clone)]
+pub struct DedupOptions {
+    /// Engine settings (thresholds, shingles, permutations, LSH).
+    pub settings: Settings,
+    /// Record or paragraph units.
+    pub unit: Unit,
+    /// Field holding a record's id (the line number is used when it is absent).
+    pub id_field: String,
+    /// Field holding a record's text.
+    pub text_field: String,
+    /// Fail on the first bad record instead of counting it.
+    pub strict: bool,
+    /// Most records per chunk (does not change the output).
+    pub chunk_records: usize,
+    /// Most input bytes per chunk (does not change the output).
+    pub chunk_bytes: usize,
+}
+
+impl Default for DedupOptions {
+    fn default() -> DedupOptions {
+        DedupOptions {
+            settings: Settings {
+                retain_text: false,
+                ..Settings::default()
+            },
+            unit: Unit::Record,
+            id_field: "id".into(),
+            text_field: "text".into(),
+            strict: false,
+            chunk_records: 32 * 1024,
+            chunk_bytes: 32 << 20,
+        }
+    }
+}
+
+/// Where the outputs go; any may be absent.
+#[derive(Default)]
+pub struct Outputs<'a> {
+    /// JSON Lines, one object per unit that matches an earlier unit.
+    pub matches: Option<&'a mut (dyn Write + Send)>,
+    /// JSON Lines, one object per cluster of two or more units.
+    pub clusters: Option<&'a mut (dyn Write + Send)>,
+    /// The input records that are not duplicates, byte for byte.
+    pub kept: Option<&'a mut (dyn Write + Send)>,
+}
+
+/// One input of a batch run.
+pub struct Source {
+    name: String,
+    input: SourceInput,
+}
+
+enum SourceInput {
+    Path(PathBuf),
+    Reader(Box<dyn Read + Send>),
+}
+
+impl Source {
+    /// A file, opened when its turn comes.
+    pub fn path(path: impl Into<PathBuf>) -> Source {
+        let path = path.into();
+        Source {
+            name: path.display().to_string(),
+            input: SourceInput::Path(path),
+        }
+    }
+
+    /// Any reader (standard input, memory), under a name used in messages and ids.
+    pub fn reader(name: impl Into<String>, reader: impl Read + Send + 'static) -> Source {
+        Source {
+            name: name.into(),
+            input: SourceInput::Reader(Box::new(reader)),
+        }
+    }
+
+    /// The name used in messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source").field("name", &self.name).finish()
+    }
+}
+
+/// True for names of JSON Lines files, compressed or not.
+pub fn is_jsonl_name(name: &str) -> bool {
+    let base = name
+        .strip_suffix(".gz")
+        .or_else(|| name.strip_suffix(".zst"))
+        .unwrap_or(name);
+    [".jsonl", ".ndjson", ".json"]
+        .iter()
+        .any(|ext| base.ends_with(ext))
+}
+
+/// Expands directories into the JSON Lines files under them (recursively, sorted by
+/// path); files are taken as given, whatever their names.
+pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, BatchError> {
+    let mut out = Vec::new();
+    for path in paths {
+        let read_err = |error| BatchError::Read {
+            path: path.display().to_string(),
+            error,
+        };
+        if path.is_dir() {
+            let mut found = Vec::new();
+            walk(path, &mut found).map_err(read_err)?;
+            if found.is_empty() {
+                return Err(BatchError::NoInput(path.display().to_string()));
+            }
+            found.sort();
+            out.extend(found);
+        } else {
+            std::fs::metadata(path).map_err(read_err)?;
+            out.push(path.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(is_jsonl_name)
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Where a run is, reported after each chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Progress {
+    /// Records read so far (bad ones included).
+    pub records: u64,
+    /// Bad records so far.
+    pub bad_records: u64,
+    /// Records found to be duplicates so far.
+    pub duplicate_records: u64,
+    /// Input bytes read so far, as stored (compressed bytes for compressed inputs).
+    pub bytes_read: u64,
+}
+
+/// A record that could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRecord {
+    /// The input's name.
+    pub input: String,
+    /// 1-based line in that input.
+    pub line: u64,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Most bad records listed in a [`Summary`] (all are counted).
+pub const MAX_LISTED_BAD: usize = 100;
+
+/// Totals of a finished run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// Records read (non-blank lines), bad ones included.
+    pub records: u64,
+    /// Records that could not be used (passed to `kept` unchanged).
+    pub bad_records: u64,
+    /// The first [`MAX_LISTED_BAD`] bad records.
+    pub bad: Vec<BadRecord>,
+    /// Units (records or paragraphs) of the good records.
+    pub units: u64,
+    /// Units long enough to judge.
+    pub judged_units: u64,
+    /// Units with at least one match (of any kind).
+    pub matched_units: u64,
+    /// Units that are duplicates (see the module docs).
+    pub duplicate_units: u64,
+    /// Records removed from `kept`.
+    pub duplicate_records: u64,
+    /// Clusters of two or more units.
+    pub clusters: u64,
+    /// Units in the index (judged units that are not exact copies of an indexed one).
+    pub indexed_units: u64,
+    /// Heap bytes of the index: LSH buckets, exact-hash table, shingle sets and per-unit
+    /// fields (record ids not included).
+    pub index_bytes: u64,
+    /// Heap bytes of the record ids.
+    pub id_bytes: u64,
+    /// Bands × rows in use.
+    pub lsh: LshParams,
+}
+
+/// Runs a deduplication over `sources`, in order, writing the requested outputs and
+/// calling `observe` after each chunk. Parallel on the current rayon pool.
+pub fn dedup(
+    sources: Vec<Source>,
+    options: &DedupOptions,
+    outputs: Outputs<'_>,
+    observe: impl FnMut(&Progress),
+) -> Result<Summary, BatchError> {
+    options.settings.validate()?;
+    let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+    let counter = Arc::new(AtomicU64::new(0));
+    let (tx, rx) = sync_channel(2);
+    let limits = (options.chunk_records.max(1), options.chunk_bytes.max(1));
+    std::thread::scope(|scope| {
+        let reader_counter = counter.clone();
+        scope.spawn(move || read_chunks(sources, tx, limits, reader_counter));
+        let mut run = Run::new(options, names, outputs);
+        run.consume(rx, &counter, observe)?;
+        run.finish()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading
+
+struct Line {
+    start: usize,
+    end: usize,
+    source: u32,
+    number: u64,
+}
+
+#[derive(Default)]
+struct Chunk {
+    data: Vec<u8>,
+    lines: Vec<Line>,
+}
+
+struct Counting<R> {
+    inner: R,
+    counter: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Opens an input, decompressing gzip or zstd when its first bytes say so.
+fn open_source(
+    input: SourceInput,
+    counter: &Arc<AtomicU64>,
+) -> io::Result<Box<dyn BufRead + Send>> {
+    let raw: Box<dyn Read + Send> = match input {
+        SourceInput::Path(path) => Box::new(File::open(path)?),
+        SourceInput::Reader(r) => r,
+    };
+    let mut buffered = BufReader::with_capacity(
+        1 << 20,
+        Counting {
+            inner: raw,
+            counter: counter.clone(),
+        },
+    );
+    let head = buffered.fill_buf()?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 20,
+            flate2::bufread::MultiGzDecoder::new(buffered),
+        )))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 20,
+            zstd::stream::read::Decoder::with_buffer(buffered)?,
+        )))
+    } else {
+        Ok(Box::new(buffered))
+    }
+}
+
+fn read_chunks(
+    sources: Vec<Source>,
+    tx: SyncSender<Result<Chunk, BatchError>>,
+    (max_records, max_bytes): (usize, usize),
+    counter: Arc<AtomicU64>,
+) {
+    let mut chunk = Chunk::default();
+    for (index, source) in sources.into_iter().enumerate() {
+        let fail = |error| {
+            Err(BatchError::Read {
+                path: source.name.clone(),
+                error,
+            })
+        };
+        let mut reader = match open_source(source.input, &counter) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.send(fail(e));
+                return;
+            }
+        };
+        let mut number = 0u64;
+        loop {
+            let start = chunk.data.len();
+            match reader.read_until(b'\n', &mut chunk.data) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = tx.send(fail(e));
+                    return;
+                }
+            }
+            number += 1;
+            let mut end = chunk.data.len();
+            if chunk.data[end - 1] == b'\n' {
+                end -= 1;
+            }
+            if chunk.data[start..end].iter().all(u8::is_ascii_whitespace) {
+                chunk.data.truncate(start);
+                continue;
+            }
+            chunk.lines.push(Line {
+                start,
+                end,
+                source: index as u32,
+                number,
+            });
+            if (chunk.lines.len() >= max_records || chunk.data.len() >= max_bytes)
+                && tx.send(Ok(std::mem::take(&mut chunk))).is_err()
+            {
+                return;
+            }
+        }
+    }
+    if !chunk.lines.is_empty() {
+        let _ = tx.send(Ok(chunk));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Parsing
+
+enum Key {
+    Id,
+    Text,
+    Other,
+}
+
+#[derive(Clone, Copy)]
+struct Fields<'a> {
+    id: &'a str,
+    text: &'a str,
+}
+
+struct KeySeed<'a>(Fields<'a>);
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Key;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeySeed<'_> {
+    type Value = Key;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a field name")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
+        Ok(if v == self.0.text {
+            Key::Text
+        } else if v == self.0.id {
+            Key::Id
+        } else {
+            Key::Other
+        })
+    }
+}
+
+#[derive(Default)]
+struct RawRecord {
+    id: Option<serde_json::Value>,
+    text: Option<serde_json::Value>,
+}
+
+impl<'de> DeserializeSeed<'de> for Fields<'_> {
+    type Value = RawRecord;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<RawRecord, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Fields<'_> {
+    type Value = RawRecord;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawRecord, A::Error> {
+        let mut record = RawRecord::default();
+        while let Some(key) = map.next_key_seed(KeySeed(self))? {
+            match key {
+                Key::Text => record.text = Some(map.next_value()?),
+                Key::Id => record.id = Some(map.next_value()?),
+                Key::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(record)
+    }
+}
+
+fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Parses one line: its id (as JSON text, when present) and its text.
+fn parse_record(line: &[u8], fields: Fields<'_>) -> Result<(Option<String>, String), String> {
+    let mut de = serde_json::Deserializer::from_slice(line);
+    let record = fields
+        .deserialize(&mut de)
+        .and_then(|r| de.end().map(|()| r))
+        .map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => e.to_string(),
+            _ => format!("invalid JSON: {e}"),
+        })?;
+    let text = match record.text {
+        Some(serde_json::Value::String(s)) => s,
+        Some(other) => {
+            return Err(format!(
+                "field {:?} is {}, not a string",
+                fields.text,
+                json_type(&other)
+            ));
+        }
+        None => return Err(format!("no field {:?}", fields.text)),
+    };
+    Ok((record.id.map(|v| v.to_string()), text))
+}
+
+// ---------------------------------------------------------------------------------------
+// Analysis
+
+/// One analyzed unit of a chunk.
+struct ChunkUnit {
+    /// Index of its record among the chunk's lines.
+    line: usize,
+    set: Vec<u32>,
+    hash: u64,
+    keys: Vec<u32>,
+    /// The indexed or earlier unit it is an exact copy of.
+    exact: Option<u32>,
+}
+
+struct AnalyzedRecord {
+    id: Option<String>,
+    /// Units in the record (too-short ones included).
+    units: u32,
+    judged: Vec<JudgedUnit>,
+}
+
+struct Analyzer<'a> {
+    settings: &'a Settings,
+    index: &'a Index,
+    unit: Unit,
+}
+
+/// A judged unit of a record: paragraph index, shingle set, content hash, band keys.
+type JudgedUnit = (u32, Vec<u32>, u64, Vec<u32>);
+
+impl Analyzer<'_> {
+    /// The number of units in `text` and those long enough to judge.
+    fn analyze(&self, text: &str) -> (u32, Vec<JudgedUnit>) {
+        let mut judged = Vec::new();
+        let mut push = |paragraph: u32, text: &str| {
+            let analyzed = analyze_paragraph(text, self.settings.shingle, self.settings.seed);
+            if analyzed.length < self.settings.min_length as f32 || analyzed.set.is_empty() {
+                return;
+            }
+            let keys = band_keys(
+                self.index.params,
+                self.settings.seed,
+                &self.index.hasher.signature(&analyzed.set),
+            );
+            judged.push((paragraph, analyzed.set, analyzed.content_hash, keys));
+        };
+        match self.unit {
+            Unit::Record => {
+                push(0, text);
+                (1, judged)
+            }
+            Unit::Paragraph => {
+                let spans = split_paragraphs(text);
+                for span in &spans {
+                    push(span.index as u32, span.text(text));
+                }
+                (spans.len() as u32, judged)
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The index
+
+/// A verified match of a unit with an earlier one.
+#[derive(Debug, Clone, Copy)]
+struct Found {
+    uid: u32,
+    kind: MatchKind,
+    scores: Scores,
+}
+
+impl Found {
+    fn is_duplicate(&self, t: &Thresholds) -> bool {
+        match self.kind {
+            MatchKind::Exact | MatchKind::Near => true,
+            MatchKind::Partial => self.scores.containment >= t.containment,
+        }
+    }
+}
+
+/// Grows a vector by at most a quarter at a time, so a large table wastes little.
+fn reserve_lean<T>(v: &mut Vec<T>, extra: usize) {
+    if v.capacity() - v.len() < extra {
+        v.reserve_exact(extra.max(v.capacity() / 4).max(1024));
+    }
+}
+
+/// The units seen so far: read-only while a chunk is queried, appended to in order.
+struct Index {
+    params: LshParams,
+    max_bucket: usize,
+    thresholds: Thresholds,
+    hasher: MinHasher,
+    /// LSH buckets: band key → units.
+    bands: PostingMap,
+    /// Upper half of the content hash → units (first copies only).
+    exact: PostingMap,
+    /// Per unit: end of its set in `arena` (the start is the previous unit's end; units
+    /// that are not indexed have empty sets).
+    set_ends: Vec<u64>,
+    arena: Vec<u32>,
+    /// Per unit: content hash.
+    hashes: Vec<u64>,
+}
+
+impl Index {
+    fn new(s: &Settings) -> Index {
+        Index {
+            params: s.lsh_params(),
+            max_bucket: s.max_bucket,
+            thresholds: Thresholds {
+                jaccard: s.threshold,
+                containment: s.containment,
+                min_shared: s.min_shared(),
+            },
+            hasher: MinHasher::new(s.num_perm, s.seed),
+            bands: PostingMap::default(),
+            exact: PostingMap::default(),
+            set_ends: Vec::new(),
+            arena: Vec::new(),
+            hashes: Vec::new(),
+        }
+    }
+
+    fn set(&self, uid: u32) -> &[u32] {
+        let uid = uid as usize;
+        let start = if uid == 0 { 0 } else { self.set_ends[uid - 1] };
+        &self.arena[start as usize..self.set_ends[uid] as usize]
+    }
+
+    /// The indexed unit whose content is identical to (`hash`, `set`), if any.
+    fn exact_copy(&self, hash: u64, set: &[u32]) -> Option<u32> {
+        let mut exact: Option<u32> = None;
+        self.exact.for_each(exact_key(hash), usize::MAX, |c| {
+            if exact.is_none_or(|e| c < e) && self.hashes[c as usize] == hash && self.set(c) == set
+            {
+                exact = Some(c);
+            }
+        });
+        exact
+    }
+
+    /// Every verified match of unit `i` of the chunk with an earlier unit, best first.
+    /// `base` is the number of the chunk's first unit; `pairs` holds (band key, unit index)
+    /// of the chunk's new units, sorted.
+    fn query(&self, units: &[ChunkUnit], base: u32, i: usize, pairs: &[u64]) -> Vec<Found> {
+        let u = &units[i];
+        let mut candidates: Vec<u32> = Vec::new();
+        if let Some(e) = u.exact {
+            candidates.push(e);
+        }
+        let mut global = Vec::new();
+        for &k in &u.keys {
+            let lo = pairs.partition_point(|&p| p < (k as u64) << 32);
+            let hi = pairs.partition_point(|&p| p < ((k as u64) << 32 | i as u64));
+            let local = hi - lo;
+            global.clear();
+            let n = self
+                .bands
+                .for_each(k, self.max_bucket.saturating_sub(local), |id| {
+                    global.push(id)
+                });
+            // A bucket holding more than `max_bucket` earlier units, wherever they are,
+            // is skipped: it holds boilerplate and carries no information.
+            if n + local <= self.max_bucket {
+                candidates.extend_from_slice(&global);
+                candidates.extend(pairs[lo..hi].iter().map(|&p| base + p as u32));
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut found: Vec<Found> = candidates
+            .into_iter()
+            .filter_map(|c| {
+                let (set, hash) = if c >= base {
+                    let v = &units[(c - base) as usize];
+                    (v.set.as_slice(), v.hash)
+                } else {
+                    (self.set(c), self.hashes[c as usize])
+                };
+                let scores = verify::scores(&u.set, set);
+                let identical = hash == u.hash && set == u.set.as_slice();
+                let kind = verify::classify(&scores, identical, &self.thresholds)?;
+                Some(Found {
+                    uid: c,
+                    kind,
+                    scores,
+                })
+            })
+            .collect();
+        found.sort_by(|a, b| {
+            let best = |m: &Found| m.scores.containment.max(m.scores.containment_source);
+            a.kind
+                .cmp(&b.kind)
+                .then(b.scores.jaccard.total_cmp(&a.scores.jaccard))
+                .then(best(b).total_cmp(&best(a)))
+                .then(a.uid.cmp(&b.uid))
+        });
+        found
+    }
+
+    /// Appends a chunk's units (sets of the new ones in order, buckets in parallel).
+    fn insert(&mut self, units: &[ChunkUnit], base: usize) {
+        let new_shingles: usize = units
+            .iter()
+            .filter(|u| u.exact.is_none())
+            .map(|u| u.set.len())
+            .sum();
+        reserve_lean(&mut self.arena, new_shingles);
+        reserve_lean(&mut self.set_ends, units.len());
+        reserve_lean(&mut self.hashes, units.len());
+        for u in units {
+            if u.exact.is_none() {
+                self.arena.extend_from_slice(&u.set);
+            }
+            self.set_ends.push(self.arena.len() as u64);
+            self.hashes.push(u.hash);
+        }
+        let (bands, exact) = (&self.bands, &self.exact);
+        units.par_iter().enumerate().for_each(|(i, u)| {
+            if u.exact.is_none() {
+                let uid = (base + i) as u32;
+                for &k in &u.keys {
+                    bands.insert(k, uid);
+                }
+                exact.insert(exact_key(u.hash), uid);
+            }
+        });
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.bands.memory_bytes()
+            + self.exact.memory_bytes()
+            + self.arena.capacity() * 4
+            + self.set_ends.capacity() * 8
+            + self.hashes.capacity() * 8
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The run
+
+struct Run<'o> {
+    options: DedupOptions,
+    names: Vec<String>,
+    outputs: Outputs<'o>,
+    index: Index,
+    /// Per unit: its record, its paragraph, its union-find parent (never above itself).
+    owner: Vec<u32>,
+    paragraph: Vec<u32>,
+    parent: Vec<u32>,
+    /// Per record: end of its id (JSON text) in `ids`.
+    id_ends: Vec<u64>,
+    ids: Vec<u8>,
+    summary: Summary,
+    buf: Vec<u8>,
+}
+
+impl<'o> Run<'o> {
+    fn new(options: &DedupOptions, names: Vec<String>, outputs: Outputs<'o>) -> Run<'o> {
+        let index = Index::new(&options.settings);
+        Run {
+            summary: Summary {
+                records: 0,
+                bad_records: 0,
+                bad: Vec::new(),
+                units: 0,
+                judged_units: 0,
+                matched_units: 0,
+                duplicate_units: 0,
+                duplicate_records: 0,
+                clusters: 0,
+                indexed_units: 0,
+                index_bytes: 0,
+                id_bytes: 0,
+                lsh: index.params,
+            },
+            index,
+            owner: Vec::new(),
+            paragraph: Vec::new(),
+            parent: Vec::new(),
+            id_ends: Vec::new(),
+            ids: Vec::new(),
+            options: options.clone(),
+            names,
+            outputs,
+            buf: Vec::new(),
+        }
+    }
+
+    fn consume(
+        &mut self,
+        rx: Receiver<Result<Chunk, BatchError>>,
+        counter: &AtomicU64,
+        mut observe: impl FnMut(&Progress),
+    ) -> Result<(), BatchError> {
+        for chunk in rx {
+            self.chunk(chunk?)?;
+            observe(&Progress {
+                records: self.summary.records,
+                bad_records: self.summary.bad_records,
+                duplicate_records: self.summary.duplicate_records,
+                bytes_read: counter.load(Ordering::Relaxed),
+            });
+        }
+        Ok(())
+    }
+
+    fn id(&self, record: u32) -> &[u8] {
+        let r = record as usize;
+        let start = if r == 0 { 0 } else { self.id_ends[r - 1] };
+        &self.ids[start as usize..self.id_ends[r] as usize]
+    }
+
+    fn find(&mut self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            let grand = self.parent[self.parent[x as usize] as usize];
+            self.parent[x as usize] = grand;
+            x = grand;
+        }
+        x
+    }
+
+    /// Joins two components; the root is always the smallest unit, i.e. the first.
+    fn union(&mut self, a: u32, b: u32) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            self.parent[ra.max(rb) as usize] = ra.min(rb);
+        }
+    }
+
+    fn bad_record(&mut self, line: &Line, reason: String) -> Result<(), BatchError> {
+        let input = self.names[line.source as usize].clone();
+        if self.options.strict {
+            return Err(BatchError::BadRecord {
+                input,
+                line: line.number,
+                reason,
+            });
+        }
+        self.summary.bad_records += 1;
+        if self.summary.bad.len() < MAX_LISTED_BAD {
+            self.summary.bad.push(BadRecord {
+                input,
+                line: line.number,
+                reason,
+            });
+        }
+        Ok(())
+    }
+
+    /// Stores a record's id (its JSON text; the line number when absent) and returns the
+    /// record's number.
+    fn push_id(&mut self, line: &Line, id: Option<String>) -> Result<u32, BatchError> {
+        let ordinal = self.id_ends.len();
+        if ordinal >= u32::MAX as usize {
+            return Err(BatchError::TooLarge(format!(
+                "more than {} records",
+                u32::MAX - 1
+            )));
+        }
+        match id {
+            Some(id) => self.ids.extend_from_slice(id.as_bytes()),
+            None if self.names.len() > 1 => {
+                let id = format!("{}:{}", self.names[line.source as usize], line.number);
+                self.ids
+                    .extend_from_slice(serde_json::Value::from(id).to_string().as_bytes());
+            }
+            None => self
+                .ids
+                .extend_from_slice(line.number.to_string().as_bytes()),
+        }
+        reserve_lean(&mut self.id_ends, 1);
+        self.id_ends.push(self.ids.len() as u64);
+        Ok(ordinal as u32)
+    }
+
+    fn chunk(&mut self, chunk: Chunk) -> Result<(), BatchError> {
+        // 1. Parse and analyze, in parallel.
+        let analyzed: Vec<Result<AnalyzedRecord, String>> = {
+            let fields = Fields {
+                id: &self.options.id_field,
+                text: &self.options.text_field,
+            };
+            let analyzer = Analyzer {
+                settings: &self.options.settings,
+                index: &self.index,
+                unit: self.options.unit,
+            };
+            chunk
+                .lines
+                .par_iter()
+                .map(|line| {
+                    let (id, text) = parse_record(&chunk.data[line.start..line.end], fields)?;
+                    let (units, judged) = analyzer.analyze(&text);
+                    Ok(AnalyzedRecord { id, units, judged })
+                })
+                .collect()
+        };
+
+        // 2. In order: number records and units, find exact copies.
+        let base = self.parent.len();
+        let mut units: Vec<ChunkUnit> = Vec::new();
+        let mut first_copy: std::collections::HashMap<u64, u32> = Default::default();
+        for (li, (line, result)) in chunk.lines.iter().zip(analyzed).enumerate() {
+            self.summary.records += 1;
+            let record = match result {
+                Ok(r) => r,
+                Err(reason) => {
+                    self.bad_record(line, reason)?;
+                    continue;
+                }
+            };
+            let ordinal = self.push_id(line, record.id)?;
+            self.summary.units += record.units as u64;
+            for (paragraph, set, hash, keys) in record.judged {
+                let uid = base + units.len();
+                if uid >= u32::MAX as usize {
+                    return Err(BatchError::TooLarge(format!(
+                        "more than {} units",
+                        u32::MAX - 1
+                    )));
+                }
+                let mut exact = self.index.exact_copy(hash, &set);
+                if exact.is_none() {
+                    match first_copy.entry(hash) {
+                        std::collections::hash_map::Entry::Occupied(e) => {
+                            let j = *e.get() as usize;
+                            if units[j].set == set {
+                                exact = Some((base + j) as u32);
+                            }
+                        }
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert(units.len() as u32);
+                        }
+                    }
+                }
+                reserve_lean(&mut self.owner, 1);
+                self.owner.push(ordinal);
+                reserve_lean(&mut self.paragraph, 1);
+                self.paragraph.push(paragraph);
+                reserve_lean(&mut self.parent, 1);
+                self.parent.push(uid as u32);
+                units.push(ChunkUnit {
+                    line: li,
+                    set,
+                    hash,
+                    keys,
+                    exact,
+                });
+            }
+        }
+        self.summary.judged_units += units.len() as u64;
+
+        // 3. Query the frozen index plus the chunk's earlier new units, in parallel.
+        let mut pairs: Vec<u64> = units
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| u.exact.is_none())
+            .flat_map(|(i, u)| u.keys.iter().map(move |&k| (k as u64) << 32 | i as u64))
+            .collect();
+        pairs.par_sort_unstable();
+        let found: Vec<Vec<Found>> = {
+            let index = &self.index;
+            (0..units.len())
+                .into_par_iter()
+                .map(|i| index.query(&units, base as u32, i, &pairs))
+                .collect()
+        };
+        drop(pairs);
+
+        // 4. In order: matches, union-find, kept records.
+        let mut judged_in_line = vec![0u32; chunk.lines.len()];
+        let mut duplicates_in_line = vec![0u32; chunk.lines.len()];
+        self.buf.clear();
+        let thresholds = self.index.thresholds;
+        for (i, (u, matches)) in units.iter().zip(&found).enumerate() {
+            let uid = (base + i) as u32;
+            judged_in_line[u.line] += 1;
+            let mut duplicate = false;
+            for m in matches.iter().filter(|m| m.is_duplicate(&thresholds)) {
+                duplicate = true;
+                self.union(uid, m.uid);
+            }
+            if duplicate {
+                duplicates_in_line[u.line] += 1;
+                self.summary.duplicate_units += 1;
+            }
+            if !matches.is_empty() {
+                self.summary.matched_units += 1;
+                if self.outputs.matches.is_some() {
+                    self.write_matches(uid, matches);
+                }
+            }
+        }
+        if let Some(out) = self.outputs.matches.as_mut() {
+            out.write_all(&self.buf)
+                .map_err(|error| BatchError::Write {
+                    what: "matches",
+                    error,
+                })?;
+        }
+        self.buf.clear();
+        for (li, line) in chunk.lines.iter().enumerate() {
+            if judged_in_line[li] > 0 && duplicates_in_line[li] == judged_in_line[li] {
+                self.summary.duplicate_records += 1;
+            } else if self.outputs.kept.is_some() {
+                self.buf
+                    .extend_from_slice(&chunk.data[line.start..line.end]);
+                self.buf.push(b'\n');
+            }
+        }
+        if let Some(out) = self.outputs.kept.as_mut() {
+            out.write_all(&self.buf)
+                .map_err(|error| BatchError::Write {
+                    what: "kept",
+                    error,
+                })?;
+        }
+
+        // 5. Index the new units.
+        self.index.insert(&units, base);
+        self.summary.indexed_units += units.iter().filter(|u| u.exact.is_none()).count() as u64;
+        Ok(())
+    }
+
+    /// Writes `{"id": ID` (and `"paragraph": i` for paragraph units), leaving the object
+    /// open.
+    fn write_ref(&mut self, uid: u32) {
+        let record = self.owner[uid as usize] as usize;
+        let start = if record == 0 {
+            0
+        } else {
+            self.id_ends[record - 1] as usize
+        };
+        let end = self.id_ends[record] as usize;
+        self.buf.extend_from_slice(b"{\"id\":");
+        self.buf.extend_from_slice(&self.ids[start..end]);
+        if self.options.unit == Unit::Paragraph {
+            let _ = write!(self.buf, ",\"paragraph\":{}", self.paragraph[uid as usize]);
+        }
+    }
+
+    fn write_matches(&mut self, uid: u32, matches: &[Found]) {
+        self.write_ref(uid);
+        self.buf.extend_from_slice(b",\"matches\":[");
+        for (n, m) in matches
+            .iter()
+            .take(self.options.settings.max_matches)
+            .enumerate()
+        {
+            if n > 0 {
+                self.buf.push(b',');
+            }
+            self.write_ref(m.uid);
+            let _ = write!(self.buf, ",\"kind\":\"{}\"", m.kind.as_str());
+            for (name, x) in [
+                ("jaccard", m.scores.jaccard),
+                ("containment", m.scores.containment),
+                ("containment_source", m.scores.containment_source),
+            ] {
+                let _ = write!(self.buf, ",\"{name}\":");
+                // Writing to a vector cannot fail; floats keep their decimal point.
+                let _ = serde_json::to_writer(&mut self.buf, &round(x));
+            }
+            self.buf.push(b'}');
+        }
+        self.buf.extend_from_slice(b"]}\n");
+    }
+
+    /// A cluster member: the record id, or `{"id", "paragraph"}` for paragraph units.
+    fn write_member(&mut self, uid: u32) {
+        if self.options.unit == Unit::Paragraph {
+            self.write_ref(uid);
+            self.buf.push(b'}');
+        } else {
+            let record = self.owner[uid as usize];
+            let id = self.id(record).to_vec();
+            self.buf.extend_from_slice(&id);
+        }
+    }
+
+    fn flush_clusters(&mut self) -> Result<(), BatchError> {
+        if let Some(out) = self.outputs.clusters.as_mut() {
+            out.write_all(&self.buf)
+                .map_err(|error| BatchError::Write {
+                    what: "clusters",
+                    error,
+                })?;
+        }
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Summary, BatchError> {
+        // Every parent is at or below its unit, so one forward pass points every unit at
+        // its root, the component's first unit.
+        let n = self.parent.len();
+        for x in 0..n {
+            let p = self.parent[x] as usize;
+            self.parent[x] = self.parent[p];
+        }
+        let mut size = vec![0u32; n];
+        for &r in &self.parent {
+            size[r as usize] += 1;
+        }
+        self.summary.clusters = size.iter().filter(|&&s| s > 1).count() as u64;
+        if self.outputs.clusters.is_some() {
+            let mut members: Vec<(u32, u32)> = (0..n as u32)
+                .filter_map(|x| {
+                    let r = self.parent[x as usize];
+                    (size[r as usize] > 1).then_some((r, x))
+                })
+                .collect();
+            members.sort_unstable();
+            self.buf.clear();
+            for group in members.chunk_by(|a, b| a.0 == b.0) {
+                self.buf.extend_from_slice(b"{\"representative\":");
+                self.write_member(group[0].0);
+                let _ = write!(self.buf, ",\"size\":{},\"members\":[", group.len());
+                for (k, &(_, x)) in group.iter().enumerate() {
+                    if k > 0 {
+                        self.buf.push(b',');
+                    }
+                    self.write_member(x);
+                }
+                self.buf.extend_from_slice(b"]}\n");
+                if self.buf.len() > 1 << 20 {
+                    self.flush_clusters()?;
+                }
+            }
+            self.flush_clusters()?;
+        }
+        for (out, what) in [
+            (self.outputs.matches.as_mut(), "matches"),
+            (self.outputs.kept.as_mut(), "kept"),
+            (self.outputs.clusters.as_mut(), "clusters"),
+        ] {
+            if let Some(out) = out {
+                out.flush()
+                    .map_err(|error| BatchError::Write { what, error })?;
+            }
+        }
+        self.summary.index_bytes = (self.index.memory_bytes()
+            + (self.owner.capacity() + self.paragraph.capacity() + self.parent.capacity()) * 4)
+            as u64;
+        self.summary.id_bytes = (self.ids.capacity() + self.id_ends.capacity() * 8) as u64;
+        Ok(self.summary)
+    }
+}
+
+fn exact_key(hash: u64) -> u32 {
+    (hash >> 32) as u32
+}
+
+fn round(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields() -> Fields<'static> {
+        Fields {
+            id: "id",
+            text: "text",
+        }
+    }
+
+    #[test]
+    fn records_parse_with_escaped_keys_and_any_id_type() {
+        let (id, text) = parse_record(
+            br#"{"meta":{"a":[1]},"t\u0065xt":"caf\u00e9","id":7}"#,
+            fields(),
+        )
+        .unwrap();
+        assert_eq!((id.as_deref(), text.as_str()), (Some("7"), "café"));
+        let (id, _) = parse_record(br#"{"text":"x","id":"a\"b"}"#, fields()).unwrap();
+        assert_eq!(id.as_deref(), Some(r#""a\"b""#));
+        let (id, _) = parse_record(br#"{"text":"x"}"#, fields()).unwrap();
+        assert_eq!(id, None);
+    }
+
+    #[test]
+    fn bad_records_say_what_is_wrong() {
+        let err = |line: &[u8]| parse_record(line, fields()).unwrap_err();
+        assert!(err(b"{\"text\": ").starts_with("invalid JSON"));
+        assert!(err(b"{\"text\": \"a\"} trailing").starts_with("invalid JSON"));
+        assert_eq!(err(br#"{"id": 1}"#), "no field \"text\"");
+        assert_eq!(
+            err(br#"{"text": null}"#),
+            "field \"text\" is null, not a string"
+        );
+        assert!(err(b"\"just a string\"").contains("expected a JSON object"));
+    }
+
+    #[test]
+    fn jsonl_names() {
+        for name in ["a.jsonl", "a.ndjson.gz", "b.json.zst"] {
+            assert!(is_jsonl_name(name), "{name}");
+        }
+        for name in ["a.txt", "a.gz", "jsonl"] {
+            assert!(!is_jsonl_name(name), "{name}");
+        }
+    }
+
+    fn text(seed: u64, n: usize) -> String {
+        let mut x = seed * 2 + 1;
+        (0..n)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                format!("t{}", (x >> 33) % 3000)
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn run(input: &str, options: &DedupOptions) -> (Summary, Vec<u8>, Vec<u8>, Vec<u8>) {
+        let (mut m, mut c, mut k) = (Vec::new(), Vec::new(), Vec::new());
+        let outputs = Outputs {
+            matches: Some(&mut m),
+            clusters: Some(&mut c),
+            kept: Some(&mut k),
+        };
+        let source = Source::reader("mem", std::io::Cursor::new(input.as_bytes().to_vec()));
+        let summary = dedup(vec![source], options, outputs, |_| {}).unwrap();
+        (summary, m, c, k)
+    }
+
+    #[test]
+    fn chunk_size_does_not_change_the_output() {
+        let mut input = String::new();
+        for i in 0..200u64 {
+            let t = text(i % 13, 30);
+            let edited = format!("{t} extra{i} words{i}");
+            let t = if i % 3 == 0 { edited } else { t };
+            input.push_str(&serde_json::json!({"id": i, "text": t}).to_string());
+            input.push('\n');
+        }
+        let big = run(&input, &DedupOptions::default());
+        assert_eq!(big.0.records, 200);
+        assert_eq!(big.0.clusters, 13);
+        // All but the first record of each of the 13 families are duplicates.
+        assert_eq!(big.0.duplicate_records, 200 - 13);
+        // Exact copies are not indexed: 13 first copies plus the edited ones.
+        assert!(big.0.indexed_units < 200 && big.0.indexed_units >= 13);
+        for chunk in [1, 2, 17] {
+            let options = DedupOptions {
+                chunk_records: chunk,
+                ..DedupOptions::default()
+            };
+            let small = run(&input, &options);
+            // Everything but the tables' capacities.
+            let same = Summary {
+                index_bytes: big.0.index_bytes,
+                ..small.0
+            };
+            assert_eq!(same, big.0, "chunk {chunk}");
+            assert_eq!((&small.1, &small.2, &small.3), (&big.1, &big.2, &big.3));
+        }
+    }
+
+    #[test]
+    fn a_full_bucket_of_earlier_units_is_skipped_wherever_they_are() {
+        // Many exact copies cost one index entry: the first copy.
+        let line = serde_json::json!({"text": text(5, 40)}).to_string();
+        let input = format!("{line}\n").repeat(50);
+        let (summary, m, c, k) = run(&input, &DedupOptions::default());
+        assert_eq!(summary.indexed_units, 1);
+        assert_eq!(summary.duplicate_records, 49);
+        assert_eq!(String::from_utf8(k).unwrap(), format!("{line}\n"));
+        let m = String::from_utf8(m).unwrap();
+        assert_eq!(m.lines().count(), 49);
+        assert!(
+            m.lines()
+                .all(|l| l.contains(r#""matches":[{"id":1,"kind":"exact""#))
+        );
+        assert_eq!(String::from_utf8(c).unwrap().lines().count(), 1);
+    }
+}

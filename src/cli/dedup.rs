@@ -1,0 +1,225 @@
+//! `neardup dedup --input PATH...`: batch deduplication of JSON Lines corpora.
+//!
+//! Flags become [`DedupOptions`] and open output files before any work starts; the work
+//! itself is [`neardup::batch::dedup`], run on a rayon pool of `--threads` threads (the
+//! global pool, which honours `RAYON_NUM_THREADS`, when the flag is absent). Standard error
+//! gets a progress bar when it is a terminal, the bad records (the first 20), and a
+//! one-line summary. Bad records are fatal with `--strict` (exit code 2).
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use neardup::batch::{self, BatchError, DedupOptions, Outputs, Progress, Source, Summary};
+
+use super::EngineArgs;
+
+/// Bad records listed on standard error (all are counted).
+const SHOWN_BAD: usize = 20;
+
+/// Flags of `neardup dedup`.
+#[derive(Debug, Args)]
+pub struct DedupArgs {
+    /// JSON Lines input (plain, .gz or .zst), a directory of them, or `-` for standard
+    /// input; repeat for several, read in the order given.
+    #[arg(long, short, required = true, value_name = "PATH")]
+    pub input: Vec<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Field holding a record's id (the line number is used when it is absent).
+    #[arg(long, env = "NEARDUP_ID_FIELD", default_value = "id")]
+    pub id_field: String,
+    /// Field holding a record's text.
+    #[arg(long, env = "NEARDUP_TEXT_FIELD", default_value = "text")]
+    pub text_field: String,
+    /// What is compared: whole records, or each paragraph of each record.
+    #[arg(long, value_enum, default_value_t = UnitArg::Record)]
+    pub unit: UnitArg,
+    /// Write one JSON object per unit that repeats an earlier one here.
+    #[arg(long, value_name = "FILE")]
+    pub matches: Option<PathBuf>,
+    /// Write one JSON object per cluster of duplicates here.
+    #[arg(long, value_name = "FILE")]
+    pub clusters: Option<PathBuf>,
+    /// Write the input records minus the duplicates here, byte for byte.
+    #[arg(long, value_name = "FILE")]
+    pub kept: Option<PathBuf>,
+    /// Worker threads (default: RAYON_NUM_THREADS, else one per core).
+    #[arg(long, short = 'j', env = "NEARDUP_THREADS")]
+    pub threads: Option<usize>,
+    /// Stop at the first bad record (invalid JSON, missing or non-string text), exit code 2.
+    #[arg(long)]
+    pub strict: bool,
+    /// Records per chunk (the output does not depend on it; for tests and tuning).
+    #[arg(long, hide = true, default_value_t = DedupOptions::default().chunk_records)]
+    pub chunk_records: usize,
+}
+
+/// Units of comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UnitArg {
+    /// Each record's text is one unit.
+    Record,
+    /// Each paragraph of each record is one unit.
+    Paragraph,
+}
+
+fn invalid(name: &'static str, message: impl Into<String>) -> anyhow::Error {
+    neardup::Error::invalid(name, message).into()
+}
+
+fn create(path: &Option<PathBuf>) -> Result<Option<BufWriter<File>>> {
+    path.as_ref()
+        .map(|p| {
+            File::create(p)
+                .map(|f| BufWriter::with_capacity(1 << 20, f))
+                .with_context(|| format!("cannot create {}", p.display()))
+        })
+        .transpose()
+}
+
+/// Runs the deduplication.
+pub fn run(args: DedupArgs) -> Result<ExitCode> {
+    let mut settings = args.engine.settings()?;
+    settings.retain_text = false;
+    if args.threads == Some(0) {
+        return Err(invalid("threads", "must be at least 1"));
+    }
+    if args.chunk_records == 0 {
+        return Err(invalid("chunk-records", "must be at least 1"));
+    }
+    let options = DedupOptions {
+        settings,
+        unit: match args.unit {
+            UnitArg::Record => batch::Unit::Record,
+            UnitArg::Paragraph => batch::Unit::Paragraph,
+        },
+        id_field: args.id_field.clone(),
+        text_field: args.text_field.clone(),
+        strict: args.strict,
+        chunk_records: args.chunk_records,
+        ..DedupOptions::default()
+    };
+
+    let stdin = args.input.iter().filter(|p| p.as_os_str() == "-").count();
+    if stdin > 1 {
+        return Err(invalid("input", "standard input (-) can be read only once"));
+    }
+    let mut sources = Vec::new();
+    let mut total_bytes = 0u64;
+    for path in &args.input {
+        if path.as_os_str() == "-" {
+            sources.push(Source::reader("-", std::io::stdin()));
+            continue;
+        }
+        for file in batch::expand_inputs(std::slice::from_ref(path)).map_err(input_error)? {
+            total_bytes += std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            sources.push(Source::path(file));
+        }
+    }
+
+    let mut matches = create(&args.matches)?;
+    let mut clusters = create(&args.clusters)?;
+    let mut kept = create(&args.kept)?;
+    let outputs = Outputs {
+        matches: matches.as_mut().map(|w| w as &mut (dyn Write + Send)),
+        clusters: clusters.as_mut().map(|w| w as &mut (dyn Write + Send)),
+        kept: kept.as_mut().map(|w| w as &mut (dyn Write + Send)),
+    };
+
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::with_draw_target(
+            (total_bytes > 0 && stdin == 0).then_some(total_bytes),
+            ProgressDrawTarget::stderr(),
+        );
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} [{wide_bar}] {bytes}/{total_bytes} {msg} ETA {eta}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    });
+    let started = Instant::now();
+    let observe = |p: &Progress| {
+        if let Some(bar) = &bar {
+            let secs = started.elapsed().as_secs_f64().max(1e-3);
+            bar.set_position(p.bytes_read);
+            bar.set_message(format!(
+                "{} records ({:.0}/s), {} duplicates",
+                p.records,
+                p.records as f64 / secs,
+                p.duplicate_records
+            ));
+        }
+    };
+
+    let result = match args.threads {
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .thread_name(|i| format!("neardup-dedup-{i}"))
+            .build()
+            .context("cannot start the worker threads")?
+            .install(|| batch::dedup(sources, &options, outputs, observe)),
+        None => batch::dedup(sources, &options, outputs, observe),
+    };
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let summary = result.map_err(|e| match e {
+        BatchError::BadRecord { .. } | BatchError::NoInput(_) | BatchError::Settings(_) => {
+            input_error(e)
+        }
+        other => anyhow::Error::new(other),
+    })?;
+    report(&summary, options.unit, started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Errors in the input exit with code 2, like errors in flags.
+fn input_error(e: BatchError) -> anyhow::Error {
+    match e {
+        BatchError::Settings(e) => e.into(),
+        other => neardup::Error::invalid("input", other.to_string()).into(),
+    }
+}
+
+fn report(s: &Summary, unit: batch::Unit, secs: f64) {
+    let mut err = std::io::stderr().lock();
+    for bad in &s.bad[..s.bad.len().min(SHOWN_BAD)] {
+        let _ = writeln!(
+            err,
+            "neardup: bad record at {}:{}: {}",
+            bad.input, bad.line, bad.reason
+        );
+    }
+    if s.bad_records > SHOWN_BAD as u64 {
+        let _ = writeln!(
+            err,
+            "neardup: ... and {} more bad records",
+            s.bad_records - SHOWN_BAD as u64
+        );
+    }
+    let paragraphs = match unit {
+        batch::Unit::Record => String::new(),
+        batch::Unit::Paragraph => {
+            format!(", {} of {} paragraphs repeated", s.duplicate_units, s.units)
+        }
+    };
+    let _ = writeln!(
+        err,
+        "neardup: {} records ({} bad), {} duplicates removed{}, {} clusters, in {:.2} s ({:.0} records/s, index {:.0} bytes/unit)",
+        s.records,
+        s.bad_records,
+        s.duplicate_records,
+        paragraphs,
+        s.clusters,
+        secs,
+        s.records as f64 / secs.max(1e-9),
+        s.index_bytes as f64 / (s.judged_units.max(1)) as f64,
+    );
+}
