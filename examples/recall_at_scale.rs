@@ -11,40 +11,75 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::BufRead;
 
 fn jsonl(path: &std::path::Path) -> impl Iterator<Item = serde_json::Value> {
-    std::io::BufReader::new(std::fs::File::open(path).unwrap()).lines().map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+    std::io::BufReader::new(std::fs::File::open(path).unwrap())
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
 }
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let dir = args.next().expect("usage: recall_at_scale DIR [N]");
     let n: usize = args.next().map_or(300_000, |s| s.parse().expect("N"));
-    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/synthetic-dev");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let data =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/synthetic-dev");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
-    let corpus: Vec<String> = files.iter().flat_map(|f| jsonl(f)).filter_map(|v| v["text"].as_str().map(String::from)).take(n).collect();
-    let engine = Engine::new(Settings { retain_text: false, ..Settings::default() }).unwrap();
+    let corpus: Vec<String> = files
+        .iter()
+        .flat_map(|f| jsonl(f))
+        .filter_map(|v| v["text"].as_str().map(String::from))
+        .take(n)
+        .collect();
+    let engine = Engine::new(Settings {
+        retain_text: false,
+        ..Settings::default()
+    })
+    .unwrap();
     corpus.par_iter().enumerate().for_each(|(i, t)| {
-        engine.restore(&format!("corpus-{i}"), engine.analyze_with(t.as_str(), Split::None), Default::default(), 0).unwrap();
+        engine
+            .restore(
+                &format!("corpus-{i}"),
+                engine.analyze_with(t.as_str(), Split::None),
+                Default::default(),
+                0,
+            )
+            .unwrap();
     });
     for s in jsonl(&data.join("sources.jsonl")) {
         let doc = engine.analyze_with(s["text"].as_str().unwrap(), Split::None);
-        engine.restore(s["id"].as_str().unwrap(), doc, Default::default(), 0).unwrap();
+        engine
+            .restore(s["id"].as_str().unwrap(), doc, Default::default(), 0)
+            .unwrap();
     }
     let opts = engine.settings().query_options();
     let mut tally: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for v in jsonl(&data.join("variants.jsonl")) {
-        let kind = format!("{} {}", v["lang"].as_str().unwrap(), v["kind"].as_str().unwrap());
+        let kind = format!(
+            "{} {}",
+            v["lang"].as_str().unwrap(),
+            v["kind"].as_str().unwrap()
+        );
         if kind.contains("negative") || kind.contains("heavy") {
             continue;
         }
         let doc = engine.analyze_with(v["text"].as_str().unwrap(), Split::None);
         let r = engine.check(&doc, "q", &opts).unwrap();
-        let found: HashSet<&str> = r.paragraphs.iter().flat_map(|p| p.matches.iter().map(|m| &*m.source.name)).collect();
+        let found: HashSet<&str> = r
+            .paragraphs
+            .iter()
+            .flat_map(|p| p.matches.iter().map(|m| &*m.source.name))
+            .collect();
         let t = tally.entry(kind).or_default();
         t.0 += 1;
         t.1 += found.contains(v["source_id"].as_str().unwrap()) as usize;
     }
-    println!("index: {} corpus paragraphs + synthetic-dev sources", corpus.len());
+    println!(
+        "index: {} corpus paragraphs + synthetic-dev sources",
+        corpus.len()
+    );
     for (kind, (total, found)) in tally {
         println!("{kind:<16} {:.3}", found as f64 / total as f64);
     }
