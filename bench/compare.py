@@ -2,8 +2,11 @@
 
 Run by bench/compare.sh (which makes the virtual environment and builds neardup's
 `sigbench` example). Everything is single-threaded (RAYON_NUM_THREADS=1 is set for
-rensa's bulk paths) and every figure is the median of several repetitions, all taken
-in this one run so the ratios share the machine's load.
+rensa's bulk paths). Times are process CPU time on both sides (time.process_time and
+CLOCK_PROCESS_CPUTIME_ID): on a shared machine wall time mostly measures the other
+processes. The measurements run in interleaved rounds (every tool once per round,
+neardup's binary included) and each figure is the median over the rounds, so a change
+in the machine's load during the run hits every tool alike.
 
 Python-side tokenization is an ordinary, fair one that matches neardup's defaults:
 NFKC + casefold, regex words, one token per CJK/Kana/Thai-family character, then
@@ -48,18 +51,16 @@ def shingles(tokens, lang):
     return [" ".join(tokens[i : i + k]) for i in range(len(tokens) - k + 1)]
 
 
-def median_seconds(fn, repeat, min_seconds):
-    start = time.perf_counter()
+def pass_seconds(fn, min_seconds, clock=time.process_time):
+    """Seconds per call of `fn`, calling it for at least `min_seconds`."""
+    start = clock()
     fn()
-    once = max(time.perf_counter() - start, 1e-6)
+    once = max(clock() - start, 1e-6)
     passes = max(1, int(min_seconds / once + 0.999))
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(passes):
-            fn()
-        samples.append((time.perf_counter() - start) / passes)
-    return statistics.median(samples)
+    start = clock()
+    for _ in range(passes):
+        fn()
+    return (clock() - start) / passes
 
 
 def main():
@@ -67,7 +68,7 @@ def main():
     ap.add_argument("paragraphs")
     ap.add_argument("--sigbench", required=True, help="path to neardup's sigbench binary")
     ap.add_argument("--out", default="bench/out")
-    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--repeat", type=int, default=7, help="interleaved rounds")
     ap.add_argument("--min-seconds", type=float, default=0.3)
     ap.add_argument("--json", help="also write all figures here")
     args = ap.parse_args()
@@ -90,77 +91,82 @@ def main():
         for s in all_shingles:
             f.write(json.dumps(s, ensure_ascii=False) + "\n")
 
-    rows = []  # (tool, lang, stage, per_sec)
     langs = sorted({lang for lang, _ in paragraphs})
     R = rensa.RMinHash
+    python_stages = []  # (tool, lang, stage, fn, paragraphs)
     for lang in langs:
         idx = [i for i, (l, _) in enumerate(paragraphs) if l == lang]
         texts = [paragraphs[i][1] for i in idx]
         sh = [all_shingles[i] for i in idx]
         sh_bytes = [[s.encode("utf-8") for s in lst] for lst in sh]
-        n = len(texts)
 
-        def rensa_text():
+        def rensa_text(texts=texts, lang=lang):
             for t in texts:
                 m = R(NUM_PERM, SEED)
                 m.update(shingles(tokenize(t), lang))
                 m.digest()
 
-        def rensa_shingles():
+        def rensa_shingles(sh=sh):
             for lst in sh:
                 m = R(NUM_PERM, SEED)
                 m.update(lst)
                 m.digest()
 
-        def rensa_bulk():
+        def rensa_bulk(sh=sh):
             R.digest_matrix_from_token_sets(sh, NUM_PERM, SEED)
 
-        def python_tokenize():
+        def python_tokenize(texts=texts, lang=lang):
             for t in texts:
                 shingles(tokenize(t), lang)
 
-        def datasketch_shingles():
+        def datasketch_shingles(sh_bytes=sh_bytes):
             for lst in sh_bytes:
                 m = datasketch.MinHash(num_perm=NUM_PERM, seed=SEED)
                 m.update_batch(lst)
                 m.digest()
 
-        for stage, fn, reps in [
-            ("text", rensa_text, args.repeat),
-            ("shingles", rensa_shingles, args.repeat),
-            ("shingles-bulk", rensa_bulk, args.repeat),
-            ("tokenize-only", python_tokenize, args.repeat),
-        ]:
-            s = median_seconds(fn, reps, args.min_seconds)
-            rows.append(("rensa" if stage != "tokenize-only" else "python", lang, stage, n / s))
-        s = median_seconds(datasketch_shingles, max(3, args.repeat // 2), args.min_seconds)
-        rows.append(("datasketch", lang, "shingles", n / s))
+        n = len(texts)
+        python_stages += [
+            ("python", lang, "tokenize-only", python_tokenize, n),
+            ("rensa", lang, "text", rensa_text, n),
+            ("rensa", lang, "shingles", rensa_shingles, n),
+            ("rensa", lang, "shingles-bulk", rensa_bulk, n),
+            ("datasketch", lang, "shingles", datasketch_shingles, n),
+        ]
 
-    out = subprocess.run(
-        [
-            args.sigbench,
-            args.paragraphs,
-            "--shingles",
-            shingle_path,
-            "--repeat",
-            str(args.repeat),
-            "--min-seconds",
-            str(args.min_seconds),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    samples = {}  # (tool, lang, stage) -> [per_sec per round]
     impl = "?"
-    for line in out.splitlines():
-        d = json.loads(line)
-        impl = d["minhash"]
-        rows.append(("neardup", d["lang"], d["stage"], d["per_sec"]))
+    for _ in range(args.repeat):
+        for tool, lang, stage, fn, n in python_stages:
+            samples.setdefault((tool, lang, stage), []).append(
+                n / pass_seconds(fn, args.min_seconds)
+            )
+        out = subprocess.run(
+            [
+                args.sigbench,
+                args.paragraphs,
+                "--shingles",
+                shingle_path,
+                "--repeat",
+                "1",
+                "--min-seconds",
+                str(args.min_seconds),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        for line in out.splitlines():
+            d = json.loads(line)
+            impl = d["minhash"]
+            samples.setdefault(("neardup", d["lang"], d["stage"]), []).append(d["per_sec"])
+    rows = [(t, l, s, statistics.median(v)) for (t, l, s), v in samples.items()]
 
     rate = {(t, l, s): v for t, l, s, v in rows}
     print(
         f"rensa {version('rensa')}, datasketch {version('datasketch')}, "
-        f"neardup minhash loop: {impl}; {NUM_PERM} permutations, single thread"
+        f"neardup minhash loop: {impl}; {NUM_PERM} permutations, single thread, "
+        f"CPU time, median of {args.repeat} interleaved rounds"
     )
     print(f"{'tool':<11}{'stage':<30}" + "".join(f"{l + ' para/s':>16}" for l in langs))
     labels = [
@@ -172,8 +178,13 @@ def main():
         ("neardup", "text", "text->sig"),
         ("neardup", "strings", "shingles->sig (xxh3 strings)"),
         ("neardup", "set", "shingle hashes->sig"),
+        ("neardup", "set-portable", "  same, portable loop"),
+        ("neardup", "set-avx2", "  same, AVX2 loop"),
+        ("neardup", "set-avx512", "  same, AVX-512 loop"),
     ]
     for tool, stage, label in labels:
+        if not any((tool, l, stage) in rate for l in langs):
+            continue
         vals = "".join(f"{rate.get((tool, l, stage), float('nan')):>16,.0f}" for l in langs)
         print(f"{tool:<11}{label:<30}{vals}")
 

@@ -109,8 +109,8 @@ impl MinHasher {
                     b.c_even[i] = c[2 * i];
                     b.c_odd[i] = c[2 * i + 1];
                 }
-                for i in 0..16 {
-                    b.a_hi[i] = (a[i] >> 32) as u32;
+                for (hi, a) in b.a_hi.iter_mut().zip(a) {
+                    *hi = (a >> 32) as u32;
                 }
                 b
             })
@@ -237,14 +237,19 @@ mod x86 {
         let mut blocks = &h.blocks[..h.blocks.len().min(sig.len() / 16)];
         let done = 16 * blocks.len();
         let mut rest = &mut sig[..done];
-        while blocks.len() >= 2 {
+        // Four blocks (64 permutations) per pass keep 20 parameter vectors and 4
+        // minima in the 32 registers.
+        while blocks.len() >= 4 {
             let (b, s);
-            (b, blocks) = blocks.split_at(2);
-            (s, rest) = rest.split_at_mut(32);
-            avx512_blocks::<2>(b, s, hashes);
+            (b, blocks) = blocks.split_at(4);
+            (s, rest) = rest.split_at_mut(64);
+            avx512_blocks::<4>(b, s, hashes);
         }
-        if !blocks.is_empty() {
-            avx512_blocks::<1>(blocks, rest, hashes);
+        while !blocks.is_empty() {
+            let (b, s);
+            (b, blocks) = blocks.split_at(1);
+            (s, rest) = rest.split_at_mut(16);
+            avx512_blocks::<1>(b, s, hashes);
         }
         update_body(h, done, sig, hashes);
     }

@@ -226,7 +226,7 @@ fn fast_char(bytes: &[u8], i: usize) -> FastChar {
 /// Same tokens as [`tokenize_graphemes`], which normalizes every grapheme cluster and
 /// then runs the UAX #29 word segmenter. Most characters of English and Chinese text
 /// need neither: ASCII, full-width ASCII, Han ideographs and common punctuation are
-/// handled here one character at a time (see [`Class`]), with the UAX #29 rules that
+/// handled here one character at a time, with the UAX #29 rules that
 /// apply to them: WB5/8/9/10/13a/13b join letters, digits and `_`; WB6/7 join
 /// letter-mid-letter; WB11/12 join digit-mid-digit; everything else breaks. Anything
 /// else (accents, combining marks, other scripts, emoji, invisible characters) sends
