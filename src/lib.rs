@@ -12,9 +12,11 @@
 
 pub mod engine;
 pub mod error;
+pub mod grpc;
 pub mod lsh;
 pub mod minhash;
 pub mod scan;
+pub mod server;
 pub mod store;
 pub mod text;
 pub mod verify;

@@ -21,12 +21,15 @@ struct Cli {
 enum Command {
     /// Report every paragraph that repeats an earlier one (in an earlier file or earlier in the same file).
     Scan(cli::scan::ScanArgs),
+    /// Serve the gRPC API (neardup.v1.NearDup, health, reflection) until SIGINT/SIGTERM.
+    Serve(cli::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => cli::scan::run(args),
+        Command::Serve(args) => cli::serve::run(args),
     };
     match result {
         Ok(code) => code,

@@ -2,7 +2,9 @@
 //! (clap, with `NEARDUP_*` environment variables), turns them into validated settings
 //! before any work starts, and calls into the library. Errors in flags exit with code 2.
 
+pub mod remote;
 pub mod scan;
+pub mod serve;
 
 use clap::Args;
 

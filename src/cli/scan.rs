@@ -20,6 +20,8 @@ pub struct ScanArgs {
     pub files: Vec<String>,
     #[command(flatten)]
     pub engine: EngineArgs,
+    #[command(flatten)]
+    pub remote: super::remote::RemoteArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -54,12 +56,17 @@ pub enum Color {
 /// Runs the scan.
 pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let settings = args.engine.settings()?;
-    let engine = Engine::new(settings)?;
     let mut inputs = Vec::with_capacity(args.files.len());
     for (name, file) in unique_names(&args.files).into_iter().zip(&args.files) {
         inputs.push((name, read_input(file)?));
     }
-    let scanned = scan(&engine, inputs)?;
+    let (scanned, sources) = match &args.remote.server {
+        Some(url) => {
+            let fetch_sources = args.format == Format::Text;
+            super::remote::scan(url, &args.remote, &args.engine, inputs, fetch_sources)?
+        }
+        None => (scan(&Engine::new(settings)?, inputs)?, Default::default()),
+    };
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path)
@@ -77,7 +84,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         }
     };
     match args.format {
-        Format::Text => write_text(&mut out, &scanned, color)?,
+        Format::Text => write_text(&mut out, &scanned, &sources, color)?,
         Format::Json => write_json(&mut out, &scanned)?,
     }
     out.flush()?;
@@ -178,11 +185,18 @@ impl Paint {
     }
 }
 
-/// Writes the human-readable report.
-pub fn write_text(out: &mut dyn Write, scanned: &[ScannedDocument], color: bool) -> Result<()> {
+/// Writes the human-readable report; `sources` holds the texts of sources that are not
+/// among `scanned` (documents on a server), for their excerpts.
+pub fn write_text(
+    out: &mut dyn Write,
+    scanned: &[ScannedDocument],
+    sources: &std::collections::HashMap<String, String>,
+    color: bool,
+) -> Result<()> {
     let paint = Paint(color);
-    let texts: std::collections::HashMap<&str, &str> =
-        scanned.iter().map(|d| (&*d.name, &*d.text)).collect();
+    let mut texts: std::collections::HashMap<&str, &str> =
+        sources.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    texts.extend(scanned.iter().map(|d| (&*d.name, &*d.text)));
     let (mut total, mut recycled, mut too_short) = (0, 0, 0);
     for doc in scanned {
         total += doc.report.summary.paragraphs;

@@ -15,3 +15,5 @@ pub fn shared_data(rel: &str) -> PathBuf {
 pub fn neardup() -> Command {
     Command::new(env!("CARGO_BIN_EXE_neardup"))
 }
+
+pub mod server;

@@ -1,0 +1,159 @@
+//! `neardup scan --server URL`: the scan report, computed by a running server.
+//!
+//! Each file is sent in order with `Check` (nothing indexed; each file is compared with
+//! the namespace's documents and with itself) or, with `--submit`, with `Submit` (indexed
+//! under its file name, so later files are also compared with earlier ones, exactly as
+//! the offline scan does). Responses are converted back into engine reports, so the
+//! offline renderers print them unchanged. Texts of sources that are not among the files
+//! are fetched with `GetDocument` for the text report's excerpts.
+//!
+//! Of the engine flags, thresholds and `--max-matches` are sent as per-request options
+//! when they differ from the built-in defaults; the others are the server's.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use neardup::engine::Settings;
+use neardup::grpc::convert::report_from_pb;
+use neardup::grpc::pb;
+use neardup::grpc::pb::near_dup_client::NearDupClient;
+use neardup::scan::ScannedDocument;
+use tonic::transport::Channel;
+
+use super::EngineArgs;
+
+/// Flags of `scan` for a remote scan.
+#[derive(Debug, Clone, Args)]
+pub struct RemoteArgs {
+    /// Scan against a running `neardup serve` at this URL (e.g. http://127.0.0.1:50051).
+    #[arg(long, env = "NEARDUP_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// With --server: index each file (Submit) instead of only checking it (Check).
+    #[arg(long, requires = "server")]
+    pub submit: bool,
+    /// With --server: the namespace to check against or submit to.
+    #[arg(long, env = "NEARDUP_NAMESPACE", default_value = "default", requires = "server")]
+    pub namespace: String,
+}
+
+/// The per-request options the engine flags ask for (only those changed from defaults).
+fn options(engine: &EngineArgs) -> Option<pb::QueryOptions> {
+    let d = Settings::default();
+    let o = pb::QueryOptions {
+        threshold: (engine.threshold != d.threshold).then_some(engine.threshold),
+        containment: (engine.containment != d.containment).then_some(engine.containment),
+        max_matches: (engine.max_matches != d.max_matches).then_some(engine.max_matches as u32),
+        include_spans: None,
+    };
+    (o != pb::QueryOptions::default()).then_some(o)
+}
+
+fn status_error(file: &str, status: tonic::Status) -> anyhow::Error {
+    let message = format!(
+        "server refused {file}: {:?}: {}",
+        status.code(),
+        status.message()
+    );
+    if status.code() == tonic::Code::InvalidArgument {
+        neardup::Error::invalid("input", message).into()
+    } else {
+        anyhow::anyhow!(message)
+    }
+}
+
+/// Scans `(name, text)` pairs through the server at `url`. Returns the scanned documents
+/// and the texts of other sources the reports point to.
+pub fn scan(
+    url: &str,
+    remote: &RemoteArgs,
+    engine: &EngineArgs,
+    inputs: Vec<(String, String)>,
+    fetch_sources: bool,
+) -> Result<(Vec<ScannedDocument>, HashMap<String, String>)> {
+    let url = if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let channel = Channel::from_shared(url.clone())
+            .map_err(|e| neardup::Error::invalid("server", format!("{url}: {e}")))?
+            .connect()
+            .await
+            .with_context(|| format!("cannot connect to {url}"))?;
+        let mut client = NearDupClient::new(channel).max_decoding_message_size(usize::MAX);
+        let opts = options(engine);
+        let mut scanned = Vec::with_capacity(inputs.len());
+        for (name, text) in inputs {
+            let report = if remote.submit {
+                let request = pb::SubmitRequest {
+                    namespace: remote.namespace.clone(),
+                    document_id: name.clone(),
+                    text: text.clone(),
+                    options: opts,
+                    ..Default::default()
+                };
+                client
+                    .submit(request)
+                    .await
+                    .map_err(|s| status_error(&name, s))?
+                    .into_inner()
+                    .report
+            } else {
+                let request = pb::CheckRequest {
+                    namespace: remote.namespace.clone(),
+                    document_id: name.clone(),
+                    text: text.clone(),
+                    options: opts,
+                };
+                client
+                    .check(request)
+                    .await
+                    .map_err(|s| status_error(&name, s))?
+                    .into_inner()
+                    .report
+            };
+            let report = report.with_context(|| format!("server sent no report for {name}"))?;
+            let report = report_from_pb(report, &name)
+                .with_context(|| format!("bad report from the server for {name}"))?;
+            scanned.push(ScannedDocument {
+                name: Arc::from(name.as_str()),
+                text: Arc::from(text),
+                report,
+            });
+        }
+        let mut sources = HashMap::new();
+        if fetch_sources {
+            for doc in &scanned {
+                for p in &doc.report.paragraphs {
+                    let Some(best) = p.matches.first() else {
+                        continue;
+                    };
+                    let name = best.source.name.to_string();
+                    if sources.contains_key(&name) || scanned.iter().any(|d| *d.name == *name) {
+                        continue;
+                    }
+                    // A source deleted meanwhile just has no excerpt.
+                    let text = client
+                        .get_document(pb::GetDocumentRequest {
+                            namespace: remote.namespace.clone(),
+                            document_id: name.clone(),
+                        })
+                        .await
+                        .ok()
+                        .and_then(|r| r.into_inner().document)
+                        .map(|d| d.text)
+                        .unwrap_or_default();
+                    sources.insert(name, text);
+                }
+            }
+        }
+        Ok((scanned, sources))
+    })
+}

@@ -1,0 +1,669 @@
+//! The `neardup.v1.NearDup` service: one [`Engine`] per namespace over one [`Store`].
+//!
+//! Handlers are thin: validate, convert ([`super::convert`]), run the engine, convert
+//! back. Analysis and index work run on tokio's blocking pool, at most `workers` jobs at a
+//! time, admitted in arrival order (a fair semaphore), so many callers share the CPU
+//! evenly and the async workers only move bytes. More than `max_pending` waiting jobs
+//! make new calls fail fast with RESOURCE_EXHAUSTED instead of queueing without bound.
+//!
+//! Writes: a submission is indexed by the engine, then recorded in the store, and only
+//! then acknowledged; if the store fails, the engine change is rolled back (a replaced
+//! document is restored) and the call fails with UNAVAILABLE. Each write runs to the end
+//! on its worker thread even if the caller goes away, so the engine and the store never
+//! disagree about a finished write. A deletion goes to the store first.
+//!
+//! Concurrent writes of the *same* document id may reach the store in a different order
+//! than the engine applied them; callers that race on one id should serialize.
+
+use std::collections::{BTreeMap, HashMap};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::convert::{query_options, report_to_pb};
+use super::pb::{self, near_dup_server::NearDup};
+use super::status::ServiceError;
+use super::DEFAULT_NAMESPACE;
+use crate::engine::{AnalyzedDocument, Engine, QueryOptions, Report, Settings};
+use crate::error::Error;
+use crate::store::{Store, StoreError, StoredRecord};
+
+/// Request and load limits of the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request message, in bytes (larger ones fail with RESOURCE_EXHAUSTED).
+    pub max_message_bytes: usize,
+    /// Longest text, in bytes of UTF-8.
+    pub max_text_bytes: usize,
+    /// Most paragraphs per document.
+    pub max_paragraphs: usize,
+    /// Engine jobs run at the same time (defaults to the number of CPUs).
+    pub workers: usize,
+    /// Jobs allowed to wait for a worker before calls are refused as overloaded.
+    pub max_pending: usize,
+    /// Requests of one SubmitStream analyzed ahead of the one being applied.
+    pub stream_window: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_message_bytes: 16 << 20,
+            max_text_bytes: 8 << 20,
+            max_paragraphs: 20_000,
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_pending: 4096,
+            stream_window: 32,
+        }
+    }
+}
+
+impl Limits {
+    /// Checks that every limit is usable.
+    pub fn validate(&self) -> Result<(), Error> {
+        for (name, v) in [
+            ("max_message_bytes", self.max_message_bytes),
+            ("max_text_bytes", self.max_text_bytes),
+            ("max_paragraphs", self.max_paragraphs),
+            ("workers", self.workers),
+            ("max_pending", self.max_pending),
+            ("stream_window", self.stream_window),
+        ] {
+            if v == 0 {
+                return Err(Error::invalid(name, "must be at least 1"));
+            }
+        }
+        if self.max_text_bytes > self.max_message_bytes {
+            return Err(Error::invalid(
+                "max_text_bytes",
+                format!(
+                    "{} is larger than max_message_bytes ({}), so no request could carry such a text",
+                    self.max_text_bytes, self.max_message_bytes
+                ),
+            ));
+        }
+        if self.workers > 1024 {
+            return Err(Error::invalid("workers", format!("{} is not in 1..=1024", self.workers)));
+        }
+        Ok(())
+    }
+}
+
+/// The service. Cheap to clone (shared state behind an `Arc`).
+#[derive(Clone)]
+pub struct NearDupService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: Settings,
+    defaults: QueryOptions,
+    limits: Limits,
+    engines: RwLock<HashMap<String, Arc<Engine>>>,
+    store: Arc<dyn Store>,
+    /// An empty engine with the shared settings, used only to analyze submissions before
+    /// their namespace is touched (analysis depends on the settings alone).
+    analyzer: Engine,
+    workers: Semaphore,
+    pending: AtomicUsize,
+}
+
+/// A submission analyzed and validated, ready to apply.
+struct Prepared {
+    namespace: String,
+    id: String,
+    doc: AnalyzedDocument,
+    metadata: BTreeMap<String, String>,
+    opts: QueryOptions,
+    replace: bool,
+}
+
+/// What a call logs.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    paragraphs: usize,
+    matches: usize,
+}
+
+impl Counts {
+    fn of(report: &Report) -> Counts {
+        Counts {
+            paragraphs: report.summary.paragraphs,
+            matches: report.paragraphs.iter().map(|p| p.matches.len()).sum(),
+        }
+    }
+}
+
+impl std::fmt::Debug for NearDupService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NearDupService")
+            .field("settings", &self.inner.settings)
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NearDupService {
+    /// Opens the service over `store`, rebuilding every namespace's engine from
+    /// [`Store::load`]. Blocking (CPU and store I/O): call it off the async runtime.
+    pub fn open(
+        settings: Settings,
+        limits: Limits,
+        store: Arc<dyn Store>,
+    ) -> Result<NearDupService, ServiceError> {
+        settings.validate()?;
+        limits.validate()?;
+        let service = NearDupService {
+            inner: Arc::new(Inner {
+                defaults: settings.query_options(),
+                workers: Semaphore::new(limits.workers),
+                analyzer: Engine::new(settings.clone())?,
+                settings,
+                limits,
+                engines: RwLock::new(HashMap::new()),
+                store,
+                pending: AtomicUsize::new(0),
+            }),
+        };
+        service.inner.restore()?;
+        Ok(service)
+    }
+
+    /// The engine settings every namespace uses.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// Documents in every namespace.
+    pub fn documents(&self) -> usize {
+        self.inner
+            .engines
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(|e| e.stats().documents)
+            .sum()
+    }
+
+    /// Runs `job` on the blocking pool once a worker is free (in arrival order), or fails
+    /// with [`ServiceError::Overloaded`] when too many jobs are waiting already.
+    async fn blocking<T, F>(&self, job: F) -> Result<T, ServiceError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T, ServiceError> + Send + 'static,
+    {
+        struct Pending<'a>(&'a AtomicUsize);
+        impl Drop for Pending<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        let waiting = self.inner.pending.fetch_add(1, Ordering::Relaxed);
+        let _pending = Pending(&self.inner.pending);
+        if waiting >= self.inner.limits.max_pending {
+            return Err(ServiceError::Overloaded(waiting));
+        }
+        let _permit = self
+            .inner
+            .workers
+            .acquire()
+            .await
+            .map_err(|_| ServiceError::Internal("worker pool closed".into()))?;
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || job(&inner))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("worker failed: {e}")))?
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The namespace a request names (empty: the default one).
+fn namespace(ns: &str) -> Result<String, Error> {
+    if ns.is_empty() {
+        return Ok(DEFAULT_NAMESPACE.to_string());
+    }
+    if ns.len() > 256 || ns.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "namespace",
+            "must be at most 256 bytes without control characters",
+        ));
+    }
+    Ok(ns.to_string())
+}
+
+fn document_id(id: &str) -> Result<(), Error> {
+    if id.is_empty() {
+        return Err(Error::invalid("document_id", "must not be empty"));
+    }
+    if id.len() > 1024 {
+        return Err(Error::invalid("document_id", "must be at most 1024 bytes"));
+    }
+    Ok(())
+}
+
+impl Inner {
+    fn engine(&self, ns: &str) -> Result<Arc<Engine>, ServiceError> {
+        self.engines
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(ns)
+            .cloned()
+            .ok_or_else(|| ServiceError::NamespaceNotFound(ns.to_string()))
+    }
+
+    fn engine_or_create(&self, ns: &str) -> Result<Arc<Engine>, ServiceError> {
+        if let Ok(engine) = self.engine(ns) {
+            return Ok(engine);
+        }
+        let mut engines = self.engines.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(engine) = engines.get(ns) {
+            return Ok(engine.clone());
+        }
+        let engine = Arc::new(Engine::new(self.settings.clone())?);
+        engines.insert(ns.to_string(), engine.clone());
+        Ok(engine)
+    }
+
+    fn restore(&self) -> Result<(), ServiceError> {
+        use rayon::prelude::*;
+        let records = self.store.load()?;
+        let started = Instant::now();
+        let count = records.len();
+        for chunk in records.chunks(1024) {
+            let analyzed: Vec<(&StoredRecord, Arc<Engine>, AnalyzedDocument)> = chunk
+                .par_iter()
+                .map(|r| {
+                    let engine = self.engine_or_create(&r.namespace)?;
+                    let doc = engine.analyze(r.text.as_str());
+                    Ok((r, engine, doc))
+                })
+                .collect::<Result<_, ServiceError>>()?;
+            for (r, engine, doc) in analyzed {
+                engine
+                    .restore(&r.name, doc, r.metadata.clone(), r.stored_at_ms)
+                    .map_err(|e| {
+                        StoreError::Corrupt(format!(
+                            "cannot restore {:?} in namespace {:?}: {e}",
+                            r.name, r.namespace
+                        ))
+                    })?;
+            }
+        }
+        if count > 0 {
+            tracing::info!(documents = count, elapsed_ms = started.elapsed().as_millis() as u64, "restored from store");
+        }
+        Ok(())
+    }
+
+    fn check_text(&self, text: &str) -> Result<(), Error> {
+        if text.trim().is_empty() {
+            return Err(Error::invalid("text", "must not be empty"));
+        }
+        if text.len() > self.limits.max_text_bytes {
+            return Err(Error::TooLarge(format!(
+                "text is {} bytes, more than the limit of {} bytes",
+                text.len(),
+                self.limits.max_text_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_paragraphs(&self, doc: &AnalyzedDocument) -> Result<(), Error> {
+        if doc.paragraphs.len() > self.limits.max_paragraphs {
+            return Err(Error::TooLarge(format!(
+                "text has {} paragraphs, more than the limit of {}",
+                doc.paragraphs.len(),
+                self.limits.max_paragraphs
+            )));
+        }
+        Ok(())
+    }
+
+    /// Validates and analyzes a submission (pure CPU; touches no index).
+    fn prepare(&self, req: pb::SubmitRequest) -> Result<Prepared, ServiceError> {
+        let namespace = namespace(&req.namespace)?;
+        document_id(&req.document_id)?;
+        self.check_text(&req.text)?;
+        let opts = query_options(req.options, self.defaults)?;
+        let doc = self.analyzer.analyze(req.text);
+        self.check_paragraphs(&doc)?;
+        Ok(Prepared {
+            namespace,
+            id: req.document_id,
+            doc,
+            metadata: req.metadata.into_iter().collect(),
+            opts,
+            replace: req.replace,
+        })
+    }
+
+    /// Reports on and indexes a prepared submission, then records it in the store.
+    fn apply(&self, p: Prepared) -> Result<(pb::SubmitResponse, Counts), ServiceError> {
+        let engine = self.engine_or_create(&p.namespace)?;
+        let previous = if p.replace { engine.document(&p.id) } else { None };
+        let stored_at_ms = now_ms();
+        let text = p.doc.text.clone();
+        let submitted = engine.submit(
+            &p.id,
+            p.doc,
+            p.metadata.clone(),
+            stored_at_ms,
+            &p.opts,
+            p.replace,
+        )?;
+        if submitted.created {
+            let record = StoredRecord {
+                namespace: p.namespace.clone(),
+                name: p.id.clone(),
+                text: text.to_string(),
+                metadata: p.metadata,
+                stored_at_ms,
+            };
+            if let Err(err) = self.store.put(&record) {
+                let _ = engine.remove(&p.id);
+                if let Some(prev) = previous.filter(|_| submitted.replaced) {
+                    let old = engine.analyze(prev.text.clone().unwrap_or_default());
+                    let _ = engine.restore(&prev.name, old, prev.metadata, prev.stored_at_ms);
+                }
+                tracing::warn!(namespace = %p.namespace, document_id = %p.id, error = %err, "store put failed; rolled back");
+                return Err(err.into());
+            }
+        }
+        let outcome = match (submitted.created, submitted.replaced) {
+            (false, _) => pb::SubmitOutcome::Unchanged,
+            (true, true) => pb::SubmitOutcome::Replaced,
+            (true, false) => pb::SubmitOutcome::Created,
+        };
+        let counts = Counts::of(&submitted.report);
+        Ok((
+            pb::SubmitResponse {
+                namespace: p.namespace,
+                document_id: p.id,
+                outcome: outcome as i32,
+                report: Some(report_to_pb(submitted.report, Some(submitted.id))),
+            },
+            counts,
+        ))
+    }
+
+    fn check(&self, req: pb::CheckRequest) -> Result<(pb::CheckResponse, Counts), ServiceError> {
+        let namespace = namespace(&req.namespace)?;
+        self.check_text(&req.text)?;
+        let opts = query_options(req.options, self.defaults)?;
+        let engine = self.engine(&namespace)?;
+        let doc = engine.analyze(req.text);
+        self.check_paragraphs(&doc)?;
+        let report = engine.check(&doc, &req.document_id, &opts)?;
+        let counts = Counts::of(&report);
+        Ok((
+            pb::CheckResponse {
+                namespace,
+                report: Some(report_to_pb(report, None)),
+            },
+            counts,
+        ))
+    }
+
+    fn delete(&self, namespace: &str, id: &str) -> Result<usize, ServiceError> {
+        let engine = self.engine(namespace)?;
+        if engine.document(id).is_none() {
+            return Err(Error::NotFound(id.to_string()).into());
+        }
+        self.store.delete(namespace, id)?;
+        Ok(engine.remove(id)?.paragraphs.len())
+    }
+
+    fn stats(&self, ns: &str) -> Result<pb::StatsResponse, ServiceError> {
+        let engines: Vec<(String, Arc<Engine>)> = if ns.is_empty() {
+            let map = self.engines.read().unwrap_or_else(|e| e.into_inner());
+            map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        } else {
+            let ns = namespace(ns)?;
+            let engine = self.engine(&ns)?;
+            vec![(ns, engine)]
+        };
+        let mut namespaces: Vec<pb::NamespaceStats> = engines
+            .into_iter()
+            .map(|(name, engine)| {
+                let s = engine.stats();
+                pb::NamespaceStats {
+                    namespace: name,
+                    documents: s.documents as u64,
+                    paragraphs: s.paragraphs as u64,
+                    index_bytes: s.index_bytes as u64,
+                }
+            })
+            .collect();
+        namespaces.sort_by(|a, b| a.namespace.cmp(&b.namespace));
+        Ok(pb::StatsResponse {
+            namespaces,
+            settings: Some(pb::EngineSettings::from(&self.settings)),
+            limits: Some(pb::Limits {
+                max_message_bytes: self.limits.max_message_bytes as u64,
+                max_text_bytes: self.limits.max_text_bytes as u64,
+                max_paragraphs: self.limits.max_paragraphs as u64,
+            }),
+        })
+    }
+}
+
+/// Logs one line per call at info (failures at warn for server-side faults).
+fn log_call<T>(
+    method: &'static str,
+    namespace: &str,
+    started: Instant,
+    result: &Result<T, ServiceError>,
+    counts: impl FnOnce(&T) -> Counts,
+) {
+    let latency_us = started.elapsed().as_micros() as u64;
+    match result {
+        Ok(value) => {
+            let c = counts(value);
+            tracing::info!(
+                method,
+                namespace,
+                paragraphs = c.paragraphs,
+                matches = c.matches,
+                latency_us,
+                code = "OK"
+            );
+        }
+        Err(err) => {
+            let code = format!("{:?}", err.code());
+            if matches!(err, ServiceError::Internal(_) | ServiceError::Store(_)) {
+                tracing::warn!(method, namespace, latency_us, code, error = %err);
+            } else {
+                tracing::info!(method, namespace, latency_us, code, error = %err);
+            }
+        }
+    }
+}
+
+fn ns_label(ns: &str) -> &str {
+    if ns.is_empty() { DEFAULT_NAMESPACE } else { ns }
+}
+
+/// Responses of `SubmitStream`.
+pub type SubmitStreamResponses =
+    Pin<Box<dyn Stream<Item = Result<pb::SubmitStreamResponse, Status>> + Send + 'static>>;
+
+/// One read-ahead item of a stream: its position, id and analysis in progress.
+type Ahead = (u64, String, tokio::task::JoinHandle<Result<Prepared, ServiceError>>);
+
+#[tonic::async_trait]
+impl NearDup for NearDupService {
+    async fn submit(
+        &self,
+        request: Request<pb::SubmitRequest>,
+    ) -> Result<Response<pb::SubmitResponse>, Status> {
+        let started = Instant::now();
+        let req = request.into_inner();
+        let ns = ns_label(&req.namespace).to_string();
+        let result = self
+            .blocking(move |inner| inner.apply(inner.prepare(req)?))
+            .await;
+        log_call("Submit", &ns, started, &result, |(_, c)| *c);
+        Ok(Response::new(result?.0))
+    }
+
+    async fn check(
+        &self,
+        request: Request<pb::CheckRequest>,
+    ) -> Result<Response<pb::CheckResponse>, Status> {
+        let started = Instant::now();
+        let req = request.into_inner();
+        let ns = ns_label(&req.namespace).to_string();
+        let result = self.blocking(move |inner| inner.check(req)).await;
+        log_call("Check", &ns, started, &result, |(_, c)| *c);
+        Ok(Response::new(result?.0))
+    }
+
+    type SubmitStreamStream = SubmitStreamResponses;
+
+    async fn submit_stream(
+        &self,
+        request: Request<Streaming<pb::SubmitRequest>>,
+    ) -> Result<Response<Self::SubmitStreamStream>, Status> {
+        let mut inbound = request.into_inner();
+        let window = self.inner.limits.stream_window;
+        let (ahead_tx, mut ahead_rx) = mpsc::channel::<Result<Ahead, Status>>(window);
+        let (out_tx, out_rx) = mpsc::channel(window);
+        // Reader: analyzes up to `window` requests ahead, in parallel. When the channel
+        // is full it stops reading, and HTTP/2 flow control holds the producer back.
+        let reader = self.clone();
+        tokio::spawn(async move {
+            let mut sequence = 0u64;
+            loop {
+                let item = match inbound.message().await {
+                    Ok(Some(req)) => {
+                        let id = req.document_id.clone();
+                        let service = reader.clone();
+                        let job =
+                            tokio::spawn(async move { service.blocking(move |inner| inner.prepare(req)).await });
+                        Ok((sequence, id, job))
+                    }
+                    Ok(None) => break,
+                    Err(status) => Err(status),
+                };
+                let failed = item.is_err();
+                if ahead_tx.send(item).await.is_err() || failed {
+                    break;
+                }
+                sequence += 1;
+            }
+        });
+        // Applier: applies the analyzed requests one at a time, in stream order, so each
+        // is reported against every earlier one.
+        let applier = self.clone();
+        tokio::spawn(async move {
+            while let Some(item) = ahead_rx.recv().await {
+                let (sequence, document_id, job) = match item {
+                    Ok(ahead) => ahead,
+                    Err(status) => {
+                        let _ = out_tx.send(Err(status)).await;
+                        break;
+                    }
+                };
+                let started = Instant::now();
+                let prepared = job
+                    .await
+                    .unwrap_or_else(|e| Err(ServiceError::Internal(format!("worker failed: {e}"))));
+                let (ns, result) = match prepared {
+                    Ok(p) => {
+                        let ns = p.namespace.clone();
+                        (ns, applier.blocking(move |inner| inner.apply(p)).await)
+                    }
+                    Err(e) => (String::new(), Err(e)),
+                };
+                log_call("SubmitStream", &ns, started, &result, |(_, c)| *c);
+                let result = Some(match result {
+                    Ok((submitted, _)) => pb::submit_stream_response::Result::Submitted(submitted),
+                    Err(err) => pb::submit_stream_response::Result::Error(pb::ItemError {
+                        code: err.code() as i32,
+                        message: err.to_string(),
+                    }),
+                });
+                let response = pb::SubmitStreamResponse {
+                    sequence,
+                    document_id,
+                    result,
+                };
+                if out_tx.send(Ok(response)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(out_rx))))
+    }
+
+    async fn get_document(
+        &self,
+        request: Request<pb::GetDocumentRequest>,
+    ) -> Result<Response<pb::GetDocumentResponse>, Status> {
+        let started = Instant::now();
+        let req = request.into_inner();
+        let result = (|| {
+            let ns = namespace(&req.namespace)?;
+            document_id(&req.document_id)?;
+            let engine = self.inner.engine(&ns)?;
+            let doc = engine
+                .document(&req.document_id)
+                .ok_or_else(|| Error::NotFound(req.document_id.clone()))?;
+            Ok::<_, ServiceError>(doc)
+        })();
+        log_call("GetDocument", ns_label(&req.namespace), started, &result, |d| Counts {
+            paragraphs: d.paragraphs.len(),
+            matches: 0,
+        });
+        Ok(Response::new(pb::GetDocumentResponse {
+            document: Some(result?.into()),
+        }))
+    }
+
+    async fn delete_document(
+        &self,
+        request: Request<pb::DeleteDocumentRequest>,
+    ) -> Result<Response<pb::DeleteDocumentResponse>, Status> {
+        let started = Instant::now();
+        let req = request.into_inner();
+        let label = ns_label(&req.namespace).to_string();
+        let result = self
+            .blocking(move |inner| {
+                let ns = namespace(&req.namespace)?;
+                document_id(&req.document_id)?;
+                inner.delete(&ns, &req.document_id)
+            })
+            .await;
+        log_call("DeleteDocument", &label, started, &result, |&n| Counts {
+            paragraphs: n,
+            matches: 0,
+        });
+        Ok(Response::new(pb::DeleteDocumentResponse {
+            paragraphs: result? as u32,
+        }))
+    }
+
+    async fn stats(
+        &self,
+        request: Request<pb::StatsRequest>,
+    ) -> Result<Response<pb::StatsResponse>, Status> {
+        let started = Instant::now();
+        let req = request.into_inner();
+        let label = req.namespace.clone();
+        let result = self.blocking(move |inner| inner.stats(&req.namespace)).await;
+        log_call("Stats", &label, started, &result, |_| Counts::default());
+        Ok(Response::new(result?))
+    }
+}

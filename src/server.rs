@@ -1,0 +1,110 @@
+//! `serve(config, listener, shutdown)`: the gRPC server around [`NearDupService`], with
+//! the standard health service (`grpc.health.v1`, SERVING once the store is loaded) and
+//! server reflection (v1), so `grpcurl` works without the proto.
+//!
+//! The caller owns the listener (tests bind 127.0.0.1:0) and the shutdown signal (the
+//! binary passes SIGINT/SIGTERM, tests a oneshot). On shutdown the server stops
+//! accepting, lets in-flight calls finish, and returns.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+
+use crate::engine::Settings;
+use crate::grpc::pb::near_dup_server::NearDupServer;
+use crate::grpc::{FILE_DESCRIPTOR_SET, Limits, NearDupService, ServiceError};
+use crate::store::{MemStore, Store};
+
+/// Everything the server needs, validated by [`ServerConfig::validate`].
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where to listen (used by the binary; [`serve`] takes a bound listener).
+    pub listen: SocketAddr,
+    /// Where durable data lives.
+    pub data_dir: PathBuf,
+    /// Engine settings of every namespace.
+    pub settings: Settings,
+    /// Request and load limits.
+    pub limits: Limits,
+}
+
+impl ServerConfig {
+    /// Checks the settings and limits.
+    pub fn validate(&self) -> crate::Result<()> {
+        self.settings.validate()?;
+        self.limits.validate()
+    }
+}
+
+/// Errors that stop the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The service could not start (bad configuration, unreadable store).
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// The transport failed.
+    #[error("gRPC transport failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// Reflection could not be built from the embedded descriptors.
+    #[error("cannot build reflection service: {0}")]
+    Reflection(String),
+}
+
+/// The store the server writes through. In-memory for now: the durable store plugs in
+/// here (one line) and takes `config.data_dir`.
+pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, ServiceError> {
+    let _ = &config.data_dir;
+    Ok(Arc::new(MemStore::default()))
+}
+
+/// Serves `neardup.v1.NearDup`, health and reflection on `listener` until `shutdown`
+/// completes, then drains in-flight calls and returns. The engines are first rebuilt
+/// from `store` (see [`open_store`]).
+pub async fn serve(
+    config: ServerConfig,
+    store: Arc<dyn Store>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    config.validate().map_err(ServiceError::from)?;
+    let limits = config.limits.clone();
+    let settings = config.settings.clone();
+    let service = tokio::task::spawn_blocking(move || NearDupService::open(settings, limits, store))
+        .await
+        .map_err(|e| ServiceError::Internal(format!("store loading failed: {e}")))??;
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<NearDupServer<NearDupService>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+
+    let max = config.limits.max_message_bytes;
+    let neardup = NearDupServer::new(service)
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max.saturating_mul(4));
+    let addr = listener.local_addr().ok();
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    tracing::info!(?addr, "serving neardup.v1.NearDup");
+    Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(neardup)
+        .serve_with_incoming_shutdown(incoming, async move {
+            shutdown.await;
+            tracing::info!("shutting down: draining in-flight calls");
+            health.set_not_serving::<NearDupServer<NearDupService>>().await;
+        })
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
