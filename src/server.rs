@@ -4,7 +4,8 @@
 //!
 //! The caller owns the listener (tests bind 127.0.0.1:0) and the shutdown signal (the
 //! binary passes SIGINT/SIGTERM, tests a oneshot). On shutdown the server stops
-//! accepting, lets in-flight calls finish, and returns.
+//! accepting, lets in-flight calls finish, makes the store durable, writes a snapshot
+//! (so the next start replays little), and returns.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,7 +20,7 @@ use tonic::transport::server::TcpIncoming;
 use crate::engine::Settings;
 use crate::grpc::pb::near_dup_server::NearDupServer;
 use crate::grpc::{FILE_DESCRIPTOR_SET, Limits, NearDupService, ServiceError};
-use crate::store::{MemStore, Store};
+use crate::store::{FsyncPolicy, Store, StoreError, WalOptions, WalStore};
 
 /// Everything the server needs, validated by [`ServerConfig::validate`].
 #[derive(Debug, Clone)]
@@ -32,6 +33,18 @@ pub struct ServerConfig {
     pub settings: Settings,
     /// Request and load limits.
     pub limits: Limits,
+    /// How the data directory is kept.
+    pub store: StoreConfig,
+}
+
+/// Durability options of the data directory.
+#[derive(Debug, Clone, Default)]
+pub struct StoreConfig {
+    /// When the write-ahead log is fsynced (default: before every acknowledgement).
+    pub fsync: FsyncPolicy,
+    /// Take over a data directory written under other engine settings, re-indexing its
+    /// documents, instead of refusing to start.
+    pub reindex: bool,
 }
 
 impl ServerConfig {
@@ -56,11 +69,15 @@ pub enum ServeError {
     Reflection(String),
 }
 
-/// The store the server writes through. In-memory for now: the durable store plugs in
-/// here (one line) and takes `config.data_dir`.
-pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, ServiceError> {
-    let _ = &config.data_dir;
-    Ok(Arc::new(MemStore::default()))
+/// The store the server writes through: the write-ahead log in `config.data_dir`,
+/// checked against the engine settings (see [`WalStore::open`]). Blocking.
+pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, StoreError> {
+    let options = WalOptions {
+        fsync: config.store.fsync,
+        reindex: config.store.reindex,
+        ..WalOptions::new(&config.settings)
+    };
+    Ok(Arc::new(WalStore::open(&config.data_dir, options)?))
 }
 
 /// Serves `neardup.v1.NearDup`, health and reflection on `listener` until `shutdown`
@@ -75,9 +92,11 @@ pub async fn serve(
     config.validate().map_err(ServiceError::from)?;
     let limits = config.limits.clone();
     let settings = config.settings.clone();
-    let service = tokio::task::spawn_blocking(move || NearDupService::open(settings, limits, store))
-        .await
-        .map_err(|e| ServiceError::Internal(format!("store loading failed: {e}")))??;
+    let durable = store.clone();
+    let service =
+        tokio::task::spawn_blocking(move || NearDupService::open(settings, limits, store))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("store loading failed: {e}")))??;
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<NearDupServer<NearDupService>>().await;
@@ -102,9 +121,18 @@ pub async fn serve(
         .serve_with_incoming_shutdown(incoming, async move {
             shutdown.await;
             tracing::info!("shutting down: draining in-flight calls");
-            health.set_not_serving::<NearDupServer<NearDupService>>().await;
+            health
+                .set_not_serving::<NearDupServer<NearDupService>>()
+                .await;
         })
         .await?;
+    tokio::task::spawn_blocking(move || {
+        durable.sync()?;
+        durable.compact()
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(format!("final snapshot failed: {e}")))?
+    .map_err(ServiceError::from)?;
     tracing::info!("stopped");
     Ok(())
 }

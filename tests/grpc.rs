@@ -70,7 +70,10 @@ async fn recycled_paragraph_is_reported_with_source_and_offsets() {
     assert_eq!(p.matches.len(), 1);
     let m = &p.matches[0];
     assert_eq!(m.kind(), pb::MatchKind::Exact);
-    assert_eq!((m.jaccard, m.containment, m.containment_source), (1.0, 1.0, 1.0));
+    assert_eq!(
+        (m.jaccard, m.containment, m.containment_source),
+        (1.0, 1.0, 1.0)
+    );
     let src = m.source.as_ref().unwrap();
     assert_eq!((src.document_id.as_str(), src.same_document), ("a", false));
     assert_eq!((src.paragraph, src.line, src.start), (0, 1, 0));
@@ -83,7 +86,10 @@ async fn recycled_paragraph_is_reported_with_source_and_offsets() {
     assert_eq!(m.kind(), pb::MatchKind::Near);
     assert!(m.jaccard > 0.6 && m.jaccard < 1.0, "{}", m.jaccard);
     let src = m.source.as_ref().unwrap();
-    assert_eq!((src.document_id.as_str(), src.paragraph, src.line), ("a", 2, 5));
+    assert_eq!(
+        (src.document_id.as_str(), src.paragraph, src.line),
+        ("a", 2, 5)
+    );
     assert_eq!(slice(&a, src.start, src.end), RIVER);
     assert!(!m.spans.is_empty());
     for s in &m.spans {
@@ -97,7 +103,12 @@ async fn recycled_paragraph_is_reported_with_source_and_offsets() {
 
     let summary = report.summary.unwrap();
     assert_eq!(
-        (summary.paragraphs, summary.recycled, summary.too_short, summary.distinct_sources),
+        (
+            summary.paragraphs,
+            summary.recycled,
+            summary.too_short,
+            summary.distinct_sources
+        ),
         (4, 2, 1, 1)
     );
     let total = (3 + FRESH.len() + INTRO.chars().count() + RIVER2.len()) as f64;
@@ -115,7 +126,10 @@ async fn resubmission_is_idempotent_conflicts_and_replaces() {
     let again = client.submit(submit("a", &a)).await.unwrap().into_inner();
     assert_eq!(again.outcome(), pb::SubmitOutcome::Unchanged);
     // Not compared with its own stored copy.
-    assert_eq!(statuses(&again.report.unwrap()), vec![pb::ParagraphStatus::New; 2]);
+    assert_eq!(
+        statuses(&again.report.unwrap()),
+        vec![pb::ParagraphStatus::New; 2]
+    );
 
     let other = format!("{BUDGET}\n\n{FRESH}");
     let err = client.submit(submit("a", &other)).await.unwrap_err();
@@ -128,7 +142,13 @@ async fn resubmission_is_idempotent_conflicts_and_replaces() {
     let doc = get(&mut client, "", "a").await.unwrap();
     assert_eq!(doc.text, other);
     // The old text is gone from the index: RIVER matches nothing now.
-    let report = client.check(check(RIVER)).await.unwrap().into_inner().report.unwrap();
+    let report = client
+        .check(check(RIVER))
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap();
     assert_eq!(statuses(&report), vec![pb::ParagraphStatus::New]);
     server.stop().await;
 }
@@ -198,15 +218,21 @@ async fn delete_removes_matches() {
     let mut req = submit("a", &format!("{BUDGET}\n\n{RIVER}"));
     req.namespace = "news".into();
     client.submit(req).await.unwrap();
-    client.submit({
-        let mut r = submit("b", OTHER);
-        r.namespace = "news".into();
-        r
-    }).await.unwrap();
+    client
+        .submit({
+            let mut r = submit("b", OTHER);
+            r.namespace = "news".into();
+            r
+        })
+        .await
+        .unwrap();
     let mut probe = check(RIVER2);
     probe.namespace = "news".into();
     let before = client.check(probe.clone()).await.unwrap().into_inner();
-    assert_eq!(statuses(&before.report.unwrap()), vec![pb::ParagraphStatus::Recycled]);
+    assert_eq!(
+        statuses(&before.report.unwrap()),
+        vec![pb::ParagraphStatus::Recycled]
+    );
 
     let deleted = client
         .delete_document(pb::DeleteDocumentRequest {
@@ -218,8 +244,14 @@ async fn delete_removes_matches() {
         .into_inner();
     assert_eq!(deleted.paragraphs, 2);
     let after = client.check(probe).await.unwrap().into_inner();
-    assert_eq!(statuses(&after.report.unwrap()), vec![pb::ParagraphStatus::New]);
-    assert_eq!(get(&mut client, "news", "a").await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(
+        statuses(&after.report.unwrap()),
+        vec![pb::ParagraphStatus::New]
+    );
+    assert_eq!(
+        get(&mut client, "news", "a").await.unwrap_err().code(),
+        Code::NotFound
+    );
     let names: Vec<String> = store.load().unwrap().into_iter().map(|r| r.name).collect();
     assert_eq!(names, vec!["b"]);
     let again = client
@@ -239,12 +271,16 @@ async fn get_document_and_stats() {
     let mut client = server.client().await;
     let text = format!("Title\n\n{BUDGET}\n\n\n{INTRO}");
     let mut req = submit("a", &text);
-    req.metadata.insert("url".into(), "https://example.org/a".into());
+    req.metadata
+        .insert("url".into(), "https://example.org/a".into());
     client.submit(req).await.unwrap();
     let doc = get(&mut client, "", "a").await.unwrap();
     assert_eq!(doc.document_id, "a");
     assert_eq!(doc.text, text);
-    assert_eq!(doc.metadata.get("url").map(String::as_str), Some("https://example.org/a"));
+    assert_eq!(
+        doc.metadata.get("url").map(String::as_str),
+        Some("https://example.org/a")
+    );
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -260,19 +296,31 @@ async fn get_document_and_stats() {
         vec![(1, "Title".into()), (3, BUDGET.into()), (6, INTRO.into())]
     );
 
-    let stats = client.stats(pb::StatsRequest::default()).await.unwrap().into_inner();
+    let stats = client
+        .stats(pb::StatsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(stats.namespaces.len(), 1);
     let ns = &stats.namespaces[0];
     // "Title" is too short to index.
-    assert_eq!((ns.namespace.as_str(), ns.documents, ns.paragraphs), ("default", 1, 2));
+    assert_eq!(
+        (ns.namespace.as_str(), ns.documents, ns.paragraphs),
+        ("default", 1, 2)
+    );
     assert!(ns.index_bytes > 0);
     let s = stats.settings.unwrap();
     assert_eq!((s.num_perm, s.shingle), (128, 2));
     assert!(s.bands >= 1 && s.bands * s.rows <= s.num_perm);
     assert_eq!((s.threshold, s.containment), (0.2, 0.6));
-    assert_eq!(stats.limits.unwrap().max_paragraphs, Limits::default().max_paragraphs as u64);
+    assert_eq!(
+        stats.limits.unwrap().max_paragraphs,
+        Limits::default().max_paragraphs as u64
+    );
     let err = client
-        .stats(pb::StatsRequest { namespace: "nope".into() })
+        .stats(pb::StatsRequest {
+            namespace: "nope".into(),
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
@@ -300,11 +348,26 @@ async fn every_error_has_its_code() {
         submit("", RIVER),
         submit("x", ""),
         submit("x", " \n\n "),
-        with_options(pb::QueryOptions { threshold: Some(0.0), ..Default::default() }),
-        with_options(pb::QueryOptions { threshold: Some(1.5), ..Default::default() }),
-        with_options(pb::QueryOptions { containment: Some(-1.0), ..Default::default() }),
-        with_options(pb::QueryOptions { max_matches: Some(0), ..Default::default() }),
-        pb::SubmitRequest { namespace: "bad\nname".into(), ..submit("x", RIVER) },
+        with_options(pb::QueryOptions {
+            threshold: Some(0.0),
+            ..Default::default()
+        }),
+        with_options(pb::QueryOptions {
+            threshold: Some(1.5),
+            ..Default::default()
+        }),
+        with_options(pb::QueryOptions {
+            containment: Some(-1.0),
+            ..Default::default()
+        }),
+        with_options(pb::QueryOptions {
+            max_matches: Some(0),
+            ..Default::default()
+        }),
+        pb::SubmitRequest {
+            namespace: "bad\nname".into(),
+            ..submit("x", RIVER)
+        },
     ];
     for req in invalid {
         let err = client.submit(req.clone()).await.unwrap_err();
@@ -315,9 +378,18 @@ async fn every_error_has_its_code() {
 
     let mut unknown = check(RIVER);
     unknown.namespace = "nowhere".into();
-    assert_eq!(client.check(unknown).await.unwrap_err().code(), Code::NotFound);
-    assert_eq!(get(&mut client, "", "missing").await.unwrap_err().code(), Code::NotFound);
-    assert_eq!(get(&mut client, "nowhere", "a").await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(
+        client.check(unknown).await.unwrap_err().code(),
+        Code::NotFound
+    );
+    assert_eq!(
+        get(&mut client, "", "missing").await.unwrap_err().code(),
+        Code::NotFound
+    );
+    assert_eq!(
+        get(&mut client, "nowhere", "a").await.unwrap_err().code(),
+        Code::NotFound
+    );
     let err = client
         .delete_document(pb::DeleteDocumentRequest {
             namespace: String::new(),
@@ -361,16 +433,34 @@ async fn store_failure_rolls_back_and_is_unavailable() {
 
     let err = client.submit(submit("b", RIVER)).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
-    assert_eq!(get(&mut client, "", "b").await.unwrap_err().code(), Code::NotFound);
-    let report = client.check(check(RIVER)).await.unwrap().into_inner().report.unwrap();
+    assert_eq!(
+        get(&mut client, "", "b").await.unwrap_err().code(),
+        Code::NotFound
+    );
+    let report = client
+        .check(check(RIVER))
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap();
     assert_eq!(statuses(&report), vec![pb::ParagraphStatus::New]);
 
     // A failed replace restores the old text.
     let mut replace = submit("a", RIVER);
     replace.replace = true;
-    assert_eq!(client.submit(replace).await.unwrap_err().code(), Code::Unavailable);
+    assert_eq!(
+        client.submit(replace).await.unwrap_err().code(),
+        Code::Unavailable
+    );
     assert_eq!(get(&mut client, "", "a").await.unwrap().text, BUDGET);
-    let report = client.check(check(BUDGET)).await.unwrap().into_inner().report.unwrap();
+    let report = client
+        .check(check(BUDGET))
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap();
     assert_eq!(statuses(&report), vec![pb::ParagraphStatus::Recycled]);
 
     let err = client
@@ -436,7 +526,10 @@ async fn stream_answers_in_order_and_continues_past_bad_items() {
         .iter()
         .map(|r| (r.sequence, r.document_id.as_str()))
         .collect();
-    assert_eq!(seen, vec![(0, "a"), (1, ""), (2, "b"), (3, "a"), (4, "c"), (5, "d")]);
+    assert_eq!(
+        seen,
+        vec![(0, "a"), (1, ""), (2, "b"), (3, "a"), (4, "c"), (5, "d")]
+    );
     let code = |i: usize| match responses[i].result.as_ref().unwrap() {
         Item::Submitted(_) => Code::Ok,
         Item::Error(e) => Code::from_i32(e.code),
@@ -468,7 +561,12 @@ async fn stream_of_many_items_keeps_order() {
     let mut client = server.client().await;
     let n = 300u64;
     let requests: Vec<pb::SubmitRequest> = (0..n)
-        .map(|i| submit(&format!("doc-{i}"), &format!("{FRESH} Number {i}.\n\n{OTHER}")))
+        .map(|i| {
+            submit(
+                &format!("doc-{i}"),
+                &format!("{FRESH} Number {i}.\n\n{OTHER}"),
+            )
+        })
         .collect();
     use tokio_stream::StreamExt;
     let mut stream = client
@@ -494,7 +592,11 @@ async fn stream_of_many_items_keeps_order() {
 #[tokio::test]
 async fn restores_engines_from_the_store() {
     let store = Arc::new(MemStore::default());
-    for (ns, name, text) in [("default", "a", BUDGET), ("news", "b", RIVER), ("news", "c", OTHER)] {
+    for (ns, name, text) in [
+        ("default", "a", BUDGET),
+        ("news", "b", RIVER),
+        ("news", "c", OTHER),
+    ] {
         store
             .put(&StoredRecord {
                 namespace: ns.into(),
@@ -513,7 +615,13 @@ async fn restores_engines_from_the_store() {
     assert_eq!(doc.metadata.get("k").map(String::as_str), Some("c"));
     let mut probe = check(RIVER2);
     probe.namespace = "news".into();
-    let report = client.check(probe).await.unwrap().into_inner().report.unwrap();
+    let report = client
+        .check(probe)
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap();
     let src = report.paragraphs[0].matches[0].source.clone().unwrap();
     assert_eq!(src.document_id, "b");
     server.stop().await;
@@ -541,10 +649,10 @@ async fn health_reports_serving() {
 #[tokio::test]
 async fn reflection_lists_the_service() {
     use tokio_stream::StreamExt;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
     let server = TestServer::start().await;
     let mut reflection = ServerReflectionClient::new(server.channel().await);
     let requests = vec![
@@ -589,12 +697,15 @@ mod cli {
     struct Served {
         child: Child,
         url: String,
+        _data: tempfile::TempDir,
     }
 
     impl Served {
         fn start(args: &[&str]) -> Served {
+            let data = tempfile::tempdir().unwrap();
             let mut child = neardup()
-                .args(["serve", "--listen", "127.0.0.1:0"])
+                .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+                .arg(data.path())
                 .args(args)
                 .env("NEARDUP_LOG", "warn")
                 .stdout(Stdio::null())
@@ -613,6 +724,7 @@ mod cli {
             Served {
                 child,
                 url: format!("http://{addr}"),
+                _data: data,
             }
         }
 
@@ -648,8 +760,26 @@ mod cli {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("a.txt");
         let b = dir.path().join("b.txt");
-        std::fs::write(&a, format!("{}\n\n{}\n\n{}\n", super::INTRO, super::BUDGET, super::RIVER)).unwrap();
-        std::fs::write(&b, format!("{}\n\n{}\n\n{}\n", super::FRESH, super::INTRO, super::RIVER2)).unwrap();
+        std::fs::write(
+            &a,
+            format!(
+                "{}\n\n{}\n\n{}\n",
+                super::INTRO,
+                super::BUDGET,
+                super::RIVER
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            &b,
+            format!(
+                "{}\n\n{}\n\n{}\n",
+                super::FRESH,
+                super::INTRO,
+                super::RIVER2
+            ),
+        )
+        .unwrap();
         let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
         let served = Served::start(&[]);
         let url = served.url.clone();
@@ -657,8 +787,9 @@ mod cli {
         let (code, offline, _) = run(&["scan", "--color", "never", a, b]);
         assert_eq!(code, 0);
         assert!(offline.contains("2 of 6 paragraphs recycled"), "{offline}");
-        let (code, remote, err) =
-            run(&["scan", "--color", "never", "--server", &url, "--submit", a, b]);
+        let (code, remote, err) = run(&[
+            "scan", "--color", "never", "--server", &url, "--submit", a, b,
+        ]);
         assert_eq!(code, 0, "{err}");
         assert_eq!(remote, offline);
 
@@ -683,14 +814,19 @@ mod cli {
         // The text report quotes sources that are only on the server.
         let c = dir.path().join("c.txt");
         std::fs::write(&c, super::RIVER2).unwrap();
-        let (code, text, err) =
-            run(&["scan", "--color", "never", "--server", &url, c.to_str().unwrap()]);
+        let (code, text, err) = run(&[
+            "scan",
+            "--color",
+            "never",
+            "--server",
+            &url,
+            c.to_str().unwrap(),
+        ]);
         assert_eq!(code, 0, "{err}");
         assert!(text.contains(&format!("from {a}:5")), "{text}");
         assert!(text.contains("source: Residents of the valley"), "{text}");
 
-        let (code, _, err) =
-            run(&["scan", "--server", &url, "--namespace", "nowhere", a]);
+        let (code, _, err) = run(&["scan", "--server", &url, "--namespace", "nowhere", a]);
         assert_eq!(code, 1);
         assert!(err.contains("NotFound") && err.contains("nowhere"), "{err}");
 
@@ -702,7 +838,13 @@ mod cli {
         for args in [
             vec!["serve", "--threshold", "1.5"],
             vec!["serve", "--workers", "0"],
-            vec!["serve", "--max-text-bytes", "100", "--max-message-bytes", "10"],
+            vec![
+                "serve",
+                "--max-text-bytes",
+                "100",
+                "--max-message-bytes",
+                "10",
+            ],
             vec!["serve", "--listen", "not-an-address"],
         ] {
             let (code, _, err) = run(&args);

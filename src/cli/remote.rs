@@ -34,7 +34,12 @@ pub struct RemoteArgs {
     #[arg(long, requires = "server")]
     pub submit: bool,
     /// With --server: the namespace to check against or submit to.
-    #[arg(long, env = "NEARDUP_NAMESPACE", default_value = "default", requires = "server")]
+    #[arg(
+        long,
+        env = "NEARDUP_NAMESPACE",
+        default_value = "default",
+        requires = "server"
+    )]
     pub namespace: String,
 }
 

@@ -194,8 +194,10 @@ pub fn write_text(
     color: bool,
 ) -> Result<()> {
     let paint = Paint(color);
-    let mut texts: std::collections::HashMap<&str, &str> =
-        sources.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut texts: std::collections::HashMap<&str, &str> = sources
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     texts.extend(scanned.iter().map(|d| (&*d.name, &*d.text)));
     let (mut total, mut recycled, mut too_short) = (0, 0, 0);
     for doc in scanned {

@@ -29,9 +29,7 @@ pub fn query_options(
     let opts = QueryOptions {
         threshold: o.threshold.unwrap_or(defaults.threshold),
         containment: o.containment.unwrap_or(defaults.containment),
-        max_matches: o
-            .max_matches
-            .map_or(defaults.max_matches, |m| m as usize),
+        max_matches: o.max_matches.map_or(defaults.max_matches, |m| m as usize),
         spans: o.include_spans.unwrap_or(defaults.spans),
     };
     opts.validate()?;
@@ -243,7 +241,10 @@ pub fn report_from_pb(report: pb::Report, name: &str) -> Result<Report> {
             });
         }
         if status == ParagraphStatus::Recycled && matches.is_empty() {
-            return Err(bad(format!("paragraph {} is recycled without a match", p.index)));
+            return Err(bad(format!(
+                "paragraph {} is recycled without a match",
+                p.index
+            )));
         }
         paragraphs.push(ParagraphReport {
             index: p.index as usize,
@@ -254,7 +255,9 @@ pub fn report_from_pb(report: pb::Report, name: &str) -> Result<Report> {
             matches,
         });
     }
-    let s = report.summary.ok_or_else(|| bad("report without a summary"))?;
+    let s = report
+        .summary
+        .ok_or_else(|| bad("report without a summary"))?;
     Ok(Report {
         paragraphs,
         summary: Summary {
@@ -277,7 +280,8 @@ mod tests {
         let engine = Engine::new(Settings::default()).unwrap();
         let opts = engine.settings().query_options();
         let para = "The quick brown fox jumps over the lazy dog near the river bank today.";
-        let text = format!("{para}\n\nSomething else entirely, written for this one test.\n\n{para}");
+        let text =
+            format!("{para}\n\nSomething else entirely, written for this one test.\n\n{para}");
         let doc = engine.analyze(text);
         let report = engine.check(&doc, "me", &opts).unwrap();
         assert_eq!(report.summary.recycled, 1);
@@ -299,21 +303,44 @@ mod tests {
             defaults,
         )
         .unwrap();
-        assert_eq!((o.threshold, o.containment, o.max_matches, o.spans), (0.5, defaults.containment, 3, false));
+        assert_eq!(
+            (o.threshold, o.containment, o.max_matches, o.spans),
+            (0.5, defaults.containment, 3, false)
+        );
         for bad in [
-            pb::QueryOptions { threshold: Some(0.0), ..Default::default() },
-            pb::QueryOptions { containment: Some(1.5), ..Default::default() },
-            pb::QueryOptions { max_matches: Some(0), ..Default::default() },
-            pb::QueryOptions { threshold: Some(f64::NAN), ..Default::default() },
+            pb::QueryOptions {
+                threshold: Some(0.0),
+                ..Default::default()
+            },
+            pb::QueryOptions {
+                containment: Some(1.5),
+                ..Default::default()
+            },
+            pb::QueryOptions {
+                max_matches: Some(0),
+                ..Default::default()
+            },
+            pb::QueryOptions {
+                threshold: Some(f64::NAN),
+                ..Default::default()
+            },
         ] {
-            assert!(matches!(query_options(Some(bad), defaults), Err(Error::InvalidArgument { .. })));
+            assert!(matches!(
+                query_options(Some(bad), defaults),
+                Err(Error::InvalidArgument { .. })
+            ));
         }
     }
 
     #[test]
     fn bad_messages_are_errors() {
         let mut r = pb::Report {
-            paragraphs: vec![pb::ParagraphReport { start: 5, end: 2, status: 1, ..Default::default() }],
+            paragraphs: vec![pb::ParagraphReport {
+                start: 5,
+                end: 2,
+                status: 1,
+                ..Default::default()
+            }],
             summary: Some(pb::Summary::default()),
         };
         assert!(report_from_pb(r.clone(), "x").is_err());

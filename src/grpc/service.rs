@@ -26,10 +26,10 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::DEFAULT_NAMESPACE;
 use super::convert::{query_options, report_to_pb};
 use super::pb::{self, near_dup_server::NearDup};
 use super::status::ServiceError;
-use super::DEFAULT_NAMESPACE;
 use crate::engine::{AnalyzedDocument, Engine, QueryOptions, Report, Settings};
 use crate::error::Error;
 use crate::store::{Store, StoreError, StoredRecord};
@@ -89,7 +89,10 @@ impl Limits {
             ));
         }
         if self.workers > 1024 {
-            return Err(Error::invalid("workers", format!("{} is not in 1..=1024", self.workers)));
+            return Err(Error::invalid(
+                "workers",
+                format!("{} is not in 1..=1024", self.workers),
+            ));
         }
         Ok(())
     }
@@ -301,7 +304,11 @@ impl Inner {
             }
         }
         if count > 0 {
-            tracing::info!(documents = count, elapsed_ms = started.elapsed().as_millis() as u64, "restored from store");
+            tracing::info!(
+                documents = count,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "restored from store"
+            );
         }
         Ok(())
     }
@@ -352,7 +359,11 @@ impl Inner {
     /// Reports on and indexes a prepared submission, then records it in the store.
     fn apply(&self, p: Prepared) -> Result<(pb::SubmitResponse, Counts), ServiceError> {
         let engine = self.engine_or_create(&p.namespace)?;
-        let previous = if p.replace { engine.document(&p.id) } else { None };
+        let previous = if p.replace {
+            engine.document(&p.id)
+        } else {
+            None
+        };
         let stored_at_ms = now_ms();
         let text = p.doc.text.clone();
         let submitted = engine.submit(
@@ -500,7 +511,11 @@ pub type SubmitStreamResponses =
     Pin<Box<dyn Stream<Item = Result<pb::SubmitStreamResponse, Status>> + Send + 'static>>;
 
 /// One read-ahead item of a stream: its position, id and analysis in progress.
-type Ahead = (u64, String, tokio::task::JoinHandle<Result<Prepared, ServiceError>>);
+type Ahead = (
+    u64,
+    String,
+    tokio::task::JoinHandle<Result<Prepared, ServiceError>>,
+);
 
 #[tonic::async_trait]
 impl NearDup for NearDupService {
@@ -550,8 +565,9 @@ impl NearDup for NearDupService {
                     Ok(Some(req)) => {
                         let id = req.document_id.clone();
                         let service = reader.clone();
-                        let job =
-                            tokio::spawn(async move { service.blocking(move |inner| inner.prepare(req)).await });
+                        let job = tokio::spawn(async move {
+                            service.blocking(move |inner| inner.prepare(req)).await
+                        });
                         Ok((sequence, id, job))
                     }
                     Ok(None) => break,
@@ -623,10 +639,16 @@ impl NearDup for NearDupService {
                 .ok_or_else(|| Error::NotFound(req.document_id.clone()))?;
             Ok::<_, ServiceError>(doc)
         })();
-        log_call("GetDocument", ns_label(&req.namespace), started, &result, |d| Counts {
-            paragraphs: d.paragraphs.len(),
-            matches: 0,
-        });
+        log_call(
+            "GetDocument",
+            ns_label(&req.namespace),
+            started,
+            &result,
+            |d| Counts {
+                paragraphs: d.paragraphs.len(),
+                matches: 0,
+            },
+        );
         Ok(Response::new(pb::GetDocumentResponse {
             document: Some(result?.into()),
         }))
@@ -662,7 +684,9 @@ impl NearDup for NearDupService {
         let started = Instant::now();
         let req = request.into_inner();
         let label = req.namespace.clone();
-        let result = self.blocking(move |inner| inner.stats(&req.namespace)).await;
+        let result = self
+            .blocking(move |inner| inner.stats(&req.namespace))
+            .await;
         log_call("Stats", &label, started, &result, |_| Counts::default());
         Ok(Response::new(result?))
     }

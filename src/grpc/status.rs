@@ -60,16 +60,19 @@ mod tests {
     #[test]
     fn codes() {
         let cases = [
-            (ServiceError::from(Error::invalid("text", "empty")), Code::InvalidArgument),
+            (
+                ServiceError::from(Error::invalid("text", "empty")),
+                Code::InvalidArgument,
+            ),
             (Error::AlreadyExists("a".into()).into(), Code::AlreadyExists),
             (Error::NotFound("a".into()).into(), Code::NotFound),
             (ServiceError::NamespaceNotFound("n".into()), Code::NotFound),
-            (Error::TooLarge("big".into()).into(), Code::ResourceExhausted),
-            (ServiceError::Overloaded(3), Code::ResourceExhausted),
             (
-                StoreError::Corrupt("bad".into()).into(),
-                Code::Unavailable,
+                Error::TooLarge("big".into()).into(),
+                Code::ResourceExhausted,
             ),
+            (ServiceError::Overloaded(3), Code::ResourceExhausted),
+            (StoreError::Corrupt("bad".into()).into(), Code::Unavailable),
             (ServiceError::Internal("x".into()), Code::Internal),
         ];
         for (err, code) in cases {

@@ -133,6 +133,8 @@ struct State {
     live: Live,
     log_bytes: u64,
     snapshot_bytes: u64,
+    /// Last sequence the snapshot on disk includes.
+    snapshot_seq: u64,
 }
 
 /// The live records: encoded payloads in load order, and where each key sits.
@@ -271,6 +273,7 @@ struct Replay {
     tail: Option<Segment>,
     segments: Vec<(u64, PathBuf)>,
     snapshot_bytes: u64,
+    snapshot_seq: u64,
     log_bytes: u64,
     recovery: Recovery,
 }
@@ -335,6 +338,7 @@ impl WalStore {
                     .collect();
                 replay.snapshot_bytes =
                     snapshot::write(&dir, opts.fingerprint, replay.applied, &records)?;
+                replay.snapshot_seq = replay.applied;
                 replay.tail = None;
                 for (_, path) in &replay.segments {
                     fs::remove_file(path)?;
@@ -378,6 +382,7 @@ impl WalStore {
                 live: replay.live,
                 log_bytes,
                 snapshot_bytes: replay.snapshot_bytes,
+                snapshot_seq: replay.snapshot_seq,
             }),
             cond: Condvar::new(),
             writer: Mutex::new(writer),
@@ -447,6 +452,7 @@ fn replay(dir: &Path, opts: &WalOptions) -> Result<Replay, StoreError> {
         tail: None,
         segments: Vec::new(),
         snapshot_bytes: 0,
+        snapshot_seq: 0,
         log_bytes: 0,
         recovery: Recovery::default(),
     };
@@ -469,6 +475,7 @@ fn replay(dir: &Path, opts: &WalOptions) -> Result<Replay, StoreError> {
                 .put(key_of(&key.namespace, &key.name), order, payload);
         }
         r.applied = snap.header.seq;
+        r.snapshot_seq = snap.header.seq;
         r.snapshot_bytes = snap.bytes;
     }
 
@@ -677,9 +684,18 @@ impl Inner {
         if let Some(e) = &st.failed {
             return Err(StoreError::Failed(e.clone()));
         }
+        let last = st.next_seq - 1;
+        if last == st.snapshot_seq && st.log_bytes <= HEADER_LEN as u64 {
+            // Nothing was logged since the last snapshot.
+            let bytes = st.snapshot_bytes + st.log_bytes;
+            return Ok(CompactionStats {
+                documents: st.live.records.len(),
+                bytes_before: bytes,
+                bytes_after: bytes,
+            });
+        }
         st.leader = true;
         let batch = std::mem::take(&mut st.pending);
-        let last = st.next_seq - 1;
         let records: Vec<(u64, Arc<[u8]>)> = st
             .live
             .records
@@ -731,6 +747,7 @@ impl Inner {
         let mut st = lock(&self.state);
         st.log_bytes = current;
         st.snapshot_bytes = snapshot_bytes;
+        st.snapshot_seq = last;
         let stats = CompactionStats {
             documents: records.len(),
             bytes_before,
