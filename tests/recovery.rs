@@ -331,14 +331,11 @@ async fn verify(
             states.contains(&found),
             "{id}: found {found:?}, expected one of {states:?}"
         );
-        match found {
-            Some(text) => {
-                ledger.deleted.remove(&id);
-                ledger.live.insert(id, text);
-            }
-            // Absent: it stays out of the ledger (an acknowledged deletion is already in
-            // `deleted`; a put that never happened needs no further check).
-            None => {}
+        // Absent, it leaves the ledger: an acknowledged deletion is already in `deleted`,
+        // and a put that never happened needs no further check.
+        if let Some(text) = found {
+            ledger.deleted.remove(&id);
+            ledger.live.insert(id, text);
         }
     }
     let stats = client
@@ -446,8 +443,10 @@ fn acknowledged_writes_survive_sigkill_of_serve() {
         let last = cycle == cycles;
         runtime.block_on(async {
             let mut client = served.client().await;
-            let mut ledger = ledger.lock().unwrap_or_else(|e| e.into_inner());
-            verify(&mut client, &mut ledger, &recent, last, &mut rng).await;
+            // No client runs now; the ledger is taken out so no lock is held across awaits.
+            let mut taken = std::mem::take(&mut *ledger.lock().unwrap());
+            verify(&mut client, &mut taken, &recent, last, &mut rng).await;
+            *ledger.lock().unwrap() = taken;
         });
         if last {
             let log = served.log();
