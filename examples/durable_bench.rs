@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use neardup::engine::{Engine, Settings};
 use neardup::store::{FsyncPolicy, Store, StoredRecord, WalOptions, WalStore};
@@ -91,6 +91,7 @@ fn main() {
     std::thread::scope(|s| {
         for _ in 0..writers {
             let (store, engine, next, text_bytes) = (&store, &engine, &next, &text_bytes);
+            let settings = &settings;
             s.spawn(move || {
                 loop {
                     let d = next.fetch_add(1, Ordering::Relaxed);
@@ -146,18 +147,28 @@ fn main() {
     let records = store.load().expect("load");
     let loaded = started.elapsed();
     let engine = Engine::new(settings.clone()).expect("engine");
+    let (mut analyzing, mut indexing) = (Duration::ZERO, Duration::ZERO);
     for chunk in records.chunks(1024) {
+        let t = Instant::now();
         let analyzed: Vec<_> = chunk
             .par_iter()
             .map(|r| engine.analyze(r.text.as_str()))
             .collect();
+        analyzing += t.elapsed();
+        let t = Instant::now();
         for (r, doc) in chunk.iter().zip(analyzed) {
             engine
                 .restore(&r.name, doc, r.metadata.clone(), r.stored_at_ms)
                 .expect("restore");
         }
+        indexing += t.elapsed();
     }
     let rebuilt = started.elapsed();
+    println!(
+        "engine rebuild: analyzing (tokens, shingles, MinHash; parallel) {:.2} s, indexing {:.2} s",
+        analyzing.as_secs_f64(),
+        indexing.as_secs_f64()
+    );
     assert_eq!(records.len() as u64, docs);
     println!(
         "restart from the log: open+replay {:.2} s, decode {:.2} s, engine rebuild {:.2} s, total {:.2} s ({} paragraphs indexed)",

@@ -29,6 +29,15 @@ pub const COMPRESS_MIN: usize = 128;
 /// zstd level: fast, since compression sits on the acknowledgement path.
 const ZSTD_LEVEL: i32 = 1;
 
+thread_local! {
+    // zstd contexts are costly to set up (a level-1 compressor allocates its window), so
+    // each thread keeps one of each. `None` if zstd could not allocate one.
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        std::cell::RefCell::new(zstd::bulk::Compressor::new(ZSTD_LEVEL).ok());
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        std::cell::RefCell::new(zstd::bulk::Decompressor::new().ok());
+}
+
 const OP_PUT: u8 = 1;
 const OP_DELETE: u8 = 2;
 const TEXT_RAW: u8 = 0;
@@ -218,8 +227,11 @@ pub struct PayloadKey {
 pub fn encode_put(record: &StoredRecord) -> Arc<[u8]> {
     let text = record.text.as_bytes();
     let compressed = if text.len() >= COMPRESS_MIN {
-        zstd::bulk::compress(text, ZSTD_LEVEL)
-            .ok()
+        COMPRESSOR
+            .with(|c| match &mut *c.borrow_mut() {
+                Some(c) => c.compress(text).ok(),
+                None => None,
+            })
             .filter(|c| c.len() < text.len())
     } else {
         None
@@ -306,7 +318,10 @@ pub fn decode_record(payload: &[u8]) -> Option<StoredRecord> {
     let text = match codec {
         TEXT_RAW => stored.to_vec(),
         TEXT_ZSTD => {
-            let text = zstd::bulk::decompress(stored, raw_len).ok()?;
+            let text = DECOMPRESSOR.with(|d| match &mut *d.borrow_mut() {
+                Some(d) => d.decompress(stored, raw_len).ok(),
+                None => None,
+            })?;
             if text.len() != raw_len {
                 return None;
             }

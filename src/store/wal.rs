@@ -615,24 +615,28 @@ impl Inner {
     /// Logs one change and waits until it is durable. `apply` updates the live records
     /// under the same lock that assigns the sequence (so the two orders agree) and says
     /// whether there is anything to log.
+    ///
+    /// Returns whether the log has grown enough to be compacted.
     fn commit(
         &self,
         payload: &[u8],
         apply: impl FnOnce(&mut Live, u64) -> bool,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut st = lock(&self.state);
         if let Some(e) = &st.failed {
             return Err(StoreError::Failed(e.clone()));
         }
         let seq = st.next_seq;
         if !apply(&mut st.live, seq) {
-            return Ok(());
+            return Ok(false);
         }
         st.next_seq += 1;
         codec::encode_frame(&mut st.pending, seq, payload);
         loop {
             if st.durable >= seq {
-                return Ok(());
+                return Ok(
+                    st.log_bytes >= self.opts.compact_min_bytes && st.log_bytes >= st.live.bytes
+                );
             }
             if let Some(e) = &st.failed {
                 return Err(StoreError::Failed(e.clone()));
@@ -666,11 +670,6 @@ impl Inner {
             }
             self.cond.notify_all();
         }
-    }
-
-    fn should_compact(&self) -> bool {
-        let st = lock(&self.state);
-        st.log_bytes >= self.opts.compact_min_bytes && st.log_bytes >= st.live.bytes
     }
 
     /// Snapshots the live records and deletes the segments the snapshot covers.
@@ -774,8 +773,8 @@ impl Drop for Inner {
 }
 
 impl WalStore {
-    fn maybe_compact(&self) {
-        if !self.inner.should_compact() || self.inner.compacting.swap(true, Ordering::AcqRel) {
+    fn maybe_compact(&self, due: bool) {
+        if !due || self.inner.compacting.swap(true, Ordering::AcqRel) {
             return;
         }
         let inner = self.inner.clone();
@@ -801,19 +800,19 @@ impl Store for WalStore {
             return Err(StoreError::TooLarge(payload.len()));
         }
         let key = key_of(&record.namespace, &record.name);
-        self.inner.commit(&payload, |live, seq| {
+        let due = self.inner.commit(&payload, |live, seq| {
             live.put(key, seq, payload.clone());
             true
         })?;
-        self.maybe_compact();
+        self.maybe_compact(due);
         Ok(())
     }
 
     fn delete(&self, namespace: &str, name: &str) -> Result<(), StoreError> {
         let payload = codec::encode_delete(namespace, name);
         let key = key_of(namespace, name);
-        self.inner.commit(&payload, |live, _| live.delete(&key))?;
-        self.maybe_compact();
+        let due = self.inner.commit(&payload, |live, _| live.delete(&key))?;
+        self.maybe_compact(due);
         Ok(())
     }
 
