@@ -519,7 +519,7 @@ fn replay(dir: &Path, opts: &WalOptions) -> Result<Replay, StoreError> {
                 FrameRead::Frame { seq, payload, next } => {
                     last_in_file = last_in_file.max(seq);
                     if seq > r.applied {
-                        if seq > r.applied + 1 && r.applied > 0 {
+                        if seq > r.applied + 1 {
                             let lost = seq - r.applied - 1;
                             tracing::warn!(
                                 segment = %path.display(),
@@ -1170,6 +1170,28 @@ mod tests {
             [("d1", "v2"), ("d2", "v1"), ("d3", "v1"), ("d4", "v1")]
         );
         assert_eq!(store.recovery().lost_records, 0);
+    }
+
+    #[test]
+    fn a_compaction_cut_short_leaves_a_store_that_opens_whole() {
+        // A crash while the snapshot was being written leaves `snapshot.tmp` behind; a
+        // crash before the first segment's records leaves a log that starts later.
+        let dir = tempfile::tempdir().unwrap();
+        write_docs(dir.path(), 3);
+        fs::write(dir.path().join(snapshot::SNAPSHOT_TMP), b"half a snapshot").unwrap();
+        let store = open(dir.path());
+        assert_eq!(texts(&store), ["text-0", "text-1", "text-2"]);
+        assert!(!dir.path().join(snapshot::SNAPSHOT_TMP).exists());
+        drop(store);
+        // A lost first segment is reported, not ignored.
+        let first = last_segment(dir.path());
+        let mut buf = fs::read(&first).unwrap();
+        let second = frame_offsets(&first)[1];
+        buf.drain(HEADER_LEN..second);
+        fs::write(&first, &buf).unwrap();
+        let store = open(dir.path());
+        assert_eq!(texts(&store), ["text-1", "text-2"]);
+        assert_eq!(store.recovery().lost_records, 1);
     }
 
     #[test]
