@@ -14,6 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tonic::body::Body;
+use tonic::codegen::http;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
@@ -80,6 +82,25 @@ pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, StoreError> {
     Ok(Arc::new(WalStore::open(&config.data_dir, options)?))
 }
 
+/// Tonic refuses a request over `max_decoding_message_size` with OUT_OF_RANGE; gRPC's
+/// convention (and our API) is RESOURCE_EXHAUSTED. Such refusals come back before any
+/// handler runs, as a headers-only response, so rewriting the header is enough.
+fn too_large_is_resource_exhausted(mut res: http::Response<Body>) -> http::Response<Body> {
+    let headers = res.headers_mut();
+    let too_large = headers.get("grpc-status").is_some_and(|v| v == "11")
+        && headers
+            .get("grpc-message")
+            .and_then(|m| m.to_str().ok())
+            .is_some_and(|m| m.contains("length%20too%20large") || m.contains("length too large"));
+    if too_large {
+        headers.insert(
+            "grpc-status",
+            http::HeaderValue::from(tonic::Code::ResourceExhausted as i32),
+        );
+    }
+    res
+}
+
 /// Serves `neardup.v1.NearDup`, health and reflection on `listener` until `shutdown`
 /// completes, then drains in-flight calls and returns. The engines are first rebuilt
 /// from `store` (see [`open_store`]).
@@ -115,6 +136,9 @@ pub async fn serve(
     tracing::info!(?addr, "serving neardup.v1.NearDup");
     Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .layer(tower::util::MapResponseLayer::new(
+            too_large_is_resource_exhausted,
+        ))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(neardup)

@@ -409,7 +409,7 @@ async fn every_error_has_its_code() {
     assert!(err.message().contains("2000"), "{}", err.message());
     let err = client.check(check(&long)).await.unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted);
-    let many = vec!["one two three"; 6].join("\n\n");
+    let many = ["one two three"; 6].join("\n\n");
     let err = client.submit(submit("many", &many)).await.unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
     assert!(err.message().contains("6 paragraphs"), "{}", err.message());
@@ -854,4 +854,96 @@ mod cli {
         let (_, _, err) = run(&["serve", "--threshold", "1.5"]);
         assert!(err.contains("threshold"), "{err}");
     }
+}
+
+#[tokio::test]
+async fn deadline_is_honoured_and_retry_is_idempotent() {
+    let store = Arc::new(FlakyStore::default());
+    let server = TestServer::with(Limits::default(), store.clone()).await;
+    let mut client = server.client().await;
+    store.hold.store(true, Ordering::SeqCst);
+    let mut req = tonic::Request::new(submit("a", BUDGET));
+    req.set_timeout(std::time::Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let err = client.submit(req).await.unwrap_err();
+    assert!(
+        matches!(err.code(), Code::Cancelled | Code::DeadlineExceeded),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // The write that had started finishes on its worker; a retry is idempotent.
+    store.hold.store(false, Ordering::SeqCst);
+    let mut outcome = pb::SubmitOutcome::Unspecified;
+    for _ in 0..100 {
+        let r = client
+            .submit(submit("a", BUDGET))
+            .await
+            .unwrap()
+            .into_inner();
+        outcome = r.outcome();
+        if outcome == pb::SubmitOutcome::Unchanged {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(outcome, pb::SubmitOutcome::Unchanged);
+    assert_eq!(store.inner.load().unwrap().len(), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn stream_holds_back_a_fast_producer() {
+    use std::sync::atomic::AtomicUsize;
+    use tokio_stream::StreamExt;
+    let store = Arc::new(FlakyStore::default());
+    let limits = Limits {
+        stream_window: 8,
+        ..Limits::default()
+    };
+    let server = TestServer::with(limits, store.clone()).await;
+    let mut client = server.client().await;
+    // The first item's store write hangs; the rest are 8 KB items (bad ones, cheap to
+    // refuse) that the producer offers as fast as the transport takes them.
+    store.hold.store(true, Ordering::SeqCst);
+    let n = 1000;
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = pulled.clone();
+    let filler = FRESH.repeat(75);
+    let requests = tokio_stream::iter(0..n).map(move |i| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        if i == 0 {
+            submit("first", BUDGET)
+        } else {
+            submit("", &filler)
+        }
+    });
+    let mut responses = client.submit_stream(requests).await.unwrap().into_inner();
+    while !store.entered.load(Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let before = pulled.load(Ordering::SeqCst);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let after = pulled.load(Ordering::SeqCst);
+    // The server stopped reading: the producer is stuck well short of the end.
+    assert_eq!(before, after);
+    eprintln!("producer got {after} of {n} items out while the server was stuck");
+    assert!(after < n / 2, "producer got {after} of {n} items out");
+    store.hold.store(false, Ordering::SeqCst);
+    let mut count = 0;
+    while let Some(r) = responses.message().await.unwrap() {
+        let expected = if count == 0 {
+            Code::Ok
+        } else {
+            Code::InvalidArgument
+        };
+        let code = match r.result.unwrap() {
+            Item::Submitted(_) => Code::Ok,
+            Item::Error(e) => Code::from_i32(e.code),
+        };
+        assert_eq!((r.sequence, code), (count as u64, expected));
+        count += 1;
+    }
+    assert_eq!(count, n);
+    server.stop().await;
 }

@@ -50,7 +50,7 @@ pub struct ServeArgs {
     /// Engine jobs run at the same time [default: number of CPUs].
     #[arg(long, env = "NEARDUP_WORKERS")]
     pub workers: Option<usize>,
-    /// Jobs allowed to wait for a worker before calls fail with RESOURCE_EXHAUSTED.
+    /// Jobs running or waiting for a worker beyond which calls fail with RESOURCE_EXHAUSTED.
     #[arg(long, env = "NEARDUP_MAX_PENDING", default_value_t = Limits::default().max_pending)]
     pub max_pending: usize,
     /// Requests of one SubmitStream analyzed ahead of the one being applied.

@@ -12,16 +12,18 @@
 //! on its worker thread even if the caller goes away, so the engine and the store never
 //! disagree about a finished write. A deletion goes to the store first.
 //!
-//! Concurrent writes of the *same* document id may reach the store in a different order
-//! than the engine applied them; callers that race on one id should serialize.
+//! Writes of the same document id are serialized (a striped lock held from the engine
+//! change to the store's answer), so the store sees them in the engine's order, and an
+//! idempotent resubmission is acknowledged only once the original is durable. Writes of
+//! different ids run in parallel. Check may see a document whose write is still in flight.
 
 use std::collections::{BTreeMap, HashMap};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
@@ -45,7 +47,8 @@ pub struct Limits {
     pub max_paragraphs: usize,
     /// Engine jobs run at the same time (defaults to the number of CPUs).
     pub workers: usize,
-    /// Jobs allowed to wait for a worker before calls are refused as overloaded.
+    /// Jobs running or waiting for a worker beyond which new calls are refused as
+    /// overloaded.
     pub max_pending: usize,
     /// Requests of one SubmitStream analyzed ahead of the one being applied.
     pub stream_window: usize,
@@ -113,9 +116,14 @@ struct Inner {
     /// An empty engine with the shared settings, used only to analyze submissions before
     /// their namespace is touched (analysis depends on the settings alone).
     analyzer: Engine,
-    workers: Semaphore,
+    workers: Arc<Semaphore>,
     pending: AtomicUsize,
+    /// Striped per-document write locks (see the module docs).
+    write_locks: Box<[Mutex<()>]>,
 }
+
+/// Stripes of the per-document write locks.
+const WRITE_LOCK_STRIPES: usize = 256;
 
 /// A submission analyzed and validated, ready to apply.
 struct Prepared {
@@ -165,13 +173,14 @@ impl NearDupService {
         let service = NearDupService {
             inner: Arc::new(Inner {
                 defaults: settings.query_options(),
-                workers: Semaphore::new(limits.workers),
+                workers: Arc::new(Semaphore::new(limits.workers)),
                 analyzer: Engine::new(settings.clone())?,
                 settings,
                 limits,
                 engines: RwLock::new(HashMap::new()),
                 store,
                 pending: AtomicUsize::new(0),
+                write_locks: (0..WRITE_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             }),
         };
         service.inner.restore()?;
@@ -195,11 +204,12 @@ impl NearDupService {
     }
 
     /// Runs `job` on the blocking pool once a worker is free (in arrival order), or fails
-    /// with [`ServiceError::Overloaded`] when too many jobs are waiting already.
+    /// with [`ServiceError::Overloaded`] when too many jobs are waiting already. The job
+    /// holds the worker until it returns or releases it (before waiting on the store).
     async fn blocking<T, F>(&self, job: F) -> Result<T, ServiceError>
     where
         T: Send + 'static,
-        F: FnOnce(&Inner) -> Result<T, ServiceError> + Send + 'static,
+        F: FnOnce(&Inner, Worker) -> Result<T, ServiceError> + Send + 'static,
     {
         struct Pending<'a>(&'a AtomicUsize);
         impl Drop for Pending<'_> {
@@ -212,17 +222,26 @@ impl NearDupService {
         if waiting >= self.inner.limits.max_pending {
             return Err(ServiceError::Overloaded(waiting));
         }
-        let _permit = self
+        let permit = self
             .inner
             .workers
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| ServiceError::Internal("worker pool closed".into()))?;
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || job(&inner))
+        tokio::task::spawn_blocking(move || job(&inner, Worker(permit)))
             .await
             .map_err(|e| ServiceError::Internal(format!("worker failed: {e}")))?
     }
+}
+
+/// A job's claim on one of the `workers` CPU slots; dropping it frees the slot.
+struct Worker(#[allow(dead_code)] OwnedSemaphorePermit);
+
+impl Worker {
+    /// Frees the CPU slot before the job waits on I/O.
+    fn release(self) {}
 }
 
 fn now_ms() -> u64 {
@@ -256,6 +275,15 @@ fn document_id(id: &str) -> Result<(), Error> {
 }
 
 impl Inner {
+    /// The write lock of one document id.
+    fn write_lock(&self, namespace: &str, id: &str) -> MutexGuard<'_, ()> {
+        let h = xxhash_rust::xxh3::xxh3_64(namespace.as_bytes())
+            ^ xxhash_rust::xxh3::xxh3_64(id.as_bytes()).rotate_left(17);
+        self.write_locks[(h % WRITE_LOCK_STRIPES as u64) as usize]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
     fn engine(&self, ns: &str) -> Result<Arc<Engine>, ServiceError> {
         self.engines
             .read()
@@ -357,8 +385,13 @@ impl Inner {
     }
 
     /// Reports on and indexes a prepared submission, then records it in the store.
-    fn apply(&self, p: Prepared) -> Result<(pb::SubmitResponse, Counts), ServiceError> {
+    fn apply(
+        &self,
+        p: Prepared,
+        worker: Worker,
+    ) -> Result<(pb::SubmitResponse, Counts), ServiceError> {
         let engine = self.engine_or_create(&p.namespace)?;
+        let _write = self.write_lock(&p.namespace, &p.id);
         let previous = if p.replace {
             engine.document(&p.id)
         } else {
@@ -374,6 +407,7 @@ impl Inner {
             &p.opts,
             p.replace,
         )?;
+        worker.release();
         if submitted.created {
             let record = StoredRecord {
                 namespace: p.namespace.clone(),
@@ -427,11 +461,13 @@ impl Inner {
         ))
     }
 
-    fn delete(&self, namespace: &str, id: &str) -> Result<usize, ServiceError> {
+    fn delete(&self, namespace: &str, id: &str, worker: Worker) -> Result<usize, ServiceError> {
         let engine = self.engine(namespace)?;
+        let _write = self.write_lock(namespace, id);
         if engine.document(id).is_none() {
             return Err(Error::NotFound(id.to_string()).into());
         }
+        worker.release();
         self.store.delete(namespace, id)?;
         Ok(engine.remove(id)?.paragraphs.len())
     }
@@ -527,7 +563,7 @@ impl NearDup for NearDupService {
         let req = request.into_inner();
         let ns = ns_label(&req.namespace).to_string();
         let result = self
-            .blocking(move |inner| inner.apply(inner.prepare(req)?))
+            .blocking(move |inner, worker| inner.apply(inner.prepare(req)?, worker))
             .await;
         log_call("Submit", &ns, started, &result, |(_, c)| *c);
         Ok(Response::new(result?.0))
@@ -540,7 +576,7 @@ impl NearDup for NearDupService {
         let started = Instant::now();
         let req = request.into_inner();
         let ns = ns_label(&req.namespace).to_string();
-        let result = self.blocking(move |inner| inner.check(req)).await;
+        let result = self.blocking(move |inner, _| inner.check(req)).await;
         log_call("Check", &ns, started, &result, |(_, c)| *c);
         Ok(Response::new(result?.0))
     }
@@ -566,7 +602,7 @@ impl NearDup for NearDupService {
                         let id = req.document_id.clone();
                         let service = reader.clone();
                         let job = tokio::spawn(async move {
-                            service.blocking(move |inner| inner.prepare(req)).await
+                            service.blocking(move |inner, _| inner.prepare(req)).await
                         });
                         Ok((sequence, id, job))
                     }
@@ -599,7 +635,12 @@ impl NearDup for NearDupService {
                 let (ns, result) = match prepared {
                     Ok(p) => {
                         let ns = p.namespace.clone();
-                        (ns, applier.blocking(move |inner| inner.apply(p)).await)
+                        (
+                            ns,
+                            applier
+                                .blocking(move |inner, worker| inner.apply(p, worker))
+                                .await,
+                        )
                     }
                     Err(e) => (String::new(), Err(e)),
                 };
@@ -662,10 +703,10 @@ impl NearDup for NearDupService {
         let req = request.into_inner();
         let label = ns_label(&req.namespace).to_string();
         let result = self
-            .blocking(move |inner| {
+            .blocking(move |inner, worker| {
                 let ns = namespace(&req.namespace)?;
                 document_id(&req.document_id)?;
-                inner.delete(&ns, &req.document_id)
+                inner.delete(&ns, &req.document_id, worker)
             })
             .await;
         log_call("DeleteDocument", &label, started, &result, |&n| Counts {
@@ -685,7 +726,7 @@ impl NearDup for NearDupService {
         let req = request.into_inner();
         let label = req.namespace.clone();
         let result = self
-            .blocking(move |inner| inner.stats(&req.namespace))
+            .blocking(move |inner, _| inner.stats(&req.namespace))
             .await;
         log_call("Stats", &label, started, &result, |_| Counts::default());
         Ok(Response::new(result?))
