@@ -119,6 +119,9 @@ struct Inner {
     compaction: Mutex<()>,
     recovery: Recovery,
     _lock: File,
+    /// Failpoint: the next log writes fail as if the disk did.
+    #[cfg(test)]
+    fail_writes: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -391,6 +394,8 @@ impl WalStore {
             recovery,
             opts,
             _lock: lock_file,
+            #[cfg(test)]
+            fail_writes: AtomicBool::new(false),
         });
         if let FsyncPolicy::Interval(every) = inner.opts.fsync {
             let weak = Arc::downgrade(&inner);
@@ -612,6 +617,14 @@ fn apply(r: &mut Replay, path: &Path, seq: u64, payload: &[u8]) {
 }
 
 impl Inner {
+    fn failpoint(&self) -> std::io::Result<()> {
+        #[cfg(test)]
+        if self.fail_writes.load(Ordering::Acquire) {
+            return Err(std::io::Error::other("injected write failure"));
+        }
+        Ok(())
+    }
+
     /// Logs one change and waits until it is durable. `apply` updates the live records
     /// under the same lock that assigns the sequence (so the two orders agree) and says
     /// whether there is anything to log.
@@ -649,7 +662,9 @@ impl Inner {
             let batch = std::mem::take(&mut st.pending);
             let last = st.next_seq - 1;
             drop(st);
-            let result = lock(&self.writer).append(&batch, self.opts.fsync);
+            let result = self
+                .failpoint()
+                .and_then(|()| lock(&self.writer).append(&batch, self.opts.fsync));
             st = lock(&self.state);
             st.leader = false;
             match result {
@@ -1192,6 +1207,29 @@ mod tests {
         let store = open(dir.path());
         assert_eq!(texts(&store), ["text-1", "text-2"]);
         assert_eq!(store.recovery().lost_records, 1);
+    }
+
+    #[test]
+    fn a_failed_write_is_not_acknowledged_and_stops_later_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        store.put(&record("ns", "a", "durable")).unwrap();
+        store.inner.fail_writes.store(true, Ordering::Release);
+        let err = store.put(&record("ns", "b", "lost")).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Failed(ref m) if m.contains("injected")),
+            "{err}"
+        );
+        // Even once the disk is back, nothing more is acknowledged on top of a log whose
+        // end is unknown; compaction is refused too.
+        store.inner.fail_writes.store(false, Ordering::Release);
+        assert!(matches!(
+            store.delete("ns", "a"),
+            Err(StoreError::Failed(_))
+        ));
+        assert!(matches!(store.compact(), Err(StoreError::Failed(_))));
+        drop(store);
+        assert_eq!(texts(&open(dir.path())), ["durable"]);
     }
 
     #[test]
