@@ -4,7 +4,8 @@
 //!
 //! The caller owns the listener (tests bind 127.0.0.1:0) and the shutdown signal (the
 //! binary passes SIGINT/SIGTERM, tests a oneshot). On shutdown the server stops
-//! accepting, lets in-flight calls finish, and returns.
+//! accepting, lets in-flight calls finish, makes the store durable, writes a snapshot
+//! (so the next start replays little), and returns.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,7 +22,7 @@ use tonic::transport::server::TcpIncoming;
 use crate::engine::Settings;
 use crate::grpc::pb::near_dup_server::NearDupServer;
 use crate::grpc::{FILE_DESCRIPTOR_SET, Limits, NearDupService, ServiceError};
-use crate::store::{MemStore, Store};
+use crate::store::{FsyncPolicy, Store, StoreError, WalOptions, WalStore};
 
 /// Everything the server needs, validated by [`ServerConfig::validate`].
 #[derive(Debug, Clone)]
@@ -34,6 +35,18 @@ pub struct ServerConfig {
     pub settings: Settings,
     /// Request and load limits.
     pub limits: Limits,
+    /// How the data directory is kept.
+    pub store: StoreConfig,
+}
+
+/// Durability options of the data directory.
+#[derive(Debug, Clone, Default)]
+pub struct StoreConfig {
+    /// When the write-ahead log is fsynced (default: before every acknowledgement).
+    pub fsync: FsyncPolicy,
+    /// Take over a data directory written under other engine settings, re-indexing its
+    /// documents, instead of refusing to start.
+    pub reindex: bool,
 }
 
 impl ServerConfig {
@@ -58,11 +71,15 @@ pub enum ServeError {
     Reflection(String),
 }
 
-/// The store the server writes through. In-memory for now: the durable store plugs in
-/// here (one line) and takes `config.data_dir`.
-pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, ServiceError> {
-    let _ = &config.data_dir;
-    Ok(Arc::new(MemStore::default()))
+/// The store the server writes through: the write-ahead log in `config.data_dir`,
+/// checked against the engine settings (see [`WalStore::open`]). Blocking.
+pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, StoreError> {
+    let options = WalOptions {
+        fsync: config.store.fsync,
+        reindex: config.store.reindex,
+        ..WalOptions::new(&config.settings)
+    };
+    Ok(Arc::new(WalStore::open(&config.data_dir, options)?))
 }
 
 /// Tonic refuses a request over `max_decoding_message_size` with OUT_OF_RANGE; gRPC's
@@ -96,6 +113,7 @@ pub async fn serve(
     config.validate().map_err(ServiceError::from)?;
     let limits = config.limits.clone();
     let settings = config.settings.clone();
+    let durable = store.clone();
     let service =
         tokio::task::spawn_blocking(move || NearDupService::open(settings, limits, store))
             .await
@@ -132,6 +150,13 @@ pub async fn serve(
                 .await;
         })
         .await?;
+    tokio::task::spawn_blocking(move || {
+        durable.sync()?;
+        durable.compact()
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(format!("final snapshot failed: {e}")))?
+    .map_err(ServiceError::from)?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -697,12 +697,15 @@ mod cli {
     struct Served {
         child: Child,
         url: String,
+        _data: tempfile::TempDir,
     }
 
     impl Served {
         fn start(args: &[&str]) -> Served {
+            let data = tempfile::tempdir().unwrap();
             let mut child = neardup()
-                .args(["serve", "--listen", "127.0.0.1:0"])
+                .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+                .arg(data.path())
                 .args(args)
                 .env("NEARDUP_LOG", "warn")
                 .stdout(Stdio::null())
@@ -721,6 +724,7 @@ mod cli {
             Served {
                 child,
                 url: format!("http://{addr}"),
+                _data: data,
             }
         }
 

@@ -13,7 +13,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use neardup::grpc::Limits;
-use neardup::server::{ServerConfig, open_store, serve};
+use neardup::server::{ServerConfig, StoreConfig, open_store, serve};
+use neardup::store::FsyncPolicy;
 
 use super::EngineArgs;
 
@@ -26,6 +27,15 @@ pub struct ServeArgs {
     /// Directory of durable data.
     #[arg(long, env = "NEARDUP_DATA_DIR", default_value = "./neardup-data")]
     pub data_dir: PathBuf,
+    /// When to fsync the write-ahead log: `always` (before acknowledging each write;
+    /// concurrent writes share fsyncs), an interval such as `100ms`, or `never` (survives a
+    /// crash of the process, not of the machine).
+    #[arg(long, env = "NEARDUP_FSYNC", default_value = "always")]
+    pub fsync: FsyncPolicy,
+    /// Take over a data directory written under other engine settings and re-index its
+    /// documents, instead of refusing to start.
+    #[arg(long, env = "NEARDUP_REINDEX")]
+    pub reindex: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
     /// Largest request message, in bytes.
@@ -62,6 +72,10 @@ impl ServeArgs {
                 workers: self.workers.unwrap_or(Limits::default().workers),
                 max_pending: self.max_pending,
                 stream_window: self.stream_window,
+            },
+            store: StoreConfig {
+                fsync: self.fsync,
+                reindex: self.reindex,
             },
         };
         config.validate()?;

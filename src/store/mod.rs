@@ -3,13 +3,34 @@
 //! The service writes every accepted submission and deletion through a [`Store`] before
 //! it acknowledges the call, and rebuilds its engines from [`Store::load`] at start. The
 //! engine never sees a store. [`MemStore`] keeps everything in memory, for tests and for
-//! running without a data directory.
+//! running without a data directory; [`WalStore`] keeps a checksummed write-ahead log
+//! with group commit and snapshots in a data directory.
+//!
+//! Invariants every implementation keeps (checked by one conformance suite run against
+//! each of them, in `store::tests`):
+//! - `put` and `delete` return only once the change is durable under the store's
+//!   [`FsyncPolicy`]; with [`FsyncPolicy::Always`] (the default) that means fsynced.
+//! - `load` returns every live document once, in the order it was first stored; a
+//!   replacement keeps its place, a deletion removes it.
+//! - A store opened on data written with other engine settings ([`Fingerprint`]) refuses
+//!   to open unless asked to re-index.
 
+mod codec;
 mod mem;
+mod snapshot;
+mod wal;
+
+#[cfg(test)]
+mod tests;
 
 pub use mem::MemStore;
+pub use wal::{Recovery, WalOptions, WalStore};
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use crate::engine::Settings;
 
 /// One stored document, as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +56,169 @@ pub enum StoreError {
     /// The data on disk cannot be used as it is.
     #[error("storage is unusable: {0}")]
     Corrupt(String),
+    /// The data directory was written with other engine settings.
+    #[error(
+        "data directory {dir} was written with {stored}, but this server runs with {current}; \
+         start it with the original settings, or re-index the stored documents with the new \
+         ones (`--reindex`)"
+    )]
+    SettingsMismatch {
+        /// The data directory.
+        dir: String,
+        /// Settings found on disk.
+        stored: Fingerprint,
+        /// Settings of this process.
+        current: Fingerprint,
+    },
+    /// The data directory was written by another version of the storage format.
+    #[error(
+        "data directory {dir} uses storage format version {found}, this build reads version \
+         {expected}; use a matching neardup build"
+    )]
+    FormatVersion {
+        /// The data directory.
+        dir: String,
+        /// Version on disk.
+        found: u32,
+        /// Version this build writes.
+        expected: u32,
+    },
+    /// Another process holds the data directory.
+    #[error("data directory {0} is in use by another neardup process")]
+    Locked(String),
+    /// An earlier write failed, so later ones cannot be acknowledged.
+    #[error("storage failed earlier and accepts no more writes: {0}")]
+    Failed(String),
+    /// A record is larger than the store can frame.
+    #[error("record of {0} bytes is too large to store")]
+    TooLarge(usize),
+}
+
+/// When the store fsyncs its log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FsyncPolicy {
+    /// Before acknowledging every write (concurrent writers share one fsync). Survives
+    /// power loss. The default.
+    #[default]
+    Always,
+    /// At most this long after a write: a write is acknowledged once the OS has it, so it
+    /// survives a crash of the process but the last interval may be lost on power loss.
+    Interval(Duration),
+    /// Never explicitly (only on compaction and close): survives a crash of the process,
+    /// not of the machine.
+    Never,
+}
+
+impl std::str::FromStr for FsyncPolicy {
+    type Err = String;
+
+    /// `always`, `never`, or an interval in milliseconds such as `100ms`.
+    fn from_str(s: &str) -> Result<FsyncPolicy, String> {
+        match s {
+            "always" => Ok(FsyncPolicy::Always),
+            "never" => Ok(FsyncPolicy::Never),
+            other => other
+                .strip_suffix("ms")
+                .and_then(|ms| ms.parse::<u64>().ok())
+                .filter(|&ms| ms > 0)
+                .map(|ms| FsyncPolicy::Interval(Duration::from_millis(ms)))
+                .ok_or_else(|| {
+                    format!("{other:?} is not `always`, `never` or an interval like `100ms`")
+                }),
+        }
+    }
+}
+
+impl fmt::Display for FsyncPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FsyncPolicy::Always => f.write_str("always"),
+            FsyncPolicy::Never => f.write_str("never"),
+            FsyncPolicy::Interval(d) => write!(f, "{}ms", d.as_millis()),
+        }
+    }
+}
+
+/// The engine settings that shape signatures and the index. Data written under one
+/// fingerprint is never mixed with an engine running under another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// MinHash permutations.
+    pub num_perm: u32,
+    /// Shingle size in words.
+    pub shingle: u32,
+    /// Seed of the shingle hash and the permutations.
+    pub seed: u64,
+    /// LSH bands.
+    pub bands: u32,
+    /// LSH rows per band.
+    pub rows: u32,
+    /// Minimum paragraph length indexed, as `f64` bits.
+    pub min_length_bits: u64,
+}
+
+impl Fingerprint {
+    /// Bytes of the encoded fingerprint.
+    pub const ENCODED_LEN: usize = 32;
+
+    /// The fingerprint of these engine settings.
+    pub fn from_settings(settings: &Settings) -> Fingerprint {
+        let lsh = settings.lsh_params();
+        Fingerprint {
+            num_perm: settings.num_perm as u32,
+            shingle: settings.shingle as u32,
+            seed: settings.seed,
+            bands: lsh.bands as u32,
+            rows: lsh.rows as u32,
+            min_length_bits: settings.min_length.to_bits(),
+        }
+    }
+
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.num_perm.to_le_bytes());
+        out.extend_from_slice(&self.shingle.to_le_bytes());
+        out.extend_from_slice(&self.seed.to_le_bytes());
+        out.extend_from_slice(&self.bands.to_le_bytes());
+        out.extend_from_slice(&self.rows.to_le_bytes());
+        out.extend_from_slice(&self.min_length_bits.to_le_bytes());
+    }
+
+    fn decode(r: &mut codec::Reader<'_>) -> Option<Fingerprint> {
+        Some(Fingerprint {
+            num_perm: r.u32()?,
+            shingle: r.u32()?,
+            seed: r.u64()?,
+            bands: r.u32()?,
+            rows: r.u32()?,
+            min_length_bits: r.u64()?,
+        })
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "num_perm={} shingle={} seed={:#x} lsh={}x{} min_length={}",
+            self.num_perm,
+            self.shingle,
+            self.seed,
+            self.bands,
+            self.rows,
+            f64::from_bits(self.min_length_bits)
+        )
+    }
+}
+
+/// What a compaction did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompactionStats {
+    /// Live documents written to the snapshot.
+    pub documents: usize,
+    /// Bytes on disk before.
+    pub bytes_before: u64,
+    /// Bytes on disk after.
+    pub bytes_after: u64,
 }
 
 /// Where documents are kept durably. Implementations are shared between threads; `put`
@@ -46,4 +230,14 @@ pub trait Store: Send + Sync + 'static {
     fn delete(&self, namespace: &str, name: &str) -> Result<(), StoreError>;
     /// Every live document, in the order it was first stored.
     fn load(&self) -> Result<Vec<StoredRecord>, StoreError>;
+    /// Rewrites the live documents so that deleted and replaced ones stop taking space.
+    /// Stores that keep nothing superseded have nothing to do.
+    fn compact(&self) -> Result<CompactionStats, StoreError> {
+        Ok(CompactionStats::default())
+    }
+    /// Makes every acknowledged change durable regardless of the fsync policy (called on
+    /// shutdown). Stores without a disk have nothing to do.
+    fn sync(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

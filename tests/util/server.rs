@@ -36,6 +36,7 @@ impl TestServer {
             data_dir: std::env::temp_dir(),
             settings: Settings::default(),
             limits,
+            store: Default::default(),
         };
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(serve(config, store, listener, async {

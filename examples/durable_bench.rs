@@ -1,0 +1,204 @@
+//! Durable storage benchmark: streaming ingest throughput through the write-ahead log
+//! (fsync before each acknowledgement, concurrent writers sharing fsyncs), then the
+//! restart time of the same data directory (open + replay, decode, engine rebuild).
+//!
+//! ```text
+//! cargo run --release --example durable_bench -- [PARAGRAPHS] [WRITERS] [MODE] [FSYNC]
+//! ```
+//!
+//! `PARAGRAPHS` (default 1000000) are written as documents of 5 paragraphs of ~40 words
+//! by `WRITERS` threads (default 64). `MODE` is `store` (only the store: what durability
+//! costs) or `engine` (each document is also submitted to an engine first, as the server
+//! does). `FSYNC` is `always` (default), `never` or an interval like `100ms`. The data
+//! directory is a temporary directory on the current file system.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use neardup::engine::{Engine, Settings};
+use neardup::store::{FsyncPolicy, Store, StoredRecord, WalOptions, WalStore};
+use rayon::prelude::*;
+
+const PARAGRAPHS_PER_DOC: usize = 5;
+
+/// A paragraph of ~40 made-up words, distinct for each `n`.
+fn paragraph(n: u64) -> String {
+    const SYLLABLES: [&str; 32] = [
+        "ka", "ro", "mi", "tu", "sel", "van", "dor", "pli", "ex", "qua", "zen", "lo", "bri", "tas",
+        "nu", "fe", "gol", "wir", "sta", "mo", "ich", "pan", "dre", "ul", "ost", "jen", "hav",
+        "ri", "bel", "cun", "ya", "gri",
+    ];
+    let mut x = n.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut next = move || {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    let words = 35 + next() % 10;
+    let mut out = String::new();
+    for w in 0..words {
+        if w > 0 {
+            out.push(' ');
+        }
+        for _ in 0..2 + next() % 2 {
+            out.push_str(SYLLABLES[(next() % 32) as usize]);
+        }
+    }
+    out.push('.');
+    out
+}
+
+fn document(d: u64) -> String {
+    (0..PARAGRAPHS_PER_DOC as u64)
+        .map(|p| paragraph(d * PARAGRAPHS_PER_DOC as u64 + p))
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let paragraphs: u64 = args
+        .first()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let writers: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(64);
+    let with_engine = args.get(2).is_some_and(|m| m == "engine");
+    let fsync: FsyncPolicy = args
+        .get(3)
+        .map_or(Ok(FsyncPolicy::Always), |f| f.parse())
+        .expect("FSYNC");
+    let docs = paragraphs / PARAGRAPHS_PER_DOC as u64;
+    let settings = Settings::default();
+    let dir = tempfile::tempdir_in(".").expect("temp dir");
+    let options = WalOptions {
+        fsync,
+        ..WalOptions::new(&settings)
+    };
+    println!(
+        "{} paragraphs in {docs} documents, {writers} writers, fsync {fsync}, mode {}",
+        docs * PARAGRAPHS_PER_DOC as u64,
+        if with_engine { "engine" } else { "store" }
+    );
+
+    // Ingest.
+    let store = Arc::new(WalStore::open(dir.path(), options.clone()).expect("open"));
+    let engine = Arc::new(Engine::new(settings.clone()).expect("engine"));
+    let next = Arc::new(AtomicU64::new(0));
+    let text_bytes = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..writers {
+            let (store, engine, next, text_bytes) = (&store, &engine, &next, &text_bytes);
+            let settings = &settings;
+            s.spawn(move || {
+                loop {
+                    let d = next.fetch_add(1, Ordering::Relaxed);
+                    if d >= docs {
+                        return;
+                    }
+                    let name = format!("doc-{d}");
+                    let text = document(d);
+                    text_bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
+                    if with_engine {
+                        let analyzed = engine.analyze(text.as_str());
+                        let opts = settings.query_options();
+                        engine
+                            .submit(&name, analyzed, Default::default(), 0, &opts, true)
+                            .expect("submit");
+                    }
+                    let record = StoredRecord {
+                        namespace: "bench".into(),
+                        name,
+                        text,
+                        metadata: Default::default(),
+                        stored_at_ms: d,
+                    };
+                    store.put(&record).expect("put");
+                }
+            });
+        }
+    });
+    let ingest = started.elapsed();
+    let fsyncs = store.log_fsyncs();
+    let disk = store.disk_bytes();
+    let text_bytes = text_bytes.load(Ordering::Relaxed);
+    println!(
+        "ingest: {:.2} s, {:.0} paragraphs/s, {:.0} documents/s, {fsyncs} fsyncs ({:.1} documents per fsync)",
+        ingest.as_secs_f64(),
+        paragraphs as f64 / ingest.as_secs_f64(),
+        docs as f64 / ingest.as_secs_f64(),
+        docs as f64 / fsyncs.max(1) as f64,
+    );
+    println!(
+        "disk: {:.1} MiB for {:.1} MiB of text ({:.2}x)",
+        disk as f64 / (1 << 20) as f64,
+        text_bytes as f64 / (1 << 20) as f64,
+        disk as f64 / text_bytes as f64
+    );
+    drop(store);
+    drop(engine);
+
+    // Restart: open (replay), load (decode), rebuild the engine as the server does.
+    let started = Instant::now();
+    let store = WalStore::open(dir.path(), options.clone()).expect("reopen");
+    let opened = started.elapsed();
+    let records = store.load().expect("load");
+    let loaded = started.elapsed();
+    let engine = Engine::new(settings.clone()).expect("engine");
+    let (mut analyzing, mut indexing) = (Duration::ZERO, Duration::ZERO);
+    for chunk in records.chunks(1024) {
+        let t = Instant::now();
+        let analyzed: Vec<_> = chunk
+            .par_iter()
+            .map(|r| engine.analyze(r.text.as_str()))
+            .collect();
+        analyzing += t.elapsed();
+        let t = Instant::now();
+        for (r, doc) in chunk.iter().zip(analyzed) {
+            engine
+                .restore(&r.name, doc, r.metadata.clone(), r.stored_at_ms)
+                .expect("restore");
+        }
+        indexing += t.elapsed();
+    }
+    let rebuilt = started.elapsed();
+    println!(
+        "engine rebuild: analyzing (tokens, shingles, MinHash; parallel) {:.2} s, indexing {:.2} s",
+        analyzing.as_secs_f64(),
+        indexing.as_secs_f64()
+    );
+    assert_eq!(records.len() as u64, docs);
+    println!(
+        "restart from the log: open+replay {:.2} s, decode {:.2} s, engine rebuild {:.2} s, total {:.2} s ({} paragraphs indexed)",
+        opened.as_secs_f64(),
+        (loaded - opened).as_secs_f64(),
+        (rebuilt - loaded).as_secs_f64(),
+        rebuilt.as_secs_f64(),
+        engine.stats().paragraphs
+    );
+    drop(records);
+    drop(engine);
+
+    // The same after a compaction (what a clean shutdown leaves).
+    let compact_started = Instant::now();
+    let stats = store.compact().expect("compact");
+    println!(
+        "compaction: {:.2} s, {:.1} MiB -> {:.1} MiB",
+        compact_started.elapsed().as_secs_f64(),
+        stats.bytes_before as f64 / (1 << 20) as f64,
+        stats.bytes_after as f64 / (1 << 20) as f64
+    );
+    drop(store);
+    let started = Instant::now();
+    let store = WalStore::open(dir.path(), options).expect("reopen");
+    let opened = started.elapsed();
+    let records = store.load().expect("load");
+    println!(
+        "restart from the snapshot: open {:.2} s, decode {:.2} s ({} documents)",
+        opened.as_secs_f64(),
+        (started.elapsed() - opened).as_secs_f64(),
+        records.len()
+    );
+}
