@@ -71,6 +71,9 @@ def main():
     ap.add_argument("--repeat", type=int, default=7, help="interleaved rounds")
     ap.add_argument("--min-seconds", type=float, default=0.3)
     ap.add_argument("--json", help="also write all figures here")
+    ap.add_argument(
+        "--wall", action="store_true", help="wall time instead of process CPU time, both sides"
+    )
     args = ap.parse_args()
 
     import datasketch
@@ -134,12 +137,13 @@ def main():
             ("datasketch", lang, "shingles", datasketch_shingles, n),
         ]
 
+    clock = time.perf_counter if args.wall else time.process_time
     samples = {}  # (tool, lang, stage) -> [per_sec per round]
     impl = "?"
     for _ in range(args.repeat):
         for tool, lang, stage, fn, n in python_stages:
             samples.setdefault((tool, lang, stage), []).append(
-                n / pass_seconds(fn, args.min_seconds)
+                n / pass_seconds(fn, args.min_seconds, clock)
             )
         out = subprocess.run(
             [
@@ -151,7 +155,8 @@ def main():
                 "1",
                 "--min-seconds",
                 str(args.min_seconds),
-            ],
+            ]
+            + (["--wall"] if args.wall else []),
             check=True,
             capture_output=True,
             text=True,
@@ -166,7 +171,7 @@ def main():
     print(
         f"rensa {version('rensa')}, datasketch {version('datasketch')}, "
         f"neardup minhash loop: {impl}; {NUM_PERM} permutations, single thread, "
-        f"CPU time, median of {args.repeat} interleaved rounds"
+        f"{'wall' if args.wall else 'CPU'} time, median of {args.repeat} interleaved rounds"
     )
     print(f"{'tool':<11}{'stage':<30}" + "".join(f"{l + ' para/s':>16}" for l in langs))
     labels = [

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Signatures: neardup vs rensa vs datasketch, on the same paragraphs, in one run.
 #
-#   bench/compare.sh [PARAGRAPHS.jsonl] [--repeat N] [--min-seconds S]
+#   bench/compare.sh [PARAGRAPHS.jsonl] [--repeat N] [--min-seconds S] [--wall]
 #
 # Makes bench/.venv (gitignored) with datasketch and rensa, builds neardup's `sigbench`
 # example with the default (portable x86-64) release profile, and prints throughput per
