@@ -55,6 +55,15 @@ pub struct DedupArgs {
     /// Stop at the first bad record (invalid JSON, missing or non-string text), exit code 2.
     #[arg(long)]
     pub strict: bool,
+    /// Weight of false negatives in the LSH bands × rows choice (tuning).
+    #[arg(long, hide = true, default_value_t = batch::BATCH_FN_WEIGHT)]
+    pub fn_weight: f64,
+    /// Most LSH bands (tuning).
+    #[arg(long, hide = true, default_value_t = neardup::Settings::default().max_bands)]
+    pub max_bands: usize,
+    /// Buckets holding more earlier units than this are skipped (tuning).
+    #[arg(long, hide = true, default_value_t = batch::BATCH_MAX_BUCKET)]
+    pub max_bucket: usize,
     /// Records per chunk (the output does not depend on it; for tests and tuning).
     #[arg(long, hide = true, default_value_t = DedupOptions::default().chunk_records)]
     pub chunk_records: usize,
@@ -87,6 +96,10 @@ fn create(path: &Option<PathBuf>) -> Result<Option<BufWriter<File>>> {
 pub fn run(args: DedupArgs) -> Result<ExitCode> {
     let mut settings = args.engine.settings()?;
     settings.retain_text = false;
+    settings.fn_weight = args.fn_weight;
+    settings.max_bands = args.max_bands;
+    settings.max_bucket = args.max_bucket;
+    settings.validate()?;
     if args.threads == Some(0) {
         return Err(invalid("threads", "must be at least 1"));
     }
