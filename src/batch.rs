@@ -293,7 +293,8 @@ pub struct Progress {
     pub bad_records: u64,
     /// Records found to be duplicates so far.
     pub duplicate_records: u64,
-    /// Input bytes read so far, as stored (compressed bytes for compressed inputs).
+    /// Input bytes read up to the last chunk processed, as stored (compressed bytes for
+    /// compressed inputs; the reader's buffer of 1 MiB runs ahead).
     pub bytes_read: u64,
 }
 
@@ -353,14 +354,13 @@ pub fn dedup(
 ) -> Result<Summary, BatchError> {
     options.settings.validate()?;
     let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
-    let counter = Arc::new(AtomicU64::new(0));
     let (tx, rx) = sync_channel(2);
     let limits = (options.chunk_records.max(1), options.chunk_bytes.max(1));
     std::thread::scope(|scope| {
-        let reader_counter = counter.clone();
-        scope.spawn(move || read_chunks(sources, tx, limits, reader_counter));
+        let counter = Arc::new(AtomicU64::new(0));
+        scope.spawn(move || read_chunks(sources, tx, limits, counter));
         let mut run = Run::new(options, names, outputs);
-        run.consume(rx, &counter, observe)?;
+        run.consume(rx, observe)?;
         run.finish()
     })
 }
@@ -379,6 +379,8 @@ struct Line {
 struct Chunk {
     data: Vec<u8>,
     lines: Vec<Line>,
+    /// Input bytes read when the chunk was cut (the reader runs ahead of the work).
+    bytes_read: u64,
 }
 
 struct Counting<R> {
@@ -473,14 +475,16 @@ fn read_chunks(
                 source: index as u32,
                 number,
             });
-            if (chunk.lines.len() >= max_records || chunk.data.len() >= max_bytes)
-                && tx.send(Ok(std::mem::take(&mut chunk))).is_err()
-            {
-                return;
+            if chunk.lines.len() >= max_records || chunk.data.len() >= max_bytes {
+                chunk.bytes_read = counter.load(Ordering::Relaxed);
+                if tx.send(Ok(std::mem::take(&mut chunk))).is_err() {
+                    return;
+                }
             }
         }
     }
     if !chunk.lines.is_empty() {
+        chunk.bytes_read = counter.load(Ordering::Relaxed);
         let _ = tx.send(Ok(chunk));
     }
 }
@@ -814,6 +818,9 @@ impl Index {
                 } else {
                     (self.set(c), self.hashes[c as usize])
                 };
+                if !may_match(&u.set, set, &self.thresholds) {
+                    return None;
+                }
                 let scores = verify::scores(&u.set, set);
                 let identical = hash == u.hash && set == u.set.as_slice();
                 let kind = verify::classify(&scores, identical, &self.thresholds)?;
@@ -927,16 +934,17 @@ impl<'o> Run<'o> {
     fn consume(
         &mut self,
         rx: Receiver<Result<Chunk, BatchError>>,
-        counter: &AtomicU64,
         mut observe: impl FnMut(&Progress),
     ) -> Result<(), BatchError> {
         for chunk in rx {
-            self.chunk(chunk?)?;
+            let chunk = chunk?;
+            let bytes_read = chunk.bytes_read;
+            self.chunk(chunk)?;
             observe(&Progress {
                 records: self.summary.records,
                 bad_records: self.summary.bad_records,
                 duplicate_records: self.summary.duplicate_records,
-                bytes_read: counter.load(Ordering::Relaxed),
+                bytes_read,
             });
         }
         Ok(())
@@ -1292,6 +1300,34 @@ impl<'o> Run<'o> {
     }
 }
 
+/// Whether two sorted sets may share enough shingles for any kind of match: a merge that
+/// gives up as soon as the shingles left cannot reach the least the thresholds need
+/// (most candidates share a common phrase or two, and are dropped after a few steps).
+/// Never false for a pair that [`verify::classify`] would accept.
+fn may_match(q: &[u32], s: &[u32], t: &Thresholds) -> bool {
+    let (a, b) = (q.len() as f64, s.len() as f64);
+    let near = t.jaccard * (a + b) / (1.0 + t.jaccard);
+    let partial = (t.containment * a.min(b)).max(t.min_shared as f64);
+    // Rounded down, and a little less, so that float error never drops a match.
+    let need = (near.min(partial) - 1e-6).floor().max(0.0) as usize;
+    let (mut i, mut j, mut shared) = (0, 0, 0);
+    while i < q.len() && j < s.len() {
+        if shared + (q.len() - i).min(s.len() - j) < need {
+            return false;
+        }
+        match q[i].cmp(&s[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                shared += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    shared >= need
+}
+
 fn exact_key(hash: u64) -> u32 {
     (hash >> 32) as u32
 }
@@ -1336,6 +1372,38 @@ mod tests {
             "field \"text\" is null, not a string"
         );
         assert!(err(b"\"just a string\"").contains("expected a JSON object"));
+    }
+
+    #[test]
+    fn may_match_never_drops_a_match() {
+        let t = Thresholds {
+            jaccard: 0.2,
+            containment: 0.6,
+            min_shared: 7,
+        };
+        let mut x = 12345u64;
+        let mut next = |m: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % m
+        };
+        let (mut matches, mut dropped) = (0, 0);
+        for _ in 0..20_000 {
+            let (na, nb, shared) = (next(60) as u32, next(200) as u32, next(60) as u32);
+            let q: Vec<u32> = (0..shared).chain(1000..1000 + na).collect();
+            let mut s: Vec<u32> = (0..shared.min(nb)).chain(5000..5000 + nb).collect();
+            s.sort_unstable();
+            let scores = verify::scores(&q, &s);
+            if verify::classify(&scores, false, &t).is_some() {
+                matches += 1;
+                assert!(may_match(&q, &s, &t), "{scores:?}");
+            } else if !may_match(&q, &s, &t) {
+                dropped += 1;
+            }
+        }
+        assert!(matches > 1000 && dropped > 1000, "{matches} {dropped}");
+        assert!(!may_match(&[1, 2, 3, 4, 5, 6, 7, 8], &[9, 10, 11, 12], &t));
     }
 
     #[test]
