@@ -102,7 +102,7 @@ nd_sub="$(awk '/Elapsed/ {n=split($NF,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]
 echo
 echo "== summary"
 printf '%s\n' "${results[@]}"
-awk -v ds="$ds_sub" -v nds="$nd_sub" -v nd="$nd_full" -v n="$have" -v sub="$SUB" 'BEGIN {
-  printf "speed-up on the %d-paragraph subsample: %.0fx datasketch\n", sub, ds / nds
-  printf "datasketch extrapolated to %d paragraphs (linear, a lower bound): %.0f s; neardup measured: %.2f s; %.0fx\n", n, ds * n / sub, nd, ds * n / sub / nd
+awk -v ds="$ds_sub" -v nds="$nd_sub" -v nd="$nd_full" -v n="$have" -v subn="$SUB" 'BEGIN {
+  printf "speed-up on the %d-paragraph subsample: %.0fx datasketch\n", subn, ds / nds
+  printf "datasketch extrapolated to %d paragraphs (linear, a lower bound): %.0f s; neardup measured: %.2f s; %.0fx\n", n, ds * n / subn, nd, ds * n / subn / nd
 }'
