@@ -486,4 +486,18 @@ fn missing_input_and_bad_flags_exit_2() {
     let input = write(dir.path(), "in.jsonl", &corpus());
     let run = dedup(dir.path(), &[input], &["--threshold", "1.5"]);
     assert_eq!(run.output.status.code(), Some(2));
+    // An existing output inside an input directory is refused, not truncated and read.
+    let kept = dir.path().join("kept.jsonl");
+    std::fs::write(&kept, "{\"text\": \"earlier output\"}\n").unwrap();
+    let run = dedup(dir.path(), &[dir.path().to_path_buf()], &[]);
+    assert_eq!(run.output.status.code(), Some(2));
+    assert!(
+        run.stderr().contains("is also an output"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&kept).unwrap(),
+        "{\"text\": \"earlier output\"}\n"
+    );
 }

@@ -123,6 +123,11 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
     if stdin > 1 {
         return Err(invalid("input", "standard input (-) can be read only once"));
     }
+    let outputs: Vec<Option<PathBuf>> = [&args.matches, &args.clusters, &args.kept]
+        .into_iter()
+        .flatten()
+        .map(|p| std::fs::canonicalize(p).ok())
+        .collect();
     let mut sources = Vec::new();
     let mut total_bytes = 0u64;
     for path in &args.input {
@@ -131,6 +136,17 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
             continue;
         }
         for file in batch::expand_inputs(std::slice::from_ref(path)).map_err(input_error)? {
+            // An output file inside an input directory would be truncated before it is read.
+            let canonical = std::fs::canonicalize(&file).ok();
+            if outputs
+                .iter()
+                .any(|o| canonical.is_some() && *o == canonical)
+            {
+                return Err(invalid(
+                    "input",
+                    format!("{} is also an output", file.display()),
+                ));
+            }
             total_bytes += std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
             sources.push(Source::path(file));
         }
