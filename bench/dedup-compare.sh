@@ -14,7 +14,8 @@
 # RENSA_FULL=1) also runs on all N; datasketch's time for N is extrapolated linearly from
 # SUB, which is a lower bound (its queries slow down as the index grows).
 #
-# Environment: N (1000000), SUB (100000), THREADS (2), VENV (bench/.venv), OUT (bench/out).
+# Environment: N (1000000), SUB (100000), THREADS (2), VENV (bench/.venv), OUT (bench/out),
+# FULL_T1=1 (also run neardup on all N with one thread), RENSA_FULL=1 (rensa on all N).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CORPORA="${1:-/tmp/corpora}"
@@ -34,7 +35,7 @@ IN="$OUT/en-$N.jsonl"
 SUBIN="$OUT/en-$SUB.jsonl"
 if [[ ! -s "$IN" ]]; then
   # shellcheck disable=SC2046
-  cat $(ls "$CORPORA"/en/*.jsonl | sort) | head -n "$N" > "$IN"
+  (cat $(ls "$CORPORA"/en/*.jsonl | sort) || true) | head -n "$N" > "$IN"
 fi
 head -n "$SUB" "$IN" > "$SUBIN"
 have="$(wc -l < "$IN")"
@@ -87,7 +88,9 @@ row "run" "wall s" "peak MB" "dups" "index B/unit"
 nd "sub-${SUB}" "$SUBIN" "$THREADS"
 py "datasketch-sub-${SUB}" datasketch "$SUBIN"
 py "rensa-sub-${SUB}" rensa "$SUBIN"
-nd "full-${have}-t1" "$IN" 1
+if [[ "${FULL_T1:-0}" == 1 ]]; then
+  nd "full-${have}-t1" "$IN" 1
+fi
 nd "full-${have}" "$IN" "$THREADS"
 if [[ "${RENSA_FULL:-0}" == 1 ]]; then
   py "rensa-full-${have}" rensa "$IN"
@@ -99,7 +102,7 @@ nd_sub="$(awk '/Elapsed/ {n=split($NF,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]
 echo
 echo "== summary"
 printf '%s\n' "${results[@]}"
-awk -v ds="$ds_sub" -v nds="$nd_sub" -v nd="$nd_full" -v n="$have" -v sub="$SUB" 'BEGIN {
-  printf "speed-up on the %d-paragraph subsample: %.0fx datasketch\n", sub, ds / nds
-  printf "datasketch extrapolated to %d paragraphs (linear, a lower bound): %.0f s; neardup measured: %.2f s; %.0fx\n", n, ds * n / sub, nd, ds * n / sub / nd
+awk -v ds="$ds_sub" -v nds="$nd_sub" -v nd="$nd_full" -v n="$have" -v subn="$SUB" 'BEGIN {
+  printf "speed-up on the %d-paragraph subsample: %.0fx datasketch\n", subn, ds / nds
+  printf "datasketch extrapolated to %d paragraphs (linear, a lower bound): %.0f s; neardup measured: %.2f s; %.0fx\n", n, ds * n / subn, nd, ds * n / subn / nd
 }'

@@ -122,7 +122,7 @@ fn corpus() -> Vec<String> {
 fn record_units_find_exact_near_and_partial_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     let input = write(dir.path(), "in.jsonl", &corpus());
-    let run = dedup(dir.path(), &[input.clone()], &[]);
+    let run = dedup(dir.path(), std::slice::from_ref(&input), &[]);
     assert!(run.output.status.success(), "{}", run.stderr());
 
     let matches = run.matches();
@@ -212,7 +212,7 @@ fn paragraph_units_find_repeats_across_and_within_records() {
     let p = |seed| words(seed, 30).join(" ");
     let mut p1_near = words(11, 30);
     p1_near[10] = "different".into();
-    let records = vec![
+    let records = [
         json!({"id": 1, "text": format!("{}\n\n{}", p(11), p(12))}),
         // Within a record: its third paragraph repeats its first.
         json!({"id": 2, "text": format!("{}\n\n{}\n\n{}", p(13), p(14), p(13))}),
@@ -306,7 +306,7 @@ fn output_is_identical_for_any_threads_and_chunk_size() {
     for unit in ["record", "paragraph"] {
         let base = dedup(
             dir.path(),
-            &[input.clone()],
+            std::slice::from_ref(&input),
             &["--unit", unit, "--threads", "1"],
         );
         assert!(base.output.status.success(), "{}", base.stderr());
@@ -319,7 +319,7 @@ fn output_is_identical_for_any_threads_and_chunk_size() {
         ] {
             let mut args = vec!["--unit", unit];
             args.extend_from_slice(extra);
-            let other = dedup(dir.path(), &[input.clone()], &args);
+            let other = dedup(dir.path(), std::slice::from_ref(&input), &args);
             assert!(other.output.status.success(), "{}", other.stderr());
             assert_eq!(other.matches, base.matches, "{unit} {extra:?}");
             assert_eq!(other.clusters, base.clusters, "{unit} {extra:?}");
@@ -327,7 +327,11 @@ fn output_is_identical_for_any_threads_and_chunk_size() {
         }
     }
     // RAYON_NUM_THREADS is honoured when --threads is absent (and changes nothing).
-    let base = dedup(dir.path(), &[input.clone()], &["--threads", "1"]);
+    let base = dedup(
+        dir.path(),
+        std::slice::from_ref(&input),
+        &["--threads", "1"],
+    );
     let mut cmd = neardup();
     let out = dir.path().join("env-matches.jsonl");
     let output = cmd
@@ -359,7 +363,7 @@ fn gzip_zstd_and_directory_inputs_give_the_same_output() {
     assert!(base.output.status.success(), "{}", base.stderr());
     assert!(!base.matches.is_empty());
     for input in [gz, zst] {
-        let run = dedup(dir.path(), &[input.clone()], &[]);
+        let run = dedup(dir.path(), std::slice::from_ref(&input), &[]);
         assert!(run.output.status.success(), "{}", run.stderr());
         assert_eq!(run.matches, base.matches, "{}", input.display());
         assert_eq!(run.clusters, base.clusters);
@@ -425,7 +429,7 @@ fn bad_records_are_counted_reported_and_kept_unless_strict() {
     let input = dir.path().join("in.jsonl");
     std::fs::write(&input, &bytes).unwrap();
 
-    let run = dedup(dir.path(), &[input.clone()], &[]);
+    let run = dedup(dir.path(), std::slice::from_ref(&input), &[]);
     assert!(run.output.status.success(), "{}", run.stderr());
     let stderr = run.stderr();
     for (line, reason) in [
@@ -453,7 +457,7 @@ fn bad_records_are_counted_reported_and_kept_unless_strict() {
     assert_eq!(kept, expected);
     assert_eq!(run.matches().len(), 1);
 
-    let strict = dedup(dir.path(), &[input.clone()], &["--strict"]);
+    let strict = dedup(dir.path(), std::slice::from_ref(&input), &["--strict"]);
     assert_eq!(strict.output.status.code(), Some(2), "{}", strict.stderr());
     assert!(
         strict.stderr().contains(&format!(
@@ -482,4 +486,18 @@ fn missing_input_and_bad_flags_exit_2() {
     let input = write(dir.path(), "in.jsonl", &corpus());
     let run = dedup(dir.path(), &[input], &["--threshold", "1.5"]);
     assert_eq!(run.output.status.code(), Some(2));
+    // An existing output inside an input directory is refused, not truncated and read.
+    let kept = dir.path().join("kept.jsonl");
+    std::fs::write(&kept, "{\"text\": \"earlier output\"}\n").unwrap();
+    let run = dedup(dir.path(), &[dir.path().to_path_buf()], &[]);
+    assert_eq!(run.output.status.code(), Some(2));
+    assert!(
+        run.stderr().contains("is also an output"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&kept).unwrap(),
+        "{\"text\": \"earlier output\"}\n"
+    );
 }

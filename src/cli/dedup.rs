@@ -55,6 +55,15 @@ pub struct DedupArgs {
     /// Stop at the first bad record (invalid JSON, missing or non-string text), exit code 2.
     #[arg(long)]
     pub strict: bool,
+    /// Weight of false negatives in the LSH bands × rows choice (tuning).
+    #[arg(long, hide = true, default_value_t = batch::BATCH_FN_WEIGHT)]
+    pub fn_weight: f64,
+    /// Most LSH bands (tuning).
+    #[arg(long, hide = true, default_value_t = neardup::Settings::default().max_bands)]
+    pub max_bands: usize,
+    /// Buckets holding more earlier units than this are skipped (tuning).
+    #[arg(long, hide = true, default_value_t = batch::BATCH_MAX_BUCKET)]
+    pub max_bucket: usize,
     /// Records per chunk (the output does not depend on it; for tests and tuning).
     #[arg(long, hide = true, default_value_t = DedupOptions::default().chunk_records)]
     pub chunk_records: usize,
@@ -87,6 +96,10 @@ fn create(path: &Option<PathBuf>) -> Result<Option<BufWriter<File>>> {
 pub fn run(args: DedupArgs) -> Result<ExitCode> {
     let mut settings = args.engine.settings()?;
     settings.retain_text = false;
+    settings.fn_weight = args.fn_weight;
+    settings.max_bands = args.max_bands;
+    settings.max_bucket = args.max_bucket;
+    settings.validate()?;
     if args.threads == Some(0) {
         return Err(invalid("threads", "must be at least 1"));
     }
@@ -110,6 +123,11 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
     if stdin > 1 {
         return Err(invalid("input", "standard input (-) can be read only once"));
     }
+    let outputs: Vec<Option<PathBuf>> = [&args.matches, &args.clusters, &args.kept]
+        .into_iter()
+        .flatten()
+        .map(|p| std::fs::canonicalize(p).ok())
+        .collect();
     let mut sources = Vec::new();
     let mut total_bytes = 0u64;
     for path in &args.input {
@@ -118,6 +136,17 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
             continue;
         }
         for file in batch::expand_inputs(std::slice::from_ref(path)).map_err(input_error)? {
+            // An output file inside an input directory would be truncated before it is read.
+            let canonical = std::fs::canonicalize(&file).ok();
+            if outputs
+                .iter()
+                .any(|o| canonical.is_some() && *o == canonical)
+            {
+                return Err(invalid(
+                    "input",
+                    format!("{} is also an output", file.display()),
+                ));
+            }
             total_bytes += std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
             sources.push(Source::path(file));
         }
