@@ -740,6 +740,9 @@ impl Engine {
         let (scores, identical, source) = match c {
             Candidate::Earlier(j) => {
                 let q = &doc.paragraphs[j];
+                if !verify::may_match(&p.text.set, &q.text.set, t) {
+                    return None;
+                }
                 let scores = verify::scores(&p.text.set, &q.text.set);
                 let identical =
                     q.text.content_hash == p.text.content_hash && q.text.set == p.text.set;
@@ -756,7 +759,9 @@ impl Engine {
             Candidate::Indexed(pid) => {
                 let (doc_id, index, scores, identical) = {
                     let stored = self.paragraphs.get(&pid)?;
-                    if Some(stored.doc) == exclude {
+                    if Some(stored.doc) == exclude
+                        || !verify::may_match(&p.text.set, &stored.set, t)
+                    {
                         return None;
                     }
                     let scores = verify::scores(&p.text.set, &stored.set);

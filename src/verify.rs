@@ -105,6 +105,34 @@ pub fn classify(scores: &Scores, identical: bool, t: &Thresholds) -> Option<Matc
     }
 }
 
+/// Whether two sorted sets may share enough shingles for any kind of match: a merge that
+/// gives up as soon as the shingles left cannot reach the least the thresholds need
+/// (most candidates share a common phrase or two, and are dropped after a few steps).
+/// Never false for a pair that [`verify::classify`] would accept.
+pub fn may_match(q: &[u32], s: &[u32], t: &Thresholds) -> bool {
+    let (a, b) = (q.len() as f64, s.len() as f64);
+    let near = t.jaccard * (a + b) / (1.0 + t.jaccard);
+    let partial = (t.containment * a.min(b)).max(t.min_shared as f64);
+    // Rounded down, and a little less, so that float error never drops a match.
+    let need = (near.min(partial) - 1e-6).floor().max(0.0) as usize;
+    let (mut i, mut j, mut shared) = (0, 0, 0);
+    while i < q.len() && j < s.len() {
+        if shared + (q.len() - i).min(s.len() - j) < need {
+            return false;
+        }
+        match q[i].cmp(&s[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                shared += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    shared >= need
+}
+
 /// A run of text shared by both paragraphs, as token ranges `[q_first, q_last)` and
 /// `[s_first, s_last)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,6 +240,38 @@ mod tests {
         // …or relative to the paragraph it is found in.
         let long: Vec<u32> = (0..200).collect();
         assert_eq!(classify(&scores(&fragment, &long), false, &t), None);
+    }
+
+    #[test]
+    fn may_match_never_drops_a_match() {
+        let t = Thresholds {
+            jaccard: 0.2,
+            containment: 0.6,
+            min_shared: 7,
+        };
+        let mut x = 12345u64;
+        let mut next = |m: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % m
+        };
+        let (mut matches, mut dropped) = (0, 0);
+        for _ in 0..20_000 {
+            let (na, nb, shared) = (next(60) as u32, next(200) as u32, next(60) as u32);
+            let q: Vec<u32> = (0..shared).chain(1000..1000 + na).collect();
+            let mut s: Vec<u32> = (0..shared.min(nb)).chain(5000..5000 + nb).collect();
+            s.sort_unstable();
+            let scores = scores(&q, &s);
+            if classify(&scores, false, &t).is_some() {
+                matches += 1;
+                assert!(may_match(&q, &s, &t), "{scores:?}");
+            } else if !may_match(&q, &s, &t) {
+                dropped += 1;
+            }
+        }
+        assert!(matches > 1000 && dropped > 1000, "{matches} {dropped}");
+        assert!(!may_match(&[1, 2, 3, 4, 5, 6, 7, 8], &[9, 10, 11, 12], &t));
     }
 
     #[test]

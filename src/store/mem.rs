@@ -1,39 +1,51 @@
 //! An in-memory [`Store`]: nothing survives the process. For tests and ephemeral runs.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::{Store, StoreError, StoredRecord};
 
-/// Keeps records in insertion order in memory.
+/// Keeps records in memory, keyed by (namespace, name), each with the sequence number of
+/// its first `put` so `load` can return them in that order. `put` and `delete` are O(1).
 #[derive(Debug, Default)]
 pub struct MemStore {
-    records: Mutex<Vec<StoredRecord>>,
+    inner: Mutex<Records>,
+}
+
+#[derive(Debug, Default)]
+struct Records {
+    next: u64,
+    by_key: HashMap<(String, String), (u64, StoredRecord)>,
+}
+
+impl MemStore {
+    fn records(&self) -> std::sync::MutexGuard<'_, Records> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl Store for MemStore {
     fn put(&self, record: &StoredRecord) -> Result<(), StoreError> {
-        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        match records
-            .iter_mut()
-            .find(|r| r.namespace == record.namespace && r.name == record.name)
-        {
-            Some(r) => *r = record.clone(),
-            None => records.push(record.clone()),
-        }
+        let mut records = self.records();
+        let next = records.next;
+        let key = (record.namespace.clone(), record.name.clone());
+        let seq = records.by_key.get(&key).map_or(next, |(seq, _)| *seq);
+        records.by_key.insert(key, (seq, record.clone()));
+        records.next += 1;
         Ok(())
     }
 
     fn delete(&self, namespace: &str, name: &str) -> Result<(), StoreError> {
-        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        records.retain(|r| !(r.namespace == namespace && r.name == name));
+        self.records()
+            .by_key
+            .remove(&(namespace.to_string(), name.to_string()));
         Ok(())
     }
 
     fn load(&self) -> Result<Vec<StoredRecord>, StoreError> {
-        Ok(self
-            .records
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone())
+        let records = self.records();
+        let mut live: Vec<&(u64, StoredRecord)> = records.by_key.values().collect();
+        live.sort_by_key(|(seq, _)| *seq);
+        Ok(live.into_iter().map(|(_, r)| r.clone()).collect())
     }
 }
