@@ -818,10 +818,7 @@ impl Index {
                 } else {
                     (self.set(c), self.hashes[c as usize])
                 };
-                if !verify::may_match(&u.set, set, &self.thresholds) {
-                    return None;
-                }
-                let scores = verify::scores(&u.set, set);
+                let scores = verify::candidate_scores(&u.set, set, &self.thresholds)?;
                 let identical = hash == u.hash && set == u.set.as_slice();
                 let kind = verify::classify(&scores, identical, &self.thresholds)?;
                 Some(Found {

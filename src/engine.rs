@@ -740,10 +740,7 @@ impl Engine {
         let (scores, identical, source) = match c {
             Candidate::Earlier(j) => {
                 let q = &doc.paragraphs[j];
-                if !verify::may_match(&p.text.set, &q.text.set, t) {
-                    return None;
-                }
-                let scores = verify::scores(&p.text.set, &q.text.set);
+                let scores = verify::candidate_scores(&p.text.set, &q.text.set, t)?;
                 let identical =
                     q.text.content_hash == p.text.content_hash && q.text.set == p.text.set;
                 let source = SourceRef {
@@ -759,12 +756,10 @@ impl Engine {
             Candidate::Indexed(pid) => {
                 let (doc_id, index, scores, identical) = {
                     let stored = self.paragraphs.get(&pid)?;
-                    if Some(stored.doc) == exclude
-                        || !verify::may_match(&p.text.set, &stored.set, t)
-                    {
+                    if Some(stored.doc) == exclude {
                         return None;
                     }
-                    let scores = verify::scores(&p.text.set, &stored.set);
+                    let scores = verify::candidate_scores(&p.text.set, &stored.set, t)?;
                     let identical =
                         stored.content_hash == p.text.content_hash && *stored.set == *p.text.set;
                     (stored.doc, stored.index as usize, scores, identical)

@@ -28,8 +28,30 @@ pub struct Scores {
 
 /// Exact scores of two sorted, distinct sets.
 pub fn scores(q: &[u32], s: &[u32]) -> Scores {
+    let shared = shared_at_least(q, s, 0).unwrap_or(0);
+    scores_from(q.len(), s.len(), shared)
+}
+
+/// Exact scores of a candidate pair, or `None` as soon as the merge shows that too few
+/// shingles can be shared for any kind of match (most candidates share a common phrase
+/// or two and are dropped after a few steps). Never `None` for a pair that [`classify`]
+/// would accept.
+pub fn candidate_scores(q: &[u32], s: &[u32], t: &Thresholds) -> Option<Scores> {
+    let (a, b) = (q.len() as f64, s.len() as f64);
+    let near = t.jaccard * (a + b) / (1.0 + t.jaccard);
+    let partial = (t.containment * a.min(b)).max(t.min_shared as f64);
+    // Rounded down, and a little less, so that float error never drops a match.
+    let need = (near.min(partial) - 1e-6).floor().max(0.0) as usize;
+    shared_at_least(q, s, need).map(|shared| scores_from(q.len(), s.len(), shared))
+}
+
+/// `|q ∩ s|` of two sorted sets, or `None` once fewer than `need` can be reached.
+fn shared_at_least(q: &[u32], s: &[u32], need: usize) -> Option<usize> {
     let (mut i, mut j, mut shared) = (0, 0, 0);
     while i < q.len() && j < s.len() {
+        if shared + (q.len() - i).min(s.len() - j) < need {
+            return None;
+        }
         match q[i].cmp(&s[j]) {
             std::cmp::Ordering::Less => i += 1,
             std::cmp::Ordering::Greater => j += 1,
@@ -40,11 +62,15 @@ pub fn scores(q: &[u32], s: &[u32]) -> Scores {
             }
         }
     }
+    (shared >= need).then_some(shared)
+}
+
+fn scores_from(q: usize, s: usize, shared: usize) -> Scores {
     let ratio = |n: usize, d: usize| if d == 0 { 0.0 } else { n as f64 / d as f64 };
     Scores {
-        jaccard: ratio(shared, q.len() + s.len() - shared),
-        containment: ratio(shared, q.len()),
-        containment_source: ratio(shared, s.len()),
+        jaccard: ratio(shared, q + s - shared),
+        containment: ratio(shared, q),
+        containment_source: ratio(shared, s),
         shared,
     }
 }
@@ -103,34 +129,6 @@ pub fn classify(scores: &Scores, identical: bool, t: &Thresholds) -> Option<Matc
     } else {
         None
     }
-}
-
-/// Whether two sorted sets may share enough shingles for any kind of match: a merge that
-/// gives up as soon as the shingles left cannot reach the least the thresholds need
-/// (most candidates share a common phrase or two, and are dropped after a few steps).
-/// Never false for a pair that [`verify::classify`] would accept.
-pub fn may_match(q: &[u32], s: &[u32], t: &Thresholds) -> bool {
-    let (a, b) = (q.len() as f64, s.len() as f64);
-    let near = t.jaccard * (a + b) / (1.0 + t.jaccard);
-    let partial = (t.containment * a.min(b)).max(t.min_shared as f64);
-    // Rounded down, and a little less, so that float error never drops a match.
-    let need = (near.min(partial) - 1e-6).floor().max(0.0) as usize;
-    let (mut i, mut j, mut shared) = (0, 0, 0);
-    while i < q.len() && j < s.len() {
-        if shared + (q.len() - i).min(s.len() - j) < need {
-            return false;
-        }
-        match q[i].cmp(&s[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                shared += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    shared >= need
 }
 
 /// A run of text shared by both paragraphs, as token ranges `[q_first, q_last)` and
@@ -243,7 +241,7 @@ mod tests {
     }
 
     #[test]
-    fn may_match_never_drops_a_match() {
+    fn candidate_scores_never_drops_a_match() {
         let t = Thresholds {
             jaccard: 0.2,
             containment: 0.6,
@@ -265,13 +263,16 @@ mod tests {
             let scores = scores(&q, &s);
             if classify(&scores, false, &t).is_some() {
                 matches += 1;
-                assert!(may_match(&q, &s, &t), "{scores:?}");
-            } else if !may_match(&q, &s, &t) {
+                assert_eq!(candidate_scores(&q, &s, &t), Some(scores));
+            } else if candidate_scores(&q, &s, &t).is_none() {
                 dropped += 1;
             }
         }
         assert!(matches > 1000 && dropped > 1000, "{matches} {dropped}");
-        assert!(!may_match(&[1, 2, 3, 4, 5, 6, 7, 8], &[9, 10, 11, 12], &t));
+        assert_eq!(
+            candidate_scores(&[1, 2, 3, 4, 5, 6, 7, 8], &[9, 10, 11, 12], &t),
+            None
+        );
     }
 
     #[test]
