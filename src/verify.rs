@@ -4,8 +4,9 @@
 //! between two given paragraphs has probability about `n·m / 2³²`, below 10⁻⁵ for
 //! paragraphs of a few hundred shingles), so no estimate error enters a decision.
 //!
-//! Kinds: `exact` (identical after normalization), `near` (Jaccard ≥ threshold),
-//! `partial` (one paragraph is mostly inside the other: containment ≥ its threshold,
+//! Kinds: `exact` (identical after normalization), `near` (Jaccard ≥ threshold and at
+//! least `min_shared` shingles in common: on six-word sentences, two shared bigrams such
+//! as "a man" and "man is" reach Jaccard 0.25 and mean nothing), `partial` (one paragraph is mostly inside the other: containment ≥ its threshold,
 //! at least `min_shared` shingles in common, and Jaccard at least half the `near`
 //! threshold — so a fragment must be a fair share of the paragraph it came from, and a
 //! short heading whose words recur in a long paragraph is not reported).
@@ -38,7 +39,7 @@ pub fn scores(q: &[u32], s: &[u32]) -> Scores {
 /// would accept.
 pub fn candidate_scores(q: &[u32], s: &[u32], t: &Thresholds) -> Option<Scores> {
     let (a, b) = (q.len() as f64, s.len() as f64);
-    let near = t.jaccard * (a + b) / (1.0 + t.jaccard);
+    let near = (t.jaccard * (a + b) / (1.0 + t.jaccard)).max(t.min_shared as f64);
     let partial = (t.containment * a.min(b)).max(t.min_shared as f64);
     // Rounded down, and a little less, so that float error never drops a match.
     let need = (near.min(partial) - 1e-6).floor().max(0.0) as usize;
@@ -124,7 +125,7 @@ pub fn classify(scores: &Scores, identical: bool, t: &Thresholds) -> Option<Matc
         && scores.jaccard >= t.jaccard / 2.0
     {
         Some(MatchKind::Partial)
-    } else if scores.jaccard >= t.jaccard {
+    } else if scores.jaccard >= t.jaccard && scores.shared >= t.min_shared {
         Some(MatchKind::Near)
     } else {
         None
@@ -224,9 +225,12 @@ mod tests {
             containment: 0.8,
             min_shared: 5,
         };
-        let near = scores(&[1, 2, 3, 4], &[1, 2, 3, 5]);
+        let near = scores(&[1, 2, 3, 4, 5, 6, 7], &[1, 2, 3, 4, 5, 6, 8]);
         assert_eq!(classify(&near, true, &t), Some(MatchKind::Exact));
         assert_eq!(classify(&near, false, &t), Some(MatchKind::Near));
+        // The same Jaccard on tiny sets rests on too few shingles to mean anything.
+        let tiny = scores(&[1, 2, 3, 4], &[1, 2, 3, 5]);
+        assert_eq!(classify(&tiny, false, &t), None);
         let fragment: Vec<u32> = (0..10).collect();
         let whole: Vec<u32> = (0..40).collect();
         assert_eq!(
