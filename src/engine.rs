@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::error::{Error, Result};
-use crate::lsh::{LshIndex, LshParams, PostingMap};
+use crate::lsh::{self, LshIndex, LshParams, PostingMap};
 use crate::minhash::MinHasher;
 use crate::text::{ParagraphSpan, ParagraphText, Split, analyze_paragraph, split_paragraphs_with};
 use crate::verify::{self, MatchKind, Scores, Thresholds};
@@ -659,27 +659,37 @@ impl Engine {
             let key = exact_key(p.text.content_hash);
             // Identical paragraphs are interchangeable: a few more than can be reported
             // is enough, however common the paragraph is.
-            self.exact.for_each(key, 2 * opts.max_matches + 8, |pid| {
+            let exact_limit = 2 * opts.max_matches + 8;
+            self.exact.for_each(key, exact_limit, |pid| {
                 candidates.push(Candidate::Indexed(pid))
             });
             self.lsh
                 .candidates(&p.band_keys, |pid| candidates.push(Candidate::Indexed(pid)));
-            for k in &p.band_keys {
+            // The document's own earlier paragraphs, read with the same bounds, so a
+            // document of a thousand identical paragraphs stays linear.
+            let max_bucket = self.settings.max_bucket;
+            let earlier = p
+                .band_keys
+                .iter()
+                .filter_map(|k| earlier_bands.get(k))
+                .map(|ids| (ids, lsh::read_limit(ids.len(), max_bucket)));
+            let earlier = earlier.chain(earlier_exact.get(&key).map(|ids| (ids, exact_limit)));
+            for (ids, limit) in earlier {
+                // Like `PostingMap::for_each`: the first (the original) and the most recent.
+                let first = ids.first().filter(|_| limit > 0);
+                let recent = ids
+                    .get(1..)
+                    .unwrap_or_default()
+                    .iter()
+                    .rev()
+                    .take(limit.saturating_sub(1));
                 candidates.extend(
-                    earlier_bands
-                        .get(k)
+                    first
                         .into_iter()
-                        .flatten()
+                        .chain(recent)
                         .map(|&j| Candidate::Earlier(j)),
                 );
             }
-            candidates.extend(
-                earlier_exact
-                    .get(&key)
-                    .into_iter()
-                    .flatten()
-                    .map(|&j| Candidate::Earlier(j)),
-            );
             candidates.sort_unstable();
             candidates.dedup();
             for &c in &candidates {
@@ -988,6 +998,28 @@ mod tests {
         assert_eq!(e.remove("a").unwrap_err(), Error::NotFound("a".into()));
         assert_eq!(e.stats().paragraphs, 0);
         assert!(submit(&e, "", A).is_err());
+    }
+
+    #[test]
+    fn a_document_of_identical_paragraphs_reports_bounded_matches() {
+        let e = engine();
+        let text = vec![A; 3000].join("\n\n");
+        let r = submit(&e, "same", &text).unwrap().report;
+        assert_eq!(r.summary.recycled, 2999);
+        let max = e.settings().max_matches;
+        assert!(
+            r.paragraphs[1..]
+                .iter()
+                .all(|p| p.matches.len() == p.index.min(max))
+        );
+        // The original is reported, then the nearest earlier copies.
+        let last = &r.paragraphs[2999].matches;
+        assert_eq!(last[0].source.paragraph, 0);
+        assert!(
+            last[1..]
+                .iter()
+                .all(|m| m.source.paragraph >= 2999 - 2 * max - 8)
+        );
     }
 
     #[test]

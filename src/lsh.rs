@@ -149,23 +149,18 @@ impl PostingMap {
         self.single.contains_key(&key) as usize + self.multi.get(&key).map_or(0, |v| v.len())
     }
 
-    /// Calls `f` with the `limit` most recently inserted ids under `key` (all of them
-    /// when there are no more than `limit`). Returns the number of ids under `key`.
+    /// Calls `f` with at most `limit` ids under `key` (all of them when there are no
+    /// more): the first one inserted, which is usually the original of what follows, and
+    /// the most recent others. Returns the number of ids under `key`.
     pub fn for_each(&self, key: u32, limit: usize, mut f: impl FnMut(u32)) -> usize {
-        let single = self.single.get(&key).map(|v| *v);
-        let mut n = single.is_some() as usize;
-        let mut taken = 0;
-        if let Some(ids) = self.multi.get(&key) {
-            n += ids.len();
-            ids.iter().rev().take(limit).for_each(|&id| {
-                taken += 1;
-                f(id)
-            });
+        let single = self.single.get(&key).map(|v| *v).filter(|_| limit > 0);
+        let rest = limit - single.is_some() as usize;
+        single.into_iter().for_each(&mut f);
+        let multi = self.multi.get(&key);
+        if let Some(ids) = &multi {
+            ids.iter().rev().take(rest).for_each(|&id| f(id));
         }
-        if taken < limit {
-            single.into_iter().for_each(f);
-        }
-        n
+        single.is_some() as usize + multi.map_or(0, |ids| ids.len())
     }
 
     /// Heap bytes held by the tables (capacity, not just length), for `stats`.
@@ -242,11 +237,7 @@ impl LshIndex {
     /// bucket that merely shares a common bigram.
     pub fn candidates(&self, keys: &[u32], mut f: impl FnMut(u32)) {
         for &k in keys {
-            let limit = if self.buckets.len_of(k) <= self.max_bucket {
-                self.max_bucket
-            } else {
-                (self.max_bucket / 8).max(1)
-            };
+            let limit = read_limit(self.buckets.len_of(k), self.max_bucket);
             self.buckets.for_each(k, limit, &mut f);
         }
     }
@@ -254,6 +245,16 @@ impl LshIndex {
     /// Heap bytes of the bucket tables.
     pub fn memory_bytes(&self) -> usize {
         self.buckets.memory_bytes()
+    }
+}
+
+/// How many of a bucket's `len` ids a query reads: all of them up to `max_bucket`, else
+/// the most recent `max_bucket / 8` (see the module docs).
+pub fn read_limit(len: usize, max_bucket: usize) -> usize {
+    if len <= max_bucket {
+        max_bucket
+    } else {
+        (max_bucket / 8).max(1)
     }
 }
 
@@ -311,9 +312,9 @@ mod tests {
         assert_eq!(m.for_each(7, 10, |id| got.push(id)), 3);
         got.sort();
         assert_eq!(got, [1, 2, 3]);
-        let mut recent = vec![];
-        assert_eq!(m.for_each(7, 2, |id| recent.push(id)), 3);
-        assert_eq!(recent, [3, 2]);
+        let mut read = vec![];
+        assert_eq!(m.for_each(7, 2, |id| read.push(id)), 3);
+        assert_eq!(read, [1, 3], "the first and the most recent");
         assert!(m.remove(7, 1) && m.remove(7, 3) && !m.remove(7, 3));
         assert_eq!(m.len_of(7), 1);
         assert!(m.remove(7, 2));
