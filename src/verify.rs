@@ -41,8 +41,9 @@ pub fn candidate_scores(q: &[u32], s: &[u32], t: &Thresholds) -> Option<Scores> 
     let (a, b) = (q.len() as f64, s.len() as f64);
     let near = (t.jaccard * (a + b) / (1.0 + t.jaccard)).max(t.min_shared as f64);
     let partial = (t.containment * a.min(b)).max(t.min_shared as f64);
+    let long = (t.containment / 2.0 * a.min(b)).max((LONG_REUSE * t.min_shared) as f64);
     // Rounded down, and a little less, so that float error never drops a match.
-    let need = (near.min(partial) - 1e-6).floor().max(0.0) as usize;
+    let need = (near.min(partial).min(long) - 1e-6).floor().max(0.0) as usize;
     shared_at_least(q, s, need).map(|shared| scores_from(q.len(), s.len(), shared))
 }
 
@@ -127,10 +128,19 @@ pub fn classify(scores: &Scores, identical: bool, t: &Thresholds) -> Option<Matc
         Some(MatchKind::Partial)
     } else if scores.jaccard >= t.jaccard && scores.shared >= t.min_shared {
         Some(MatchKind::Near)
+    } else if high >= t.containment / 2.0 && scores.shared >= LONG_REUSE * t.min_shared {
+        // A long text stitched from pieces of another: relative scores stay low, but
+        // this much shared text does not happen by topic alone.
+        Some(MatchKind::Partial)
     } else {
         None
     }
 }
+
+/// A pair sharing this many times `min_shared` shingles, and half the containment
+/// threshold, is a partial repeat whatever its Jaccard (see BENCHMARKS.md, Clough &
+/// Stevenson).
+const LONG_REUSE: usize = 8;
 
 /// A run of text shared by both paragraphs, as token ranges `[q_first, q_last)` and
 /// `[s_first, s_last)`.
@@ -242,6 +252,40 @@ mod tests {
         // …or relative to the paragraph it is found in.
         let long: Vec<u32> = (0..200).collect();
         assert_eq!(classify(&scores(&fragment, &long), false, &t), None);
+    }
+
+    #[test]
+    fn fragments_and_stitched_texts_are_partial() {
+        let t = Thresholds {
+            jaccard: 0.2,
+            containment: 0.6,
+            min_shared: 5,
+        };
+        // Half of a paragraph is a fragment, though its Jaccard passes for near.
+        let whole: Vec<u32> = (0..40).collect();
+        let half: Vec<u32> = (0..20).collect();
+        assert_eq!(
+            classify(&scores(&half, &whole), false, &t),
+            Some(MatchKind::Partial)
+        );
+        assert_eq!(
+            classify(&scores(&whole, &half), false, &t),
+            Some(MatchKind::Partial)
+        );
+        // A long answer stitched from pieces of a longer article: 35 % of it, 70 shingles.
+        let answer: Vec<u32> = (0..70).chain(1000..1130).collect();
+        let article: Vec<u32> = (0..600).collect();
+        assert_eq!(
+            classify(&scores(&answer, &article), false, &t),
+            Some(MatchKind::Partial)
+        );
+        assert_eq!(
+            candidate_scores(&answer, &article, &t),
+            Some(scores(&answer, &article))
+        );
+        // Written on the same topic: a fifth of the bigrams in common is not reuse.
+        let topic: Vec<u32> = (0..38).chain(1000..1162).collect();
+        assert_eq!(classify(&scores(&topic, &article), false, &t), None);
     }
 
     #[test]

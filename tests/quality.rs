@@ -278,10 +278,9 @@ fn print_pairs(title: &str, t: &BTreeMap<String, (usize, usize, usize)>) {
     }
 }
 
-/// Human-made reuse (Clough & Stevenson): most cut-and-paste answers are found, answers
-/// written independently of the source are not. The misses are answers stitched from
-/// pieces of a long article: 37 % of the answer's bigrams in the article, Jaccard 0.15,
-/// below both thresholds (see BENCHMARKS.md).
+/// Human-made reuse (Clough & Stevenson): cut-and-paste and lightly edited answers are
+/// found, including answers stitched from pieces of a long article (37 % of the answer's
+/// bigrams in the article, Jaccard 0.15); answers written independently are not.
 #[test]
 fn clough_stevenson_reuse_levels() {
     let t = evaluate_pairs("clough-stevenson/pairs.jsonl", |p| {
@@ -290,8 +289,8 @@ fn clough_stevenson_reuse_levels() {
     print_pairs("Clough & Stevenson (answer vs Wikipedia source)", &t);
     let share = |l: &str| t[l].1 as f64 / t[l].0 as f64;
     // g2pE_taskc (label cut) was copied from another article, so 11 of 12 is all there is.
-    assert!(share("cut") >= 10.0 / 12.0, "cut {}", share("cut"));
-    assert!(share("light") >= 8.0 / 12.0, "light {}", share("light"));
+    assert!(share("cut") >= 11.0 / 12.0, "cut {}", share("cut"));
+    assert!(share("light") >= 11.0 / 12.0, "light {}", share("light"));
     assert!(share("non") <= 0.05, "non {}", share("non"));
 }
 
