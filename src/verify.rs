@@ -9,7 +9,9 @@
 //! as "a man" and "man is" reach Jaccard 0.25 and mean nothing), `partial` (one paragraph is mostly inside the other: containment ≥ its threshold,
 //! at least `min_shared` shingles in common, and Jaccard at least half the `near`
 //! threshold — so a fragment must be a fair share of the paragraph it came from, and a
-//! short heading whose words recur in a long paragraph is not reported).
+//! short heading whose words recur in a long paragraph is not reported; or, for long
+//! texts stitched from pieces of another, at least 8 × `min_shared` shingles in common and
+//! half the containment threshold).
 
 use crate::text::Shingle;
 use std::collections::HashMap;
