@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::engine::{Engine, Report};
 use crate::error::Result;
+use crate::text::Split;
 
 /// One scanned document and its report.
 #[derive(Debug, Clone)]
@@ -23,10 +24,19 @@ pub fn scan(
     engine: &Engine,
     documents: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Vec<ScannedDocument>> {
+    scan_with(engine, documents, Split::Auto)
+}
+
+/// [`scan`] with a choice of paragraph splitting.
+pub fn scan_with(
+    engine: &Engine,
+    documents: impl IntoIterator<Item = (String, String)>,
+    split: Split,
+) -> Result<Vec<ScannedDocument>> {
     let opts = engine.settings().query_options();
     let mut out = Vec::new();
     for (name, text) in documents {
-        let analyzed = engine.analyze(text);
+        let analyzed = engine.analyze_with(text, split);
         let text = analyzed.text.clone();
         let submitted = engine.submit(&name, analyzed, Default::default(), 0, &opts, false)?;
         out.push(ScannedDocument {

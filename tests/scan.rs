@@ -235,3 +235,48 @@ fn empty_input_reports_nothing() {
         "0 of 0 paragraphs recycled in 2 files (0 too short to judge)\n"
     );
 }
+
+#[test]
+fn split_flag_chooses_the_paragraphs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lines.txt");
+    let line = "alpha beta gamma delta epsilon zeta eta theta";
+    std::fs::write(&file, format!("{line}\n{line}\n\nshort\n")).unwrap();
+    let f = file.to_str().unwrap();
+    let summary = |args: &[&str]| {
+        let out = run(&[&["scan"], args, &[f]].concat());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        summary(&[]),
+        "0 of 2 paragraphs recycled in 1 file (1 too short to judge)"
+    );
+    assert_eq!(
+        summary(&["--split", "lines"]),
+        "1 of 3 paragraphs recycled in 1 file (1 too short to judge)"
+    );
+    assert_eq!(
+        summary(&["--split", "none"]),
+        "0 of 1 paragraphs recycled in 1 file (0 too short to judge)"
+    );
+    let out = run(&[
+        "scan",
+        "--split",
+        "lines",
+        "--server",
+        "http://127.0.0.1:9",
+        f,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid split"));
+}

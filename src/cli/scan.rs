@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use neardup::engine::{Engine, ParagraphStatus};
-use neardup::scan::{ScannedDocument, scan, unique_names};
+use neardup::scan::{ScannedDocument, scan_with, unique_names};
+use neardup::text::Split;
 
 use super::EngineArgs;
 
@@ -31,6 +32,10 @@ pub struct ScanArgs {
     /// When to colour the text report.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
+    /// How files are cut into paragraphs: at blank lines (at line breaks when a file has no
+    /// blank line), at blank lines only, at every line break, or not at all.
+    #[arg(long, value_enum, default_value_t = SplitArg::Auto)]
+    pub split: SplitArg,
 }
 
 /// Report formats.
@@ -42,6 +47,30 @@ pub enum Format {
     Json,
     /// One self-contained HTML page: summary, documents highlighted, side-by-side views.
     Html,
+}
+
+/// Paragraph splitting, as a flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SplitArg {
+    /// At blank lines; at every line break when the text has no blank line.
+    Auto,
+    /// At blank lines only.
+    BlankLines,
+    /// At every line break.
+    Lines,
+    /// Each file is one paragraph.
+    None,
+}
+
+impl From<SplitArg> for Split {
+    fn from(s: SplitArg) -> Split {
+        match s {
+            SplitArg::Auto => Split::Auto,
+            SplitArg::BlankLines => Split::BlankLines,
+            SplitArg::Lines => Split::Lines,
+            SplitArg::None => Split::None,
+        }
+    }
 }
 
 /// Colour choice.
@@ -58,6 +87,13 @@ pub enum Color {
 /// Runs the scan.
 pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let settings = args.engine.settings()?;
+    if args.remote.server.is_some() && args.split != SplitArg::Auto {
+        return Err(neardup::Error::invalid(
+            "split",
+            "only `auto` is available with --server (the server splits)",
+        )
+        .into());
+    }
     let mut inputs = Vec::with_capacity(args.files.len());
     for (name, file) in unique_names(&args.files).into_iter().zip(&args.files) {
         inputs.push((name, read_input(file)?));
@@ -67,7 +103,10 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
             let fetch_sources = args.format == Format::Text;
             super::remote::scan(url, &args.remote, &args.engine, inputs, fetch_sources)?
         }
-        None => (scan(&Engine::new(settings)?, inputs)?, Default::default()),
+        None => (
+            scan_with(&Engine::new(settings)?, inputs, args.split.into())?,
+            Default::default(),
+        ),
     };
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
