@@ -35,6 +35,16 @@ pub struct Token {
     pub weight: u8,
 }
 
+/// The token of a word whose normalized bytes are `word`.
+fn word_token(word: &[u8], start: u32, end: u32) -> Token {
+    Token {
+        hash: xxh3_64(word),
+        start,
+        end,
+        weight: WORD_WEIGHT,
+    }
+}
+
 /// True for characters of scripts written without spaces between words.
 pub fn is_unspaced_script(c: char) -> bool {
     matches!(
@@ -287,12 +297,7 @@ pub fn tokenize(text: &str) -> Vec<Token> {
         };
         if !joined {
             if !word.is_empty() {
-                tokens.push(Token {
-                    hash: xxh3_64(&word),
-                    start: word_start,
-                    end: word_end,
-                    weight: WORD_WEIGHT,
-                });
+                tokens.push(word_token(&word, word_start, word_end));
                 word.clear();
             }
             if p.is_break() || c.is_break() {
@@ -342,12 +347,7 @@ pub fn tokenize(text: &str) -> Vec<Token> {
         current = next;
     }
     if !word.is_empty() {
-        tokens.push(Token {
-            hash: xxh3_64(&word),
-            start: word_start,
-            end: word_end,
-            weight: WORD_WEIGHT,
-        });
+        tokens.push(word_token(&word, word_start, word_end));
     }
     tokens
 }
@@ -373,12 +373,7 @@ fn tokenize_graphemes_into(text: &str, offset: u32, tokens: &mut Vec<Token>) {
             .take()
             .filter(|_| word.chars().any(char::is_alphanumeric))
         {
-            tokens.push(Token {
-                hash: xxh3_64(word.as_bytes()),
-                start: start + offset,
-                end: end + offset,
-                weight: WORD_WEIGHT,
-            });
+            tokens.push(word_token(word.as_bytes(), start + offset, end + offset));
         }
         word.clear();
     };
