@@ -71,7 +71,7 @@ use rayon::prelude::*;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
 use crate::engine::Settings;
-use crate::lsh::{LshParams, PostingMap, band_keys};
+use crate::lsh::{LshParams, PostingMap, band_keys, exact_key};
 use crate::minhash::MinHasher;
 use crate::text::{analyze_paragraph, split_paragraphs};
 use crate::verify::{self, MatchKind, Scores, Thresholds};
@@ -1209,7 +1209,7 @@ impl<'o> Run<'o> {
             ] {
                 let _ = write!(self.buf, ",\"{name}\":");
                 // Writing to a vector cannot fail; floats keep their decimal point.
-                let _ = serde_json::to_writer(&mut self.buf, &round(x));
+                let _ = serde_json::to_writer(&mut self.buf, &verify::round_score(x));
             }
             self.buf.push(b'}');
         }
@@ -1295,14 +1295,6 @@ impl<'o> Run<'o> {
         self.summary.id_bytes = (self.ids.capacity() + self.id_ends.capacity() * 8) as u64;
         Ok(self.summary)
     }
-}
-
-fn exact_key(hash: u64) -> u32 {
-    (hash >> 32) as u32
-}
-
-fn round(x: f64) -> f64 {
-    (x * 10_000.0).round() / 10_000.0
 }
 
 #[cfg(test)]

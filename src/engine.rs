@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::error::{Error, Result};
-use crate::lsh::{self, LshIndex, LshParams, PostingMap};
+use crate::lsh::{self, LshIndex, LshParams, PostingMap, exact_key};
 use crate::minhash::MinHasher;
 use crate::text::{ParagraphSpan, ParagraphText, Split, analyze_paragraph, split_paragraphs_with};
 use crate::verify::{self, MatchKind, Scores, Thresholds};
@@ -841,10 +841,6 @@ impl Engine {
 /// one is excluded).
 fn is_self(m: &Match, this: &(Option<DocId>, Arc<str>)) -> bool {
     m.source.document == this.0
-}
-
-fn exact_key(content_hash: u64) -> u32 {
-    (content_hash >> 32) as u32
 }
 
 fn summarize(paragraphs: &[ParagraphReport]) -> Summary {

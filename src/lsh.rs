@@ -248,6 +248,12 @@ impl LshIndex {
     }
 }
 
+/// The key of a paragraph's content hash in an exact-duplicate [`PostingMap`]: its upper
+/// 32 bits (a collision only adds a candidate that verification rejects).
+pub fn exact_key(content_hash: u64) -> u32 {
+    (content_hash >> 32) as u32
+}
+
 /// How many of a bucket's `len` ids a query reads: all of them up to `max_bucket`, else
 /// the most recent `max_bucket / 8` (see the module docs).
 pub fn read_limit(len: usize, max_bucket: usize) -> usize {

@@ -79,6 +79,11 @@ fn scores_from(q: usize, s: usize, shared: usize) -> Scores {
     }
 }
 
+/// A score rounded to four decimals, as reports print it.
+pub fn round_score(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
 /// How a paragraph repeats an earlier one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MatchKind {

@@ -11,6 +11,7 @@ use neardup::store::{MemStore, Store, StoredRecord};
 use tonic::Code;
 
 use crate::util::server::{FlakyStore, TestServer};
+use crate::util::slice_chars;
 
 const INTRO: &str = "北京时间周二上午，国家统计局发布了最新一季度的经济数据，显示消费市场持续回暖，服务业增长明显加快。";
 const BUDGET: &str = "The committee met on Tuesday to discuss the new budget proposal for the coming fiscal year and its consequences.";
@@ -18,14 +19,6 @@ const RIVER: &str = "Residents of the valley have long complained about the nois
 const RIVER2: &str = "Residents of the valley have long complained about the noise from the highway which cuts through the town centre.";
 const FRESH: &str = "An entirely different paragraph about gardening, tomatoes and the careful pruning of old apple trees in spring.";
 const OTHER: &str = "Quarterly shipping volumes at the northern port fell sharply after the strike, according to the harbour authority.";
-
-/// Code points `start..end` of `text`.
-fn slice(text: &str, start: u64, end: u64) -> String {
-    text.chars()
-        .skip(start as usize)
-        .take((end - start) as usize)
-        .collect()
-}
 
 fn submit(id: &str, text: &str) -> pb::SubmitRequest {
     pb::SubmitRequest {
@@ -66,7 +59,7 @@ async fn recycled_paragraph_is_reported_with_source_and_offsets() {
     // The Chinese paragraph: an exact copy of a's first paragraph.
     let p = &report.paragraphs[2];
     assert_eq!((p.index, p.line), (2, 5));
-    assert_eq!(slice(&b, p.start, p.end), INTRO);
+    assert_eq!(slice_chars(&b, p.start, p.end), INTRO);
     assert_eq!(p.matches.len(), 1);
     let m = &p.matches[0];
     assert_eq!(m.kind(), pb::MatchKind::Exact);
@@ -77,11 +70,11 @@ async fn recycled_paragraph_is_reported_with_source_and_offsets() {
     let src = m.source.as_ref().unwrap();
     assert_eq!((src.document_id.as_str(), src.same_document), ("a", false));
     assert_eq!((src.paragraph, src.line, src.start), (0, 1, 0));
-    assert_eq!(slice(&a, src.start, src.end), INTRO);
+    assert_eq!(slice_chars(&a, src.start, src.end), INTRO);
 
     // The English paragraph: a near copy of a's third paragraph.
     let p = &report.paragraphs[3];
-    assert_eq!(slice(&b, p.start, p.end), RIVER2);
+    assert_eq!(slice_chars(&b, p.start, p.end), RIVER2);
     let m = &p.matches[0];
     assert_eq!(m.kind(), pb::MatchKind::Near);
     assert!(m.jaccard > 0.6 && m.jaccard < 1.0, "{}", m.jaccard);
@@ -90,11 +83,11 @@ async fn recycled_paragraph_is_reported_with_source_and_offsets() {
         (src.document_id.as_str(), src.paragraph, src.line),
         ("a", 2, 5)
     );
-    assert_eq!(slice(&a, src.start, src.end), RIVER);
+    assert_eq!(slice_chars(&a, src.start, src.end), RIVER);
     assert!(!m.spans.is_empty());
     for s in &m.spans {
-        let here = slice(&b, s.start, s.end);
-        assert_eq!(here, slice(&a, s.source_start, s.source_end));
+        let here = slice_chars(&b, s.start, s.end);
+        assert_eq!(here, slice_chars(&a, s.source_start, s.source_end));
         assert!(RIVER.contains(&here) && RIVER2.contains(&here), "{here}");
     }
     // Spans cover everything but the changed word.
@@ -289,7 +282,7 @@ async fn get_document_and_stats() {
     let paragraphs: Vec<(u32, String)> = doc
         .paragraphs
         .iter()
-        .map(|p| (p.line, slice(&text, p.start, p.end)))
+        .map(|p| (p.line, slice_chars(&text, p.start, p.end)))
         .collect();
     assert_eq!(
         paragraphs,

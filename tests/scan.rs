@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::{Output, Stdio};
 
-use crate::util::{neardup, shared_data};
+use crate::util::{neardup, shared_data, slice_chars};
 
 fn run(args: &[&str]) -> Output {
     neardup().args(args).output().expect("neardup runs")
@@ -26,11 +26,7 @@ fn json_lines(out: &Output) -> Vec<Value> {
 }
 
 fn slice(text: &str, start: &Value, end: &Value) -> String {
-    let (s, e) = (
-        start.as_u64().unwrap() as usize,
-        end.as_u64().unwrap() as usize,
-    );
-    text.chars().skip(s).take(e - s).collect()
+    slice_chars(text, start.as_u64().unwrap(), end.as_u64().unwrap())
 }
 
 fn token_hashes(text: &str) -> Vec<u64> {

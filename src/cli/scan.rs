@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use neardup::engine::{Engine, ParagraphStatus};
 use neardup::scan::{ScannedDocument, scan_with, unique_names};
 use neardup::text::Split;
+use neardup::verify::round_score;
 
 use super::EngineArgs;
 
@@ -156,10 +157,6 @@ fn input_error(message: String) -> anyhow::Error {
     neardup::Error::invalid("input", message).into()
 }
 
-fn round(x: f64) -> f64 {
-    (x * 10_000.0).round() / 10_000.0
-}
-
 /// Writes the JSON Lines report: one object per paragraph with at least one match.
 pub fn write_json(out: &mut dyn Write, scanned: &[ScannedDocument]) -> Result<()> {
     for doc in scanned {
@@ -180,9 +177,9 @@ pub fn write_json(out: &mut dyn Write, scanned: &[ScannedDocument]) -> Result<()
                         "start": m.source.start,
                         "end": m.source.end,
                         "kind": m.kind.as_str(),
-                        "jaccard": round(m.scores.jaccard),
-                        "containment": round(m.scores.containment),
-                        "containment_source": round(m.scores.containment_source),
+                        "jaccard": round_score(m.scores.jaccard),
+                        "containment": round_score(m.scores.containment),
+                        "containment_source": round_score(m.scores.containment_source),
                         "spans": m.spans.iter().map(|s| [s.start, s.end, s.source_start, s.source_end]).collect::<Vec<_>>(),
                     })
                 })

@@ -11,6 +11,15 @@ pub fn shared_data(rel: &str) -> PathBuf {
         .join(rel)
 }
 
+/// Code points `start..end` of `text`: what Python's `text[start:end]` gives, the unit
+/// of every offset neardup reports.
+pub fn slice_chars(text: &str, start: u64, end: u64) -> String {
+    text.chars()
+        .skip(start as usize)
+        .take(end.saturating_sub(start) as usize)
+        .collect()
+}
+
 /// A `neardup` command, ready for arguments.
 pub fn neardup() -> Command {
     Command::new(env!("CARGO_BIN_EXE_neardup"))
