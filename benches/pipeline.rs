@@ -17,10 +17,12 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use neardup::lsh::LshIndex;
+use neardup::engine::NoTexts;
+use neardup::index::PostingMap;
+use neardup::lsh::band_keys;
 use neardup::minhash::{self, MinHasher};
 use neardup::text::normalize::tokenize_graphemes;
-use neardup::text::{analyze_paragraph, shingle_set, shingles, tokenize};
+use neardup::text::{Split, analyze_paragraph, shingle_set, shingles, tokenize};
 use neardup::{Engine, Settings};
 
 const FALLBACK_EN: &[&str] = &[
@@ -151,35 +153,45 @@ fn lsh(c: &mut Criterion) {
         .chain(&zh)
         .map(|t| hasher.signature(&analyze_paragraph(t, s.shingle, s.seed).set))
         .collect();
-    let proto = LshIndex::new(s.lsh_params(), s.max_bucket, s.seed);
-    let keys: Vec<Vec<u32>> = sigs.iter().map(|sig| proto.band_keys(sig)).collect();
+    let params = s.lsh_params();
+    let policy = s.read_policy();
+    let keys: Vec<Vec<u64>> = sigs
+        .iter()
+        .map(|sig| band_keys(params, s.seed, sig))
+        .collect();
     let mut g = c.benchmark_group("lsh");
     g.throughput(Throughput::Elements(sigs.len() as u64));
     g.bench_function("band_keys", |b| {
         b.iter(|| {
             sigs.iter()
-                .map(|sig| proto.band_keys(sig).len())
+                .map(|sig| band_keys(params, s.seed, sig).len())
                 .sum::<usize>()
         })
     });
     g.bench_function("insert", |b| {
         b.iter(|| {
-            let index = LshIndex::new(s.lsh_params(), s.max_bucket, s.seed);
+            let index = PostingMap::default();
             for (id, k) in keys.iter().enumerate() {
-                index.insert(id as u32, k);
+                for &key in k {
+                    index.insert(key, id as u32);
+                }
             }
             index
         })
     });
-    let full = LshIndex::new(s.lsh_params(), s.max_bucket, s.seed);
+    let full = PostingMap::default();
     for (id, k) in keys.iter().enumerate() {
-        full.insert(id as u32, k);
+        for &key in k {
+            full.insert(key, id as u32);
+        }
     }
     g.bench_function("query", |b| {
         b.iter(|| {
             let mut n = 0usize;
             for k in &keys {
-                full.candidates(k, |_| n += 1);
+                for &key in k {
+                    full.read(key, policy, |_| n += 1);
+                }
             }
             n
         })
@@ -202,7 +214,16 @@ fn engine(c: &mut Criterion) {
             for (i, text) in docs.iter().enumerate() {
                 let doc = engine.analyze(text.as_str());
                 engine
-                    .submit(&i.to_string(), doc, BTreeMap::new(), 0, &opts, false)
+                    .submit(
+                        &i.to_string(),
+                        &doc,
+                        BTreeMap::new(),
+                        0,
+                        &opts,
+                        false,
+                        Split::Auto,
+                        &NoTexts,
+                    )
                     .expect("fresh name");
             }
             engine
@@ -212,7 +233,7 @@ fn engine(c: &mut Criterion) {
     for (i, text) in docs.iter().enumerate() {
         let doc = engine.analyze(text.as_str());
         engine
-            .submit(&i.to_string(), doc, BTreeMap::new(), 0, &opts, false)
+            .insert(&i.to_string(), &doc, Split::Auto)
             .expect("fresh name");
     }
     g.bench_function("check", |b| {
@@ -220,7 +241,9 @@ fn engine(c: &mut Criterion) {
             let mut matched = 0usize;
             for text in &docs {
                 let doc = engine.analyze(text.as_str());
-                let report = engine.check(&doc, "query", &opts).expect("valid options");
+                let report = engine
+                    .check(&doc, "query", &opts, &NoTexts)
+                    .expect("valid options");
                 matched += report.paragraphs.len();
             }
             matched

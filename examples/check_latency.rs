@@ -4,7 +4,7 @@
 //!
 //! `cargo run --release --example check_latency -- /tmp/corpora/en 1000000 2000`
 
-use neardup::engine::{Engine, Settings};
+use neardup::engine::{Engine, NoTexts, Settings};
 use neardup::text::Split;
 use rayon::prelude::*;
 use std::io::BufRead;
@@ -38,7 +38,6 @@ fn main() {
     let max_bucket =
         std::env::var("MAX_BUCKET").map_or(Settings::default().max_bucket, |s| s.parse().unwrap());
     let engine = Engine::new(Settings {
-        retain_text: false,
         max_bucket,
         ..Settings::default()
     })
@@ -47,9 +46,7 @@ fn main() {
     let start = Instant::now();
     texts.par_iter().enumerate().for_each(|(i, t)| {
         let doc = engine.analyze_with(t.as_str(), Split::None);
-        engine
-            .restore(&i.to_string(), doc, Default::default(), 0)
-            .unwrap();
+        engine.insert(&i.to_string(), &doc, Split::None).unwrap();
     });
     let stats = engine.stats();
     println!(
@@ -65,7 +62,7 @@ fn main() {
     for t in texts.iter().step_by(step).take(queries) {
         let t0 = Instant::now();
         let doc = engine.analyze_with(t.as_str(), Split::None);
-        let r = engine.check(&doc, "q", &opts).unwrap();
+        let r = engine.check(&doc, "q", &opts, &NoTexts).unwrap();
         let ms = t0.elapsed().as_secs_f64() * 1e3;
         times.push(ms);
         matched += r.summary.recycled;

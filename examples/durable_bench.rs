@@ -1,6 +1,7 @@
 //! Durable storage benchmark: streaming ingest throughput through the write-ahead log
 //! (fsync before each acknowledgement, concurrent writers sharing fsyncs), then the
-//! restart time of the same data directory (open + replay, decode, engine rebuild).
+//! restart time of the same data directory (open + replay, restore of the index from the
+//! stored analyses).
 //!
 //! ```text
 //! cargo run --release --example durable_bench -- [PARAGRAPHS] [WRITERS] [MODE] [FSYNC]
@@ -14,11 +15,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use neardup::engine::{Engine, Settings};
-use neardup::store::{FsyncPolicy, Store, StoredRecord, WalOptions, WalStore};
-use rayon::prelude::*;
+use neardup::engine::Settings;
+use neardup::service::{Service, Submission, record};
+use neardup::store::{FsyncPolicy, Store, WalOptions, WalStore};
+use neardup::text::Split;
 
 const PARAGRAPHS_PER_DOC: usize = 5;
 
@@ -82,15 +84,17 @@ fn main() {
         if with_engine { "engine" } else { "store" }
     );
 
-    // Ingest.
-    let store = Arc::new(WalStore::open(dir.path(), options.clone()).expect("open"));
-    let engine = Arc::new(Engine::new(settings.clone()).expect("engine"));
+    // Ingest: through the service's write transaction (engine, then store), or the
+    // store alone with the analysis the service would persist.
+    let store: Arc<dyn Store> =
+        Arc::new(WalStore::open(dir.path(), options.clone()).expect("open"));
+    let service = Service::open(settings.clone(), store.clone()).expect("service");
     let next = Arc::new(AtomicU64::new(0));
     let text_bytes = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..writers {
-            let (store, engine, next, text_bytes) = (&store, &engine, &next, &text_bytes);
+            let (store, service, next, text_bytes) = (&store, &service, &next, &text_bytes);
             let settings = &settings;
             s.spawn(move || {
                 loop {
@@ -101,35 +105,39 @@ fn main() {
                     let name = format!("doc-{d}");
                     let text = document(d);
                     text_bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
+                    let doc = service.analyzer().document(text, Split::Auto);
                     if with_engine {
-                        let analyzed = engine.analyze(text.as_str());
-                        let opts = settings.query_options();
-                        engine
-                            .submit(&name, analyzed, Default::default(), 0, &opts, true)
-                            .expect("submit");
+                        let submission = Submission {
+                            namespace: "bench".into(),
+                            id: name,
+                            doc,
+                            split: Split::Auto,
+                            metadata: Default::default(),
+                            opts: settings.query_options(),
+                            replace: true,
+                        };
+                        service.submit(submission, || {}).expect("submit");
+                    } else {
+                        let r = record("bench", &name, &doc, Split::Auto, &Default::default(), d);
+                        store.put(&r).expect("put");
                     }
-                    let record = StoredRecord {
-                        namespace: "bench".into(),
-                        name,
-                        text,
-                        metadata: Default::default(),
-                        stored_at_ms: d,
-                    };
-                    store.put(&record).expect("put");
                 }
             });
         }
     });
     let ingest = started.elapsed();
-    let fsyncs = store.log_fsyncs();
-    let disk = store.disk_bytes();
+    let disk: u64 = std::fs::read_dir(dir.path())
+        .expect("data dir")
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum();
     let text_bytes = text_bytes.load(Ordering::Relaxed);
     println!(
-        "ingest: {:.2} s, {:.0} paragraphs/s, {:.0} documents/s, {fsyncs} fsyncs ({:.1} documents per fsync)",
+        "ingest: {:.2} s, {:.0} paragraphs/s, {:.0} documents/s",
         ingest.as_secs_f64(),
         paragraphs as f64 / ingest.as_secs_f64(),
         docs as f64 / ingest.as_secs_f64(),
-        docs as f64 / fsyncs.max(1) as f64,
     );
     println!(
         "disk: {:.1} MiB for {:.1} MiB of text ({:.2}x)",
@@ -137,68 +145,34 @@ fn main() {
         text_bytes as f64 / (1 << 20) as f64,
         disk as f64 / text_bytes as f64
     );
+    drop(service);
     drop(store);
-    drop(engine);
 
-    // Restart: open (replay), load (decode), rebuild the engine as the server does.
-    let started = Instant::now();
-    let store = WalStore::open(dir.path(), options.clone()).expect("reopen");
-    let opened = started.elapsed();
-    let records = store.load().expect("load");
-    let loaded = started.elapsed();
-    let engine = Engine::new(settings.clone()).expect("engine");
-    let (mut analyzing, mut indexing) = (Duration::ZERO, Duration::ZERO);
-    for chunk in records.chunks(1024) {
-        let t = Instant::now();
-        let analyzed: Vec<_> = chunk
-            .par_iter()
-            .map(|r| engine.analyze(r.text.as_str()))
-            .collect();
-        analyzing += t.elapsed();
-        let t = Instant::now();
-        for (r, doc) in chunk.iter().zip(analyzed) {
-            engine
-                .restore(&r.name, doc, r.metadata.clone(), r.stored_at_ms)
-                .expect("restore");
+    // Restart: open (replay), then restore the index from the stored analyses, as the
+    // server does before it reports SERVING.
+    for what in ["the log", "the snapshot"] {
+        let started = Instant::now();
+        let store: Arc<dyn Store> =
+            Arc::new(WalStore::open(dir.path(), options.clone()).expect("reopen"));
+        let opened = started.elapsed();
+        let service = Service::open(settings.clone(), store.clone()).expect("restore");
+        let restored = started.elapsed();
+        println!(
+            "restart from {what}: open+replay {:.2} s, restore {:.2} s, total {:.2} s ({} documents)",
+            opened.as_secs_f64(),
+            (restored - opened).as_secs_f64(),
+            restored.as_secs_f64(),
+            service.documents()
+        );
+        if what == "the log" {
+            let compact_started = Instant::now();
+            let stats = store.compact().expect("compact");
+            println!(
+                "compaction: {:.2} s, {:.1} MiB -> {:.1} MiB",
+                compact_started.elapsed().as_secs_f64(),
+                stats.bytes_before as f64 / (1 << 20) as f64,
+                stats.bytes_after as f64 / (1 << 20) as f64
+            );
         }
-        indexing += t.elapsed();
     }
-    let rebuilt = started.elapsed();
-    println!(
-        "engine rebuild: analyzing (tokens, shingles, MinHash; parallel) {:.2} s, indexing {:.2} s",
-        analyzing.as_secs_f64(),
-        indexing.as_secs_f64()
-    );
-    assert_eq!(records.len() as u64, docs);
-    println!(
-        "restart from the log: open+replay {:.2} s, decode {:.2} s, engine rebuild {:.2} s, total {:.2} s ({} paragraphs indexed)",
-        opened.as_secs_f64(),
-        (loaded - opened).as_secs_f64(),
-        (rebuilt - loaded).as_secs_f64(),
-        rebuilt.as_secs_f64(),
-        engine.stats().paragraphs
-    );
-    drop(records);
-    drop(engine);
-
-    // The same after a compaction (what a clean shutdown leaves).
-    let compact_started = Instant::now();
-    let stats = store.compact().expect("compact");
-    println!(
-        "compaction: {:.2} s, {:.1} MiB -> {:.1} MiB",
-        compact_started.elapsed().as_secs_f64(),
-        stats.bytes_before as f64 / (1 << 20) as f64,
-        stats.bytes_after as f64 / (1 << 20) as f64
-    );
-    drop(store);
-    let started = Instant::now();
-    let store = WalStore::open(dir.path(), options).expect("reopen");
-    let opened = started.elapsed();
-    let records = store.load().expect("load");
-    println!(
-        "restart from the snapshot: open {:.2} s, decode {:.2} s ({} documents)",
-        opened.as_secs_f64(),
-        (started.elapsed() - opened).as_secs_f64(),
-        records.len()
-    );
 }

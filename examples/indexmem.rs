@@ -12,8 +12,7 @@
 //! cargo run --release --example indexmem -- [PARAGRAPHS] [SOURCES.jsonl]
 //! ```
 
-use std::collections::BTreeMap;
-
+use neardup::text::Split;
 use neardup::{Engine, Settings};
 
 /// Resident set size in bytes, from /proc (Linux); 0 elsewhere.
@@ -98,7 +97,7 @@ fn main() -> std::io::Result<()> {
         made += k;
         let doc = engine.analyze(text);
         engine
-            .restore(&format!("doc-{doc_id}"), doc, BTreeMap::new(), 0)
+            .insert(&format!("doc-{doc_id}"), &doc, Split::Auto)
             .expect("fresh name");
         doc_id += 1;
     }
@@ -118,7 +117,7 @@ fn main() -> std::io::Result<()> {
             "rss_growth_bytes": rss_after.saturating_sub(rss_before),
             "rss_growth_per_paragraph": rss_after.saturating_sub(rss_before) as f64 / indexed as f64,
             "rss_total_bytes": rss_after,
-            "retain_text": settings.retain_text,
+            "record_bytes_per_paragraph": stats.record_bytes as f64 / indexed as f64,
         })
     );
     Ok(())

@@ -4,7 +4,7 @@
 //!
 //! `cargo run --release --example recall_at_scale -- /tmp/corpora/en 300000`
 
-use neardup::engine::{Engine, Settings};
+use neardup::engine::{Engine, NoTexts, Settings};
 use neardup::text::Split;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashSet};
@@ -33,25 +33,17 @@ fn main() {
         .filter_map(|v| v["text"].as_str().map(String::from))
         .take(n)
         .collect();
-    let engine = Engine::new(Settings {
-        retain_text: false,
-        ..Settings::default()
-    })
-    .unwrap();
+    let engine = Engine::new(Settings::default()).unwrap();
     corpus.par_iter().enumerate().for_each(|(i, t)| {
+        let doc = engine.analyze_with(t.as_str(), Split::None);
         engine
-            .restore(
-                &format!("corpus-{i}"),
-                engine.analyze_with(t.as_str(), Split::None),
-                Default::default(),
-                0,
-            )
+            .insert(&format!("corpus-{i}"), &doc, Split::None)
             .unwrap();
     });
     for s in jsonl(&data.join("sources.jsonl")) {
         let doc = engine.analyze_with(s["text"].as_str().unwrap(), Split::None);
         engine
-            .restore(s["id"].as_str().unwrap(), doc, Default::default(), 0)
+            .insert(s["id"].as_str().unwrap(), &doc, Split::None)
             .unwrap();
     }
     let opts = engine.settings().query_options();
@@ -66,7 +58,7 @@ fn main() {
             continue;
         }
         let doc = engine.analyze_with(v["text"].as_str().unwrap(), Split::None);
-        let r = engine.check(&doc, "q", &opts).unwrap();
+        let r = engine.check(&doc, "q", &opts, &NoTexts).unwrap();
         let found: HashSet<&str> = r
             .paragraphs
             .iter()

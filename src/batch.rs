@@ -70,10 +70,11 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use rayon::prelude::*;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
+use crate::analysis::Analyzer;
 use crate::engine::Settings;
-use crate::lsh::{LshParams, PostingMap, band_keys, exact_key};
-use crate::minhash::MinHasher;
-use crate::text::{analyze_paragraph, split_paragraphs};
+use crate::index::{BandKey, LocalTable, PostingMap, ReadPolicy, Selection, exact_key, rank};
+use crate::lsh::LshParams;
+use crate::text::{Split, split_paragraphs};
 use crate::verify::{self, MatchKind, Scores, Thresholds};
 
 /// Errors of a batch run.
@@ -165,7 +166,6 @@ impl Default for DedupOptions {
     fn default() -> DedupOptions {
         DedupOptions {
             settings: Settings {
-                retain_text: false,
                 fn_weight: BATCH_FN_WEIGHT,
                 max_bucket: BATCH_MAX_BUCKET,
                 ..Settings::default()
@@ -359,7 +359,7 @@ pub fn dedup(
     std::thread::scope(|scope| {
         let counter = Arc::new(AtomicU64::new(0));
         scope.spawn(move || read_chunks(sources, tx, limits, counter));
-        let mut run = Run::new(options, names, outputs);
+        let mut run = Run::new(options, names, outputs)?;
         run.consume(rx, observe)?;
         run.finish()
     })
@@ -606,7 +606,7 @@ struct ChunkUnit {
     line: usize,
     set: Vec<u32>,
     hash: u64,
-    keys: Vec<u32>,
+    keys: Vec<BandKey>,
     /// The indexed or earlier unit it is an exact copy of.
     exact: Option<u32>,
     /// Whether it goes into the index: not an exact copy, and (once judged) not a
@@ -621,44 +621,39 @@ struct AnalyzedRecord {
     judged: Vec<JudgedUnit>,
 }
 
-struct Analyzer<'a> {
-    settings: &'a Settings,
-    index: &'a Index,
+struct UnitAnalyzer<'a> {
+    analyzer: &'a Analyzer,
     unit: Unit,
 }
 
 /// A judged unit of a record: paragraph index, shingle set, content hash, band keys.
-type JudgedUnit = (u32, Vec<u32>, u64, Vec<u32>);
+type JudgedUnit = (u32, Vec<u32>, u64, Vec<BandKey>);
 
-impl Analyzer<'_> {
+impl UnitAnalyzer<'_> {
     /// The number of units in `text` and those long enough to judge.
     fn analyze(&self, text: &str) -> (u32, Vec<JudgedUnit>) {
-        let mut judged = Vec::new();
-        let mut push = |paragraph: u32, text: &str| {
-            let analyzed = analyze_paragraph(text, self.settings.shingle, self.settings.seed);
-            if analyzed.length < self.settings.min_length as f32 || analyzed.set.is_empty() {
-                return;
-            }
-            let keys = band_keys(
-                self.index.params,
-                self.settings.seed,
-                &self.index.hasher.signature(&analyzed.set),
-            );
-            judged.push((paragraph, analyzed.set, analyzed.content_hash, keys));
+        let spans = match self.unit {
+            Unit::Record => crate::text::split_paragraphs_with(text, Split::None),
+            Unit::Paragraph => split_paragraphs(text),
         };
-        match self.unit {
-            Unit::Record => {
-                push(0, text);
-                (1, judged)
-            }
-            Unit::Paragraph => {
-                let spans = split_paragraphs(text);
-                for span in &spans {
-                    push(span.index as u32, span.text(text));
-                }
-                (spans.len() as u32, judged)
-            }
-        }
+        let units = match self.unit {
+            Unit::Record => 1,
+            Unit::Paragraph => spans.len() as u32,
+        };
+        let judged = spans
+            .into_iter()
+            .map(|span| self.analyzer.paragraph(text, span))
+            .filter(|p| !p.too_short)
+            .map(|p| {
+                (
+                    p.span.index as u32,
+                    p.text.set,
+                    p.text.content_hash,
+                    p.band_keys,
+                )
+            })
+            .collect();
+        (units, judged)
     }
 }
 
@@ -682,43 +677,6 @@ impl Found {
     }
 }
 
-/// The band keys of a chunk's units: sorted (key, unit index) pairs, with a directory on
-/// the keys' top bits so that a lookup reads one or two cache lines instead of binary
-/// searching a table of megabytes.
-struct ChunkBands {
-    pairs: Vec<u64>,
-    /// `dir[b]`: first pair whose key's top bits are at least `b`.
-    dir: Vec<u32>,
-    shift: u32,
-}
-
-impl ChunkBands {
-    fn new(mut pairs: Vec<u64>) -> ChunkBands {
-        pairs.par_sort_unstable();
-        let bits = (usize::BITS - pairs.len().leading_zeros()).clamp(1, 24);
-        let shift = 32 - bits;
-        let mut dir = Vec::with_capacity((1 << bits) + 1);
-        let mut pos = 0;
-        for b in 0..1u64 << bits {
-            while pos < pairs.len() && (pairs[pos] >> 32 >> shift) < b {
-                pos += 1;
-            }
-            dir.push(pos as u32);
-        }
-        dir.push(pairs.len() as u32);
-        ChunkBands { pairs, dir, shift }
-    }
-
-    /// The pairs with key `key` and a unit index below `i`.
-    fn earlier(&self, key: u32, i: u32) -> &[u64] {
-        let b = (key >> self.shift) as usize;
-        let run = &self.pairs[self.dir[b] as usize..self.dir[b + 1] as usize];
-        let lo = run.partition_point(|&p| p < (key as u64) << 32);
-        let hi = run.partition_point(|&p| p < ((key as u64) << 32 | i as u64));
-        &run[lo..hi]
-    }
-}
-
 /// Grows a vector by at most a quarter at a time, so a large table wastes little.
 fn reserve_lean<T>(v: &mut Vec<T>, extra: usize) {
     if v.capacity() - v.len() < extra {
@@ -729,12 +687,12 @@ fn reserve_lean<T>(v: &mut Vec<T>, extra: usize) {
 /// The units seen so far: read-only while a chunk is queried, appended to in order.
 struct Index {
     params: LshParams,
-    max_bucket: usize,
+    policy: ReadPolicy,
     thresholds: Thresholds,
-    hasher: MinHasher,
+    analyzer: Analyzer,
     /// LSH buckets: band key → units.
     bands: PostingMap,
-    /// Upper half of the content hash → units (first copies only).
+    /// Content hash → units (first copies only).
     exact: PostingMap,
     /// Per unit: end of its set in `arena` (the start is the previous unit's end; units
     /// that are not indexed have empty sets).
@@ -745,22 +703,21 @@ struct Index {
 }
 
 impl Index {
-    fn new(s: &Settings) -> Index {
-        Index {
+    fn new(s: &Settings) -> Result<Index, BatchError> {
+        Ok(Index {
             params: s.lsh_params(),
-            max_bucket: s.max_bucket,
-            thresholds: Thresholds {
-                jaccard: s.threshold,
-                containment: s.containment,
-                min_shared: s.min_shared(),
+            policy: ReadPolicy {
+                max_bucket: s.max_bucket,
+                sample: 0,
             },
-            hasher: MinHasher::new(s.num_perm, s.seed),
+            thresholds: s.thresholds(&s.query_options()),
+            analyzer: Analyzer::new(s.shape())?,
             bands: PostingMap::default(),
             exact: PostingMap::default(),
             set_ends: Vec::new(),
             arena: Vec::new(),
             hashes: Vec::new(),
-        }
+        })
     }
 
     fn set(&self, uid: u32) -> &[u32] {
@@ -772,7 +729,11 @@ impl Index {
     /// The indexed unit whose content is identical to (`hash`, `set`), if any.
     fn exact_copy(&self, hash: u64, set: &[u32]) -> Option<u32> {
         let mut exact: Option<u32> = None;
-        self.exact.for_each(exact_key(hash), usize::MAX, |c| {
+        let whole = ReadPolicy {
+            max_bucket: usize::MAX,
+            sample: 0,
+        };
+        self.exact.read(exact_key(hash), whole, |c| {
             if exact.is_none_or(|e| c < e) && self.hashes[c as usize] == hash && self.set(c) == set
             {
                 exact = Some(c);
@@ -782,30 +743,25 @@ impl Index {
     }
 
     /// Every verified match of unit `i` of the chunk with an earlier unit, best first.
-    /// `base` is the number of the chunk's first unit; `pairs` holds (band key, unit index)
-    /// of the chunk's new units, sorted.
-    fn query(&self, units: &[ChunkUnit], base: u32, i: usize, pairs: &ChunkBands) -> Vec<Found> {
+    /// `base` is the number of the chunk's first unit; `local` holds the band keys of the
+    /// chunk's new units.
+    fn query(&self, units: &[ChunkUnit], base: u32, i: usize, local: &LocalTable) -> Vec<Found> {
         let u = &units[i];
         let mut candidates: Vec<u32> = Vec::new();
         if let Some(e) = u.exact {
             candidates.push(e);
         }
-        let mut global = Vec::new();
+        let mut earlier: Vec<u32> = Vec::new();
         for &k in &u.keys {
-            let earlier = pairs.earlier(k, i as u32);
-            let local = earlier.len();
-            global.clear();
-            let n = self
+            earlier.clear();
+            earlier.extend(local.earlier(k, i as u32));
+            let global = self
                 .bands
-                .for_each(k, self.max_bucket.saturating_sub(local), |id| {
-                    global.push(id)
-                });
-            // A bucket holding more than `max_bucket` earlier units, wherever they are,
-            // is skipped: it holds boilerplate and carries no information.
-            if n + local <= self.max_bucket {
-                candidates.extend_from_slice(&global);
-                candidates.extend(earlier.iter().map(|&p| base + p as u32));
-            }
+                .read_at_most(k, self.policy, earlier.len(), |id| candidates.push(id));
+            let sel = self.policy.select(global, earlier.len());
+            candidates.extend(
+                Selection::pick(sel.local_first, sel.local_recent, &earlier).map(|j| base + j),
+            );
         }
         candidates.sort_unstable();
         candidates.dedup();
@@ -828,14 +784,7 @@ impl Index {
                 })
             })
             .collect();
-        found.sort_by(|a, b| {
-            let best = |m: &Found| m.scores.containment.max(m.scores.containment_source);
-            a.kind
-                .cmp(&b.kind)
-                .then(b.scores.jaccard.total_cmp(&a.scores.jaccard))
-                .then(best(b).total_cmp(&best(a)))
-                .then(a.uid.cmp(&b.uid))
-        });
+        found.sort_by(|a, b| rank((a.kind, &a.scores, a.uid), (b.kind, &b.scores, b.uid)));
         found
     }
 
@@ -897,9 +846,13 @@ struct Run<'o> {
 }
 
 impl<'o> Run<'o> {
-    fn new(options: &DedupOptions, names: Vec<String>, outputs: Outputs<'o>) -> Run<'o> {
-        let index = Index::new(&options.settings);
-        Run {
+    fn new(
+        options: &DedupOptions,
+        names: Vec<String>,
+        outputs: Outputs<'o>,
+    ) -> Result<Run<'o>, BatchError> {
+        let index = Index::new(&options.settings)?;
+        Ok(Run {
             summary: Summary {
                 records: 0,
                 bad_records: 0,
@@ -925,7 +878,7 @@ impl<'o> Run<'o> {
             names,
             outputs,
             buf: Vec::new(),
-        }
+        })
     }
 
     fn consume(
@@ -1023,9 +976,8 @@ impl<'o> Run<'o> {
                 id: &self.options.id_field,
                 text: &self.options.text_field,
             };
-            let analyzer = Analyzer {
-                settings: &self.options.settings,
-                index: &self.index,
+            let analyzer = UnitAnalyzer {
+                analyzer: &self.index.analyzer,
                 unit: self.options.unit,
             };
             chunk
@@ -1095,12 +1047,12 @@ impl<'o> Run<'o> {
         self.summary.judged_units += units.len() as u64;
 
         // 3. Query the frozen index plus the chunk's earlier new units, in parallel.
-        let pairs = ChunkBands::new(
+        let pairs = LocalTable::new(
             units
                 .iter()
                 .enumerate()
                 .filter(|(_, u)| u.exact.is_none())
-                .flat_map(|(i, u)| u.keys.iter().map(move |&k| (k as u64) << 32 | i as u64))
+                .flat_map(|(i, u)| u.keys.iter().map(move |&k| (k, i as u32)))
                 .collect(),
         );
         let found: Vec<Vec<Found>> = {

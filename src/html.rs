@@ -1325,6 +1325,7 @@ mod tests {
                 source_start: 800,
                 source_end: 3,
             }],
+            copies: 0,
         };
         let p = ParagraphReport {
             index: 0,

@@ -2,23 +2,27 @@
 //!
 //! A document is split into paragraphs ([`text::paragraph`]), each normalized and cut
 //! into script-aware tokens ([`text::normalize`]) and shingles ([`text::shingle`]),
-//! signed with MinHash ([`minhash`]) and looked up in an LSH index ([`lsh`]); every
-//! candidate is verified exactly ([`verify`]) before it is reported. [`engine`] ties these
-//! together and is what every front end uses: the `scan` command, the batch `dedup`, and
-//! the gRPC service.
+//! signed with MinHash ([`minhash`]) and given band keys ([`lsh`]): one [`analysis`] for
+//! every path. The candidate [`index`] turns band keys into earlier paragraphs worth
+//! verifying, and every candidate is verified exactly ([`verify`]) before it is reported.
+//! [`engine`] is the embedded index and its reports; [`batch`] runs the same index and
+//! rules over corpora; the gRPC service is a thin layer over them.
 //!
 //! The engine and the modules under it never touch the network or the file system.
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod batch;
 pub mod engine;
 pub mod error;
 pub mod grpc;
 pub mod html;
+pub mod index;
 pub mod lsh;
 pub mod minhash;
 pub mod scan;
 pub mod server;
+pub mod service;
 pub mod store;
 pub mod text;
 pub mod verify;

@@ -1,4 +1,4 @@
-//! LSH banding over MinHash signatures, in a concurrent, memory-lean map.
+//! LSH banding over MinHash signatures: the bands × rows choice and the band keys.
 //!
 //! A signature is cut into `bands` bands of `rows` values; two paragraphs become
 //! candidates when any band is equal, which happens with probability
@@ -7,17 +7,12 @@
 //! areas of false positives (`∫₀ᵗ P`) and false negatives (`∫ₜ¹ 1 - P`); candidates are
 //! verified exactly afterwards, so the default weights favour recall.
 //!
-//! Buckets live in [`PostingMap`], keyed by a 32-bit hash of (band, values): a bucket
-//! with one paragraph costs 8 bytes plus table overhead. A false key collision only adds
-//! a candidate that verification discards. A bucket of more than `max_bucket` ids holds a
-//! value shared by very many paragraphs (a common bigram); reading it whole would make
-//! every query slow, so a query reads only its most recent `max_bucket / 8` ids, which
-//! still find a paragraph that is being repeated over and over.
+//! Each band's values hash to a 64-bit [`BandKey`]; the buckets themselves live in an
+//! index (`crate::index`), which also decides how a large bucket is read.
 
-use dashmap::DashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
+use crate::index::BandKey;
 use crate::minhash::Signature;
 
 /// A bands × rows setting.
@@ -80,192 +75,8 @@ fn integrate(f: impl Fn(f64) -> f64, a: f64, b: f64) -> f64 {
     sum * h / 3.0
 }
 
-/// Hasher for keys that are already hashes: one multiply spreads them over 64 bits.
-#[derive(Default, Clone, Copy)]
-pub struct PrehashedKey(u64);
-
-impl Hasher for PrehashedKey {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ b as u64).wrapping_mul(0x100_0000_01B3);
-        }
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.0 = (n as u64 ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (n ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type Build = BuildHasherDefault<PrehashedKey>;
-
-/// A concurrent multimap from 32-bit keys to 32-bit ids, lean for the common case of
-/// one id per key: such keys live in `single` (8 bytes an entry); further ids for the
-/// same key go to `multi`. A key may have ids in both maps; readers take the union.
-#[derive(Default)]
-pub struct PostingMap {
-    single: DashMap<u32, u32, Build>,
-    multi: DashMap<u32, Vec<u32>, Build>,
-}
-
-impl PostingMap {
-    /// Adds `id` under `key`.
-    pub fn insert(&self, key: u32, id: u32) {
-        use dashmap::mapref::entry::Entry;
-        match self.single.entry(key) {
-            Entry::Vacant(v) => {
-                v.insert(id);
-            }
-            Entry::Occupied(_) => self.multi.entry(key).or_default().push(id),
-        }
-    }
-
-    /// Removes one occurrence of `id` under `key`; returns whether it was there.
-    pub fn remove(&self, key: u32, id: u32) -> bool {
-        if self.single.remove_if(&key, |_, &v| v == id).is_some() {
-            return true;
-        }
-        let mut found = false;
-        let mut emptied = false;
-        if let Some(mut ids) = self.multi.get_mut(&key)
-            && let Some(pos) = ids.iter().position(|&v| v == id)
-        {
-            ids.swap_remove(pos);
-            found = true;
-            emptied = ids.is_empty();
-        }
-        if emptied {
-            self.multi.remove_if(&key, |_, ids| ids.is_empty());
-        }
-        found
-    }
-
-    /// Number of ids under `key`.
-    pub fn len_of(&self, key: u32) -> usize {
-        self.single.contains_key(&key) as usize + self.multi.get(&key).map_or(0, |v| v.len())
-    }
-
-    /// Calls `f` with at most `limit` ids under `key` (all of them when there are no
-    /// more): the first one inserted, which is usually the original of what follows, and
-    /// the most recent others. Returns the number of ids under `key`.
-    pub fn for_each(&self, key: u32, limit: usize, mut f: impl FnMut(u32)) -> usize {
-        let single = self.single.get(&key).map(|v| *v).filter(|_| limit > 0);
-        let rest = limit - single.is_some() as usize;
-        single.into_iter().for_each(&mut f);
-        let multi = self.multi.get(&key);
-        if let Some(ids) = &multi {
-            ids.iter().rev().take(rest).for_each(|&id| f(id));
-        }
-        single.is_some() as usize + multi.map_or(0, |ids| ids.len())
-    }
-
-    /// Heap bytes held by the tables (capacity, not just length), for `stats`.
-    pub fn memory_bytes(&self) -> usize {
-        let single_entry = std::mem::size_of::<(u32, u32)>() + 1;
-        let multi_entry = std::mem::size_of::<(u32, Vec<u32>)>() + 1;
-        let single: usize = self
-            .single
-            .shards()
-            .iter()
-            .map(|s| s.read().capacity() * single_entry)
-            .sum();
-        let multi: usize = self
-            .multi
-            .shards()
-            .iter()
-            .map(|s| s.read().capacity() * multi_entry)
-            .sum::<usize>()
-            + self
-                .multi
-                .iter()
-                .map(|ids| ids.capacity() * 4)
-                .sum::<usize>();
-        single + multi
-    }
-}
-
-/// Bands of MinHash signatures in a [`PostingMap`].
-pub struct LshIndex {
-    params: LshParams,
-    max_bucket: usize,
-    seed: u64,
-    buckets: PostingMap,
-}
-
-impl LshIndex {
-    /// An empty index. `max_bucket` bounds the ids read from one bucket per query.
-    pub fn new(params: LshParams, max_bucket: usize, seed: u64) -> LshIndex {
-        LshIndex {
-            params,
-            max_bucket,
-            seed,
-            buckets: PostingMap::default(),
-        }
-    }
-
-    /// The index's bands × rows.
-    pub fn params(&self) -> LshParams {
-        self.params
-    }
-
-    /// The bucket keys of a signature, one per band.
-    pub fn band_keys(&self, sig: &Signature) -> Vec<u32> {
-        band_keys(self.params, self.seed, sig)
-    }
-
-    /// Indexes `id` under the given band keys (from [`LshIndex::band_keys`]).
-    pub fn insert(&self, id: u32, keys: &[u32]) {
-        for &k in keys {
-            self.buckets.insert(k, id);
-        }
-    }
-
-    /// Removes `id` from the given band keys.
-    pub fn remove(&self, id: u32, keys: &[u32]) {
-        for &k in keys {
-            self.buckets.remove(k, id);
-        }
-    }
-
-    /// Calls `f` with every id sharing a band with `keys` (an id may come more than
-    /// once). A bucket of more than `max_bucket` ids gives only its most recent
-    /// `max_bucket / 8`: enough to find a paragraph repeated again and again, cheap for a
-    /// bucket that merely shares a common bigram.
-    pub fn candidates(&self, keys: &[u32], mut f: impl FnMut(u32)) {
-        for &k in keys {
-            let limit = read_limit(self.buckets.len_of(k), self.max_bucket);
-            self.buckets.for_each(k, limit, &mut f);
-        }
-    }
-
-    /// Heap bytes of the bucket tables.
-    pub fn memory_bytes(&self) -> usize {
-        self.buckets.memory_bytes()
-    }
-}
-
-/// The key of a paragraph's content hash in an exact-duplicate [`PostingMap`]: its upper
-/// 32 bits (a collision only adds a candidate that verification rejects).
-pub fn exact_key(content_hash: u64) -> u32 {
-    (content_hash >> 32) as u32
-}
-
-/// How many of a bucket's `len` ids a query reads: all of them up to `max_bucket`, else
-/// the most recent `max_bucket / 8` (see the module docs).
-pub fn read_limit(len: usize, max_bucket: usize) -> usize {
-    if len <= max_bucket {
-        max_bucket
-    } else {
-        (max_bucket / 8).max(1)
-    }
-}
-
-/// The bucket keys of a signature: a 32-bit hash of each band's values and its index.
-pub fn band_keys(params: LshParams, seed: u64, sig: &Signature) -> Vec<u32> {
+/// The bucket keys of a signature: a 64-bit hash of each band's values and its index.
+pub fn band_keys(params: LshParams, seed: u64, sig: &Signature) -> Vec<BandKey> {
     let mut bytes = [0u8; 4 * 64];
     (0..params.bands)
         .map(|b| {
@@ -280,7 +91,7 @@ pub fn band_keys(params: LshParams, seed: u64, sig: &Signature) -> Vec<u32> {
                     seed ^ h ^ (b as u64).wrapping_mul(0xA24B_AED4_963E_E407),
                 );
             }
-            (h >> 32) as u32
+            h
         })
         .collect()
 }
@@ -308,44 +119,16 @@ mod tests {
     }
 
     #[test]
-    fn posting_map_insert_lookup_remove() {
-        let m = PostingMap::default();
-        m.insert(7, 1);
-        m.insert(7, 2);
-        m.insert(7, 3);
-        m.insert(8, 4);
-        let mut got = vec![];
-        assert_eq!(m.for_each(7, 10, |id| got.push(id)), 3);
-        got.sort();
-        assert_eq!(got, [1, 2, 3]);
-        let mut read = vec![];
-        assert_eq!(m.for_each(7, 2, |id| read.push(id)), 3);
-        assert_eq!(read, [1, 3], "the first and the most recent");
-        assert!(m.remove(7, 1) && m.remove(7, 3) && !m.remove(7, 3));
-        assert_eq!(m.len_of(7), 1);
-        assert!(m.remove(7, 2));
-        assert_eq!(m.len_of(7), 0);
-        assert!(m.memory_bytes() > 0);
-    }
-
-    #[test]
-    fn similar_sets_are_candidates_and_removed_ones_are_not() {
+    fn similar_signatures_share_bands_and_far_ones_do_not() {
         let h = MinHasher::new(128, 3);
         let params = LshParams::optimal(0.5, 128, 32, 0.5, 0.5);
-        let index = LshIndex::new(params, 100, 3);
         let a: Vec<u32> = (0..100).collect();
         let b: Vec<u32> = (5..105).collect();
         let far: Vec<u32> = (1000..1100).collect();
-        let ka = index.band_keys(&h.signature(&a));
-        index.insert(1, &ka);
-        let mut hits = vec![];
-        index.candidates(&index.band_keys(&h.signature(&b)), |id| hits.push(id));
-        assert!(hits.contains(&1));
-        hits.clear();
-        index.candidates(&index.band_keys(&h.signature(&far)), |id| hits.push(id));
-        assert!(hits.is_empty());
-        index.remove(1, &ka);
-        index.candidates(&ka, |id| hits.push(id));
-        assert!(hits.is_empty());
+        let keys = |set: &[u32]| band_keys(params, 3, &h.signature(set));
+        let (ka, kb, kf) = (keys(&a), keys(&b), keys(&far));
+        assert_eq!(ka.len(), params.bands);
+        assert!(ka.iter().zip(&kb).any(|(x, y)| x == y));
+        assert!(ka.iter().zip(&kf).all(|(x, y)| x != y));
     }
 }

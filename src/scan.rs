@@ -34,14 +34,24 @@ pub fn scan_with(
     split: Split,
 ) -> Result<Vec<ScannedDocument>> {
     let opts = engine.settings().query_options();
-    let mut out = Vec::new();
+    let mut out: Vec<ScannedDocument> = Vec::new();
     for (name, text) in documents {
         let analyzed = engine.analyze_with(text, split);
-        let text = analyzed.text.clone();
-        let submitted = engine.submit(&name, analyzed, Default::default(), 0, &opts, false)?;
+        // The texts of the documents scanned so far are here: no store is needed.
+        let texts = |n: &str| out.iter().find(|d| &*d.name == n).map(|d| d.text.clone());
+        let submitted = engine.submit(
+            &name,
+            &analyzed,
+            Default::default(),
+            0,
+            &opts,
+            false,
+            split,
+            &texts,
+        )?;
         out.push(ScannedDocument {
             name: name.into(),
-            text,
+            text: analyzed.text,
             report: submitted.report,
         });
     }

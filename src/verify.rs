@@ -40,13 +40,19 @@ pub fn scores(q: &[u32], s: &[u32]) -> Scores {
 /// or two and are dropped after a few steps). Never `None` for a pair that [`classify`]
 /// would accept.
 pub fn candidate_scores(q: &[u32], s: &[u32], t: &Thresholds) -> Option<Scores> {
-    let (a, b) = (q.len() as f64, s.len() as f64);
+    let need = shared_needed(q.len(), s.len(), t);
+    shared_at_least(q, s, need).map(|shared| scores_from(q.len(), s.len(), shared))
+}
+
+/// The fewest shingles sets of sizes `a` and `b` must share for [`classify`] to accept
+/// them as any kind of match (rounded down, and a little less, so that float error never
+/// drops a match).
+pub fn shared_needed(a: usize, b: usize, t: &Thresholds) -> usize {
+    let (a, b) = (a as f64, b as f64);
     let near = (t.jaccard * (a + b) / (1.0 + t.jaccard)).max(t.min_shared as f64);
     let partial = (t.containment * a.min(b)).max(t.min_shared as f64);
     let long = (t.containment / 2.0 * a.min(b)).max((LONG_REUSE * t.min_shared) as f64);
-    // Rounded down, and a little less, so that float error never drops a match.
-    let need = (near.min(partial).min(long) - 1e-6).floor().max(0.0) as usize;
-    shared_at_least(q, s, need).map(|shared| scores_from(q.len(), s.len(), shared))
+    (near.min(partial).min(long) - 1e-6).floor().max(0.0) as usize
 }
 
 /// `|q ∩ s|` of two sorted sets, or `None` once fewer than `need` can be reached.

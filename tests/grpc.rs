@@ -5,9 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use neardup::analysis::Analyzer;
+use neardup::engine::Settings;
 use neardup::grpc::Limits;
 use neardup::grpc::pb::{self, submit_stream_response::Result as Item};
-use neardup::store::{MemStore, Store, StoredRecord};
+use neardup::service::record;
+use neardup::store::{MemStore, Store};
+use neardup::text::Split;
 use tonic::Code;
 
 use crate::util::server::{FlakyStore, TestServer};
@@ -590,14 +594,11 @@ async fn restores_engines_from_the_store() {
         ("news", "b", RIVER),
         ("news", "c", OTHER),
     ] {
+        let analyzer = Analyzer::new(Settings::default().shape()).unwrap();
+        let doc = analyzer.document(text, Split::Auto);
+        let metadata = BTreeMap::from([("k".to_string(), name.to_string())]);
         store
-            .put(&StoredRecord {
-                namespace: ns.into(),
-                name: name.into(),
-                text: text.into(),
-                metadata: BTreeMap::from([("k".to_string(), name.to_string())]),
-                stored_at_ms: 42,
-            })
+            .put(&record(ns, name, &doc, Split::Auto, &metadata, 42))
             .unwrap();
     }
     let server = TestServer::with(Limits::default(), store).await;

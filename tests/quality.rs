@@ -7,10 +7,11 @@
 //! printed by `cargo test --release --test tests quality -- --nocapture` is the one in
 //! BENCHMARKS.md.
 
-use neardup::engine::{Engine, Settings};
+use neardup::engine::{Engine, NoTexts, Settings};
 use neardup::text::Split;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::util::shared_data;
 
@@ -33,19 +34,15 @@ struct Tally {
 fn evaluate_synthetic(settings: Settings) -> BTreeMap<(String, String), Tally> {
     let engine = Engine::new(settings).expect("valid settings");
     let opts = engine.settings().query_options();
+    let mut stored: HashMap<String, Arc<str>> = HashMap::new();
     for s in read_jsonl("synthetic-dev/sources.jsonl") {
         let doc = engine.analyze_with(s["text"].as_str().unwrap(), Split::None);
         engine
-            .submit(
-                s["id"].as_str().unwrap(),
-                doc,
-                Default::default(),
-                0,
-                &opts,
-                false,
-            )
+            .insert(s["id"].as_str().unwrap(), &doc, Split::None)
             .unwrap();
+        stored.insert(s["id"].as_str().unwrap().to_string(), doc.text.clone());
     }
+    let texts = |name: &str| stored.get(name).cloned();
     let mut tallies: BTreeMap<(String, String), Tally> = BTreeMap::new();
     for v in read_jsonl("synthetic-dev/variants.jsonl") {
         let (lang, kind) = (v["lang"].as_str().unwrap(), v["kind"].as_str().unwrap());
@@ -66,7 +63,7 @@ fn evaluate_synthetic(settings: Settings) -> BTreeMap<(String, String), Tally> {
             allowed.insert(a["id"].as_str().unwrap().to_string());
         }
         let doc = engine.analyze_with(v["text"].as_str().unwrap(), Split::None);
-        let report = engine.check(&doc, "variant", &opts).unwrap();
+        let report = engine.check(&doc, "variant", &opts, &texts).unwrap();
         let matched: HashSet<String> = report
             .paragraphs
             .iter()
@@ -76,10 +73,7 @@ fn evaluate_synthetic(settings: Settings) -> BTreeMap<(String, String), Tally> {
             && wanted.iter().any(|w| !matched.contains(w))
             && !kind.contains("negative")
         {
-            let source = engine
-                .document(&wanted[0])
-                .and_then(|d| d.text)
-                .unwrap_or_default();
+            let source = texts(&wanted[0]).unwrap_or_else(|| "".into());
             let best = report
                 .paragraphs
                 .iter()
@@ -111,10 +105,7 @@ fn evaluate_synthetic(settings: Settings) -> BTreeMap<(String, String), Tally> {
                 .flat_map(|p| p.matches.iter())
                 .filter(|m| !allowed.contains(&*m.source.name))
             {
-                let source = engine
-                    .document(&m.source.name)
-                    .and_then(|d| d.text)
-                    .unwrap_or_default();
+                let source = texts(&m.source.name).unwrap_or_else(|| "".into());
                 println!(
                     "FALSE {lang} {kind} {} {:?} {:?}\n  V: {}\n  S: {source}",
                     v["id"], m.kind, m.scores, v["text"]
@@ -232,14 +223,7 @@ fn evaluate_pairs(
         // Identical `b` texts recur across pairs: index each text once.
         if names.insert(b.to_string()) {
             engine
-                .submit(
-                    b,
-                    engine.analyze_with(b, Split::None),
-                    Default::default(),
-                    0,
-                    &opts,
-                    false,
-                )
+                .insert(b, &engine.analyze_with(b, Split::None), Split::None)
                 .unwrap();
         }
     }
@@ -250,6 +234,7 @@ fn evaluate_pairs(
                 &engine.analyze_with(p["a"].as_str().unwrap(), Split::None),
                 "a",
                 &opts,
+                &NoTexts,
             )
             .unwrap();
         let matched: HashSet<&str> = report

@@ -95,7 +95,6 @@ fn create(path: &Option<PathBuf>) -> Result<Option<BufWriter<File>>> {
 /// Runs the deduplication.
 pub fn run(args: DedupArgs) -> Result<ExitCode> {
     let mut settings = args.engine.settings()?;
-    settings.retain_text = false;
     settings.fn_weight = args.fn_weight;
     settings.max_bands = args.max_bands;
     settings.max_bucket = args.max_bucket;

@@ -11,10 +11,11 @@ use std::sync::Arc;
 
 use super::pb;
 use crate::engine::{
-    DocId, Document, Match, ParagraphReport, ParagraphStatus, QueryOptions, Report, Settings,
-    SourceRef, Span, Summary,
+    DocId, Match, ParagraphReport, ParagraphStatus, QueryOptions, Report, Settings, SourceRef,
+    Span, Summary,
 };
 use crate::error::{Error, Result};
+use crate::service::StoredText;
 use crate::text::ParagraphSpan;
 use crate::verify::{MatchKind, Scores};
 
@@ -76,6 +77,7 @@ fn match_to_pb(m: Match, this: Option<DocId>) -> pb::Match {
         containment_source: m.scores.containment_source,
         shared_shingles: m.scores.shared as u32,
         spans: m.spans.into_iter().map(pb::Span::from).collect(),
+        copies: m.copies as u32,
     }
 }
 
@@ -133,14 +135,14 @@ impl From<ParagraphSpan> for pb::Paragraph {
     }
 }
 
-impl From<Document> for pb::Document {
-    fn from(d: Document) -> pb::Document {
+impl From<StoredText> for pb::Document {
+    fn from(d: StoredText) -> pb::Document {
         pb::Document {
-            document_id: d.name.to_string(),
-            text: d.text.as_deref().unwrap_or_default().to_string(),
+            document_id: d.document.name.to_string(),
+            text: d.text,
             paragraphs: d.paragraphs.into_iter().map(pb::Paragraph::from).collect(),
-            metadata: d.metadata.into_iter().collect(),
-            stored_at_unix_ms: d.stored_at_ms,
+            metadata: d.document.metadata.into_iter().collect(),
+            stored_at_unix_ms: d.document.stored_at_ms,
         }
     }
 }
@@ -238,6 +240,7 @@ pub fn report_from_pb(report: pb::Report, name: &str) -> Result<Report> {
                     shared: m.shared_shingles as usize,
                 },
                 spans,
+                copies: m.copies as usize,
             });
         }
         if status == ParagraphStatus::Recycled && matches.is_empty() {
@@ -283,7 +286,9 @@ mod tests {
         let text =
             format!("{para}\n\nSomething else entirely, written for this one test.\n\n{para}");
         let doc = engine.analyze(text);
-        let report = engine.check(&doc, "me", &opts).unwrap();
+        let report = engine
+            .check(&doc, "me", &opts, &crate::engine::NoTexts)
+            .unwrap();
         assert_eq!(report.summary.recycled, 1);
         let back = report_from_pb(report_to_pb(report.clone(), None), "me").unwrap();
         assert_eq!(back, report);

@@ -19,8 +19,7 @@ pub mod pb {
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/neardup_descriptor.bin"));
 
-/// The namespace an empty `namespace` field means.
-pub const DEFAULT_NAMESPACE: &str = "default";
+pub use crate::service::DEFAULT_NAMESPACE;
 
 pub use service::{Limits, NearDupService};
 pub use status::ServiceError;

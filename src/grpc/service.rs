@@ -1,40 +1,33 @@
-//! The `neardup.v1.NearDup` service: one [`Engine`] per namespace over one [`Store`].
+//! The `neardup.v1.NearDup` service: thin handlers over the [`Service`] layer.
 //!
-//! Handlers are thin: validate, convert ([`super::convert`]), run the engine, convert
-//! back. Analysis and index work run on tokio's blocking pool, at most `workers` jobs at a
+//! Handlers validate, convert ([`super::convert`]), call the service and convert back.
+//! Analysis and index work run on tokio's blocking pool, at most `workers` jobs at a
 //! time, admitted in arrival order (a fair semaphore), so many callers share the CPU
 //! evenly and the async workers only move bytes. More than `max_pending` waiting jobs
 //! make new calls fail fast with RESOURCE_EXHAUSTED instead of queueing without bound.
 //!
-//! Writes: a submission is indexed by the engine, then recorded in the store, and only
-//! then acknowledged; if the store fails, the engine change is rolled back (a replaced
-//! document is restored) and the call fails with UNAVAILABLE. Each write runs to the end
-//! on its worker thread even if the caller goes away, so the engine and the store never
-//! disagree about a finished write. A deletion goes to the store first.
-//!
-//! Writes of the same document id are serialized (a striped lock held from the engine
-//! change to the store's answer), so the store sees them in the engine's order, and an
-//! idempotent resubmission is acknowledged only once the original is durable. Writes of
-//! different ids run in parallel. Check may see a document whose write is still in flight.
+//! Each write runs to the end on its worker thread even if the caller goes away, so the
+//! engine and the store never disagree about a finished write (the write transaction
+//! itself is [`Service::submit`]). Check may see a document whose write is still in
+//! flight.
 
-use std::collections::{BTreeMap, HashMap};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::DEFAULT_NAMESPACE;
 use super::convert::{query_options, report_to_pb};
 use super::pb::{self, near_dup_server::NearDup};
-use super::status::ServiceError;
-use crate::engine::{AnalyzedDocument, Engine, QueryOptions, Report, Settings};
+use crate::engine::{QueryOptions, Report, Settings};
 use crate::error::Error;
-use crate::store::{Store, StoreError, StoredRecord};
+use crate::service::{DEFAULT_NAMESPACE, Service, ServiceError, Submission};
+use crate::store::Store;
+use crate::text::Split;
 
 /// Request and load limits of the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,31 +101,11 @@ pub struct NearDupService {
 }
 
 struct Inner {
-    settings: Settings,
+    service: Service,
     defaults: QueryOptions,
     limits: Limits,
-    engines: RwLock<HashMap<String, Arc<Engine>>>,
-    store: Arc<dyn Store>,
-    /// An empty engine with the shared settings, used only to analyze submissions before
-    /// their namespace is touched (analysis depends on the settings alone).
-    analyzer: Engine,
     workers: Arc<Semaphore>,
     pending: AtomicUsize,
-    /// Striped per-document write locks (see the module docs).
-    write_locks: Box<[Mutex<()>]>,
-}
-
-/// Stripes of the per-document write locks.
-const WRITE_LOCK_STRIPES: usize = 256;
-
-/// A submission analyzed and validated, ready to apply.
-struct Prepared {
-    namespace: String,
-    id: String,
-    doc: AnalyzedDocument,
-    metadata: BTreeMap<String, String>,
-    opts: QueryOptions,
-    replace: bool,
 }
 
 /// What a call logs.
@@ -154,53 +127,46 @@ impl Counts {
 impl std::fmt::Debug for NearDupService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NearDupService")
-            .field("settings", &self.inner.settings)
+            .field("settings", self.inner.service.settings())
             .field("limits", &self.inner.limits)
             .finish_non_exhaustive()
     }
 }
 
 impl NearDupService {
-    /// Opens the service over `store`, rebuilding every namespace's engine from
+    /// Opens the service over `store`, restoring every namespace's engine from
     /// [`Store::load`]. Blocking (CPU and store I/O): call it off the async runtime.
     pub fn open(
         settings: Settings,
         limits: Limits,
         store: Arc<dyn Store>,
     ) -> Result<NearDupService, ServiceError> {
-        settings.validate()?;
         limits.validate()?;
-        let service = NearDupService {
+        let service = Service::open(settings, store)?;
+        Ok(NearDupService {
             inner: Arc::new(Inner {
-                defaults: settings.query_options(),
+                defaults: service.settings().query_options(),
                 workers: Arc::new(Semaphore::new(limits.workers)),
-                analyzer: Engine::new(settings.clone())?,
-                settings,
+                service,
                 limits,
-                engines: RwLock::new(HashMap::new()),
-                store,
                 pending: AtomicUsize::new(0),
-                write_locks: (0..WRITE_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             }),
-        };
-        service.inner.restore()?;
-        Ok(service)
+        })
+    }
+
+    /// The service layer underneath.
+    pub fn service(&self) -> &Service {
+        &self.inner.service
     }
 
     /// The engine settings every namespace uses.
     pub fn settings(&self) -> &Settings {
-        &self.inner.settings
+        self.inner.service.settings()
     }
 
     /// Documents in every namespace.
     pub fn documents(&self) -> usize {
-        self.inner
-            .engines
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .map(|e| e.stats().documents)
-            .sum()
+        self.inner.service.documents()
     }
 
     /// Runs `job` on the blocking pool once a worker is free (in arrival order), or fails
@@ -244,12 +210,6 @@ impl Worker {
     fn release(self) {}
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// The namespace a request names (empty: the default one).
 fn namespace(ns: &str) -> Result<String, Error> {
     if ns.is_empty() {
@@ -275,75 +235,6 @@ fn document_id(id: &str) -> Result<(), Error> {
 }
 
 impl Inner {
-    /// The write lock of one document id.
-    fn write_lock(&self, namespace: &str, id: &str) -> MutexGuard<'_, ()> {
-        let h = xxhash_rust::xxh3::xxh3_64(namespace.as_bytes())
-            ^ xxhash_rust::xxh3::xxh3_64(id.as_bytes()).rotate_left(17);
-        self.write_locks[(h % WRITE_LOCK_STRIPES as u64) as usize]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn engine(&self, ns: &str) -> Result<Arc<Engine>, ServiceError> {
-        self.engines
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(ns)
-            .cloned()
-            .ok_or_else(|| ServiceError::NamespaceNotFound(ns.to_string()))
-    }
-
-    fn engine_or_create(&self, ns: &str) -> Result<Arc<Engine>, ServiceError> {
-        if let Ok(engine) = self.engine(ns) {
-            return Ok(engine);
-        }
-        let mut engines = self.engines.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(engine) = engines.get(ns) {
-            return Ok(engine.clone());
-        }
-        let engine = Arc::new(Engine::new(self.settings.clone())?);
-        engines.insert(ns.to_string(), engine.clone());
-        Ok(engine)
-    }
-
-    fn restore(&self) -> Result<(), ServiceError> {
-        use rayon::prelude::*;
-        let records = self.store.load()?;
-        let started = Instant::now();
-        let count = records.len();
-        for chunk in records.chunks(1024) {
-            let analyzed: Vec<(&StoredRecord, Arc<Engine>, AnalyzedDocument)> = chunk
-                .par_iter()
-                .map(|r| {
-                    let engine = self.engine_or_create(&r.namespace)?;
-                    let doc = engine.analyze(r.text.as_str());
-                    Ok((r, engine, doc))
-                })
-                .collect::<Result<_, ServiceError>>()?;
-            // The engine's maps are concurrent: indexing in parallel too halves the
-            // rebuild on two cores.
-            analyzed.into_par_iter().try_for_each(|(r, engine, doc)| {
-                engine
-                    .restore(&r.name, doc, r.metadata.clone(), r.stored_at_ms)
-                    .map(|_| ())
-                    .map_err(|e| {
-                        StoreError::Corrupt(format!(
-                            "cannot restore {:?} in namespace {:?}: {e}",
-                            r.name, r.namespace
-                        ))
-                    })
-            })?;
-        }
-        if count > 0 {
-            tracing::info!(
-                documents = count,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "restored from store"
-            );
-        }
-        Ok(())
-    }
-
     fn check_text(&self, text: &str) -> Result<(), Error> {
         if text.trim().is_empty() {
             return Err(Error::invalid("text", "must not be empty"));
@@ -358,11 +249,10 @@ impl Inner {
         Ok(())
     }
 
-    fn check_paragraphs(&self, doc: &AnalyzedDocument) -> Result<(), Error> {
-        if doc.paragraphs.len() > self.limits.max_paragraphs {
+    fn check_paragraphs(&self, paragraphs: usize) -> Result<(), Error> {
+        if paragraphs > self.limits.max_paragraphs {
             return Err(Error::TooLarge(format!(
-                "text has {} paragraphs, more than the limit of {}",
-                doc.paragraphs.len(),
+                "text has {paragraphs} paragraphs, more than the limit of {}",
                 self.limits.max_paragraphs
             )));
         }
@@ -370,65 +260,32 @@ impl Inner {
     }
 
     /// Validates and analyzes a submission (pure CPU; touches no index).
-    fn prepare(&self, req: pb::SubmitRequest) -> Result<Prepared, ServiceError> {
+    fn prepare(&self, req: pb::SubmitRequest) -> Result<Submission, ServiceError> {
         let namespace = namespace(&req.namespace)?;
         document_id(&req.document_id)?;
         self.check_text(&req.text)?;
         let opts = query_options(req.options, self.defaults)?;
-        let doc = self.analyzer.analyze(req.text);
-        self.check_paragraphs(&doc)?;
-        Ok(Prepared {
+        let doc = self.service.analyzer().document(req.text, Split::Auto);
+        self.check_paragraphs(doc.paragraphs.len())?;
+        Ok(Submission {
             namespace,
             id: req.document_id,
             doc,
+            split: Split::Auto,
             metadata: req.metadata.into_iter().collect(),
             opts,
             replace: req.replace,
         })
     }
 
-    /// Reports on and indexes a prepared submission, then records it in the store.
+    /// Applies a prepared submission through the service's write transaction.
     fn apply(
         &self,
-        p: Prepared,
+        s: Submission,
         worker: Worker,
     ) -> Result<(pb::SubmitResponse, Counts), ServiceError> {
-        let engine = self.engine_or_create(&p.namespace)?;
-        let _write = self.write_lock(&p.namespace, &p.id);
-        let previous = if p.replace {
-            engine.document(&p.id)
-        } else {
-            None
-        };
-        let stored_at_ms = now_ms();
-        let text = p.doc.text.clone();
-        let submitted = engine.submit(
-            &p.id,
-            p.doc,
-            p.metadata.clone(),
-            stored_at_ms,
-            &p.opts,
-            p.replace,
-        )?;
-        worker.release();
-        if submitted.created {
-            let record = StoredRecord {
-                namespace: p.namespace.clone(),
-                name: p.id.clone(),
-                text: text.to_string(),
-                metadata: p.metadata,
-                stored_at_ms,
-            };
-            if let Err(err) = self.store.put(&record) {
-                let _ = engine.remove(&p.id);
-                if let Some(prev) = previous.filter(|_| submitted.replaced) {
-                    let old = engine.analyze(prev.text.clone().unwrap_or_default());
-                    let _ = engine.restore(&prev.name, old, prev.metadata, prev.stored_at_ms);
-                }
-                tracing::warn!(namespace = %p.namespace, document_id = %p.id, error = %err, "store put failed; rolled back");
-                return Err(err.into());
-            }
-        }
+        let (namespace, id) = (s.namespace.clone(), s.id.clone());
+        let submitted = self.service.submit(s, || worker.release())?;
         let outcome = match (submitted.created, submitted.replaced) {
             (false, _) => pb::SubmitOutcome::Unchanged,
             (true, true) => pb::SubmitOutcome::Replaced,
@@ -437,8 +294,8 @@ impl Inner {
         let counts = Counts::of(&submitted.report);
         Ok((
             pb::SubmitResponse {
-                namespace: p.namespace,
-                document_id: p.id,
+                namespace,
+                document_id: id,
                 outcome: outcome as i32,
                 report: Some(report_to_pb(submitted.report, Some(submitted.id))),
             },
@@ -450,10 +307,13 @@ impl Inner {
         let namespace = namespace(&req.namespace)?;
         self.check_text(&req.text)?;
         let opts = query_options(req.options, self.defaults)?;
-        let engine = self.engine(&namespace)?;
-        let doc = engine.analyze(req.text);
-        self.check_paragraphs(&doc)?;
-        let report = engine.check(&doc, &req.document_id, &opts)?;
+        // Refuse an unknown namespace before analyzing anything.
+        self.service.engine(&namespace)?;
+        let doc = self.service.analyzer().document(req.text, Split::Auto);
+        self.check_paragraphs(doc.paragraphs.len())?;
+        let report = self
+            .service
+            .check(&namespace, &req.document_id, &doc, &opts)?;
         let counts = Counts::of(&report);
         Ok((
             pb::CheckResponse {
@@ -464,42 +324,26 @@ impl Inner {
         ))
     }
 
-    fn delete(&self, namespace: &str, id: &str, worker: Worker) -> Result<usize, ServiceError> {
-        let engine = self.engine(namespace)?;
-        let _write = self.write_lock(namespace, id);
-        if engine.document(id).is_none() {
-            return Err(Error::NotFound(id.to_string()).into());
-        }
-        worker.release();
-        self.store.delete(namespace, id)?;
-        Ok(engine.remove(id)?.paragraphs.len())
-    }
-
     fn stats(&self, ns: &str) -> Result<pb::StatsResponse, ServiceError> {
-        let engines: Vec<(String, Arc<Engine>)> = if ns.is_empty() {
-            let map = self.engines.read().unwrap_or_else(|e| e.into_inner());
-            map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        let ns = if ns.is_empty() {
+            None
         } else {
-            let ns = namespace(ns)?;
-            let engine = self.engine(&ns)?;
-            vec![(ns, engine)]
+            Some(namespace(ns)?)
         };
-        let mut namespaces: Vec<pb::NamespaceStats> = engines
+        let namespaces = self
+            .service
+            .stats(ns.as_deref())?
             .into_iter()
-            .map(|(name, engine)| {
-                let s = engine.stats();
-                pb::NamespaceStats {
-                    namespace: name,
-                    documents: s.documents as u64,
-                    paragraphs: s.paragraphs as u64,
-                    index_bytes: s.index_bytes as u64,
-                }
+            .map(|(name, s)| pb::NamespaceStats {
+                namespace: name,
+                documents: s.documents as u64,
+                paragraphs: s.paragraphs as u64,
+                index_bytes: s.index_bytes as u64,
             })
             .collect();
-        namespaces.sort_by(|a, b| a.namespace.cmp(&b.namespace));
         Ok(pb::StatsResponse {
             namespaces,
-            settings: Some(pb::EngineSettings::from(&self.settings)),
+            settings: Some(pb::EngineSettings::from(self.service.settings())),
             limits: Some(pb::Limits {
                 max_message_bytes: self.limits.max_message_bytes as u64,
                 max_text_bytes: self.limits.max_text_bytes as u64,
@@ -553,7 +397,7 @@ pub type SubmitStreamResponses =
 type Ahead = (
     u64,
     String,
-    tokio::task::JoinHandle<Result<Prepared, ServiceError>>,
+    tokio::task::JoinHandle<Result<Submission, ServiceError>>,
 );
 
 #[tonic::async_trait]
@@ -677,11 +521,7 @@ impl NearDup for NearDupService {
         let result = (|| {
             let ns = namespace(&req.namespace)?;
             document_id(&req.document_id)?;
-            let engine = self.inner.engine(&ns)?;
-            let doc = engine
-                .document(&req.document_id)
-                .ok_or_else(|| Error::NotFound(req.document_id.clone()))?;
-            Ok::<_, ServiceError>(doc)
+            self.inner.service.get(&ns, &req.document_id)
         })();
         log_call(
             "GetDocument",
@@ -709,7 +549,8 @@ impl NearDup for NearDupService {
             .blocking(move |inner, worker| {
                 let ns = namespace(&req.namespace)?;
                 document_id(&req.document_id)?;
-                inner.delete(&ns, &req.document_id, worker)
+                drop(worker);
+                inner.service.delete(&ns, &req.document_id)
             })
             .await;
         log_call("DeleteDocument", &label, started, &result, |&n| Counts {

@@ -1,4 +1,4 @@
-//! The service's error type and its one mapping to gRPC status codes.
+//! The one mapping of the service's errors to gRPC status codes.
 //!
 //! Every handler returns [`ServiceError`]; this file is the only place that picks a
 //! [`tonic::Code`]. Engine errors map by kind; storage failures are `UNAVAILABLE` (the
@@ -7,27 +7,9 @@
 use tonic::{Code, Status};
 
 use crate::error::Error;
+pub use crate::service::ServiceError;
+#[cfg(test)]
 use crate::store::StoreError;
-
-/// Everything a call can fail with.
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    /// The engine refused the request.
-    #[error(transparent)]
-    Engine(#[from] Error),
-    /// The namespace has no documents yet.
-    #[error("namespace {0:?} not found (it is created by its first Submit)")]
-    NamespaceNotFound(String),
-    /// Too many calls are waiting for a worker.
-    #[error("server overloaded: {0} calls already waiting for a worker, retry later")]
-    Overloaded(usize),
-    /// The store could not record the change; nothing was changed.
-    #[error("{0}; the change was not applied, retry later")]
-    Store(#[from] StoreError),
-    /// A bug or a lost worker thread.
-    #[error("internal error: {0}")]
-    Internal(String),
-}
 
 impl ServiceError {
     /// The gRPC code of this error.

@@ -14,10 +14,23 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{Fingerprint, StoredRecord};
+use super::{Fingerprint, StoredDocument, StoredRecord};
+use crate::analysis::ParagraphRecord;
+use crate::index::{SKETCH_LEN, Sketch};
+use crate::text::Split;
 
 /// Version of everything this module writes. Bump it on any change of layout.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// - 1: puts carry the text only (the index was rebuilt by analyzing it again).
+/// - 2: puts also carry the document's analysis (paragraph records) and split mode, so a
+///   restart loads the index instead of recomputing it. Version 1 files are still read.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest version this build reads.
+pub const OLDEST_VERSION: u32 = 1;
+/// Most paragraph records a put may declare (decoding refuses more).
+pub const MAX_RECORDS: usize = 1 << 20;
+/// Most values (shingles, band keys) one paragraph record may declare.
+pub const MAX_VALUES: usize = 1 << 24;
 /// Bytes of a frame before its payload.
 pub const FRAME_HEADER: usize = 16;
 /// Largest payload a frame may carry.
@@ -38,8 +51,11 @@ thread_local! {
         std::cell::RefCell::new(zstd::bulk::Decompressor::new().ok());
 }
 
-const OP_PUT: u8 = 1;
+/// A put of format 1: the text only.
+const OP_PUT_TEXT: u8 = 1;
 const OP_DELETE: u8 = 2;
+/// A put of format 2: catalog entry, analysis, text.
+const OP_PUT: u8 = 3;
 const TEXT_RAW: u8 = 0;
 const TEXT_ZSTD: u8 = 1;
 
@@ -223,9 +239,63 @@ pub struct PayloadKey {
     pub name: String,
 }
 
-/// Encodes a put. Compresses the text when it is long enough to gain from it.
+/// Encodes a put: the catalog entry, the analysis, then the text (last, so that loading
+/// the index never touches it). Compresses the text when it is long enough to gain.
 pub fn encode_put(record: &StoredRecord) -> Arc<[u8]> {
-    let text = record.text.as_bytes();
+    let d = &record.document;
+    let records = d.records.as_deref().unwrap_or_default();
+    let analysis_len: usize = 4 + records
+        .iter()
+        .map(|r| 24 + 4 + 4 * r.set.len() + 4 + 8 * r.band_keys.len() + SKETCH_LEN)
+        .sum::<usize>();
+    let mut out = encode_head(
+        OP_PUT,
+        d,
+        1 + 8 + 4 + 4 + analysis_len + 9 + record.text.len(),
+    );
+    out.push(split_code(d.split));
+    out.extend_from_slice(&d.text_hash.to_le_bytes());
+    out.extend_from_slice(&d.paragraphs.to_le_bytes());
+    out.extend_from_slice(&(analysis_len as u32).to_le_bytes());
+    out.extend_from_slice(&(records.len() as u32).to_le_bytes());
+    for r in records {
+        for v in [r.index, r.start, r.end, r.line] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&r.content_hash.to_le_bytes());
+        out.extend_from_slice(&(r.set.len() as u32).to_le_bytes());
+        for v in &r.set {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&(r.band_keys.len() as u32).to_le_bytes());
+        for v in &r.band_keys {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&r.sketch.0);
+    }
+    encode_text(&mut out, &record.text);
+    out.into()
+}
+
+/// Namespace, name, timestamp and metadata: the head every put starts with.
+fn encode_head(op: u8, d: &StoredDocument, rest: usize) -> Vec<u8> {
+    let meta_len: usize = d.metadata.iter().map(|(k, v)| 8 + k.len() + v.len()).sum();
+    let mut out =
+        Vec::with_capacity(1 + 8 + d.namespace.len() + d.name.len() + 12 + meta_len + rest);
+    out.push(op);
+    put_str(&mut out, &d.namespace);
+    put_str(&mut out, &d.name);
+    out.extend_from_slice(&d.stored_at_ms.to_le_bytes());
+    out.extend_from_slice(&(d.metadata.len() as u32).to_le_bytes());
+    for (k, v) in &d.metadata {
+        put_str(&mut out, k);
+        put_str(&mut out, v);
+    }
+    out
+}
+
+fn encode_text(out: &mut Vec<u8>, text: &str) {
+    let text = text.as_bytes();
     let compressed = if text.len() >= COMPRESS_MIN {
         COMPRESSOR
             .with(|c| match &mut *c.borrow_mut() {
@@ -236,32 +306,41 @@ pub fn encode_put(record: &StoredRecord) -> Arc<[u8]> {
     } else {
         None
     };
-    let meta_len: usize = record
-        .metadata
-        .iter()
-        .map(|(k, v)| 8 + k.len() + v.len())
-        .sum();
-    let stored = compressed.as_deref().unwrap_or(text);
-    let mut out = Vec::with_capacity(
-        1 + 8 + record.namespace.len() + record.name.len() + 8 + 4 + meta_len + 9 + stored.len(),
-    );
-    out.push(OP_PUT);
-    put_str(&mut out, &record.namespace);
-    put_str(&mut out, &record.name);
-    out.extend_from_slice(&record.stored_at_ms.to_le_bytes());
-    out.extend_from_slice(&(record.metadata.len() as u32).to_le_bytes());
-    for (k, v) in &record.metadata {
-        put_str(&mut out, k);
-        put_str(&mut out, v);
-    }
     out.push(if compressed.is_some() {
         TEXT_ZSTD
     } else {
         TEXT_RAW
     });
     out.extend_from_slice(&(text.len() as u32).to_le_bytes());
-    put_bytes(&mut out, stored);
+    put_bytes(out, compressed.as_deref().unwrap_or(text));
+}
+
+/// Encodes a put of format 1 (text only), as older builds wrote it: for the tests of
+/// reading such files.
+#[cfg(test)]
+pub fn encode_put_v1(record: &StoredRecord) -> Arc<[u8]> {
+    let mut out = encode_head(OP_PUT_TEXT, &record.document, 9 + record.text.len());
+    encode_text(&mut out, &record.text);
     out.into()
+}
+
+fn split_code(split: Split) -> u8 {
+    match split {
+        Split::Auto => 0,
+        Split::BlankLines => 1,
+        Split::Lines => 2,
+        Split::None => 3,
+    }
+}
+
+fn split_of(code: u8) -> Option<Split> {
+    Some(match code {
+        0 => Split::Auto,
+        1 => Split::BlankLines,
+        2 => Split::Lines,
+        3 => Split::None,
+        _ => return None,
+    })
 }
 
 /// Encodes a delete.
@@ -277,7 +356,7 @@ pub fn encode_delete(namespace: &str, name: &str) -> Vec<u8> {
 pub fn decode_key(payload: &[u8]) -> Option<PayloadKey> {
     let mut r = Reader::new(payload);
     let op = match r.u8()? {
-        OP_PUT => Op::Put,
+        OP_PUT | OP_PUT_TEXT => Op::Put,
         OP_DELETE => Op::Delete,
         _ => return None,
     };
@@ -293,12 +372,72 @@ pub fn decode_key(payload: &[u8]) -> Option<PayloadKey> {
     })
 }
 
-/// Decodes a put payload into the record it stores (decompressing the text).
-pub fn decode_record(payload: &[u8]) -> Option<StoredRecord> {
+/// Decodes what a put payload stores of a document, without its text (format 2), or
+/// with `records: None` for a format-1 put, whose text must be analyzed again (its
+/// `text_hash` is then computed from the text, which is decompressed for that).
+pub fn decode_document(payload: &[u8]) -> Option<StoredDocument> {
     let mut r = Reader::new(payload);
-    if r.u8()? != OP_PUT {
-        return None;
+    let op = r.u8()?;
+    let (namespace, name, stored_at_ms, metadata) = decode_head(&mut r)?;
+    let mut d = StoredDocument {
+        namespace,
+        name,
+        metadata,
+        stored_at_ms,
+        text_hash: 0,
+        split: Split::Auto,
+        paragraphs: 0,
+        records: None,
+    };
+    match op {
+        OP_PUT_TEXT => {
+            let text = decode_text_at(&mut r)?;
+            d.text_hash = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
+        }
+        OP_PUT => {
+            d.split = split_of(r.u8()?)?;
+            d.text_hash = r.u64()?;
+            d.paragraphs = r.u32()?;
+            let analysis = r.bytes()?;
+            d.records = Some(decode_analysis(analysis)?);
+            // The text must be there and whole, even though it is not decoded here.
+            skip_text(&mut r)?;
+        }
+        _ => return None,
     }
+    Some(d)
+}
+
+/// Decodes the text of a put payload (either format).
+pub fn decode_text(payload: &[u8]) -> Option<String> {
+    let mut r = Reader::new(payload);
+    let op = r.u8()?;
+    decode_head(&mut r)?;
+    match op {
+        OP_PUT_TEXT => decode_text_at(&mut r),
+        OP_PUT => {
+            r.u8()?;
+            r.u64()?;
+            r.u32()?;
+            r.bytes()?;
+            decode_text_at(&mut r)
+        }
+        _ => None,
+    }
+}
+
+/// Decodes a whole put payload (either format).
+#[cfg(test)]
+pub fn decode_record(payload: &[u8]) -> Option<StoredRecord> {
+    Some(StoredRecord {
+        document: decode_document(payload)?,
+        text: decode_text(payload)?,
+    })
+}
+
+type Head = (String, String, u64, BTreeMap<String, String>);
+
+fn decode_head(r: &mut Reader<'_>) -> Option<Head> {
     let namespace = r.string()?;
     let name = r.string()?;
     let stored_at_ms = r.u64()?;
@@ -309,6 +448,52 @@ pub fn decode_record(payload: &[u8]) -> Option<StoredRecord> {
         let v = r.string()?;
         metadata.insert(k, v);
     }
+    Some((namespace, name, stored_at_ms, metadata))
+}
+
+fn decode_analysis(bytes: &[u8]) -> Option<Vec<ParagraphRecord>> {
+    let mut r = Reader::new(bytes);
+    let n = r.u32()? as usize;
+    // Each record takes at least 32 bytes: a count beyond that is damage, not a reason to
+    // allocate.
+    if n > MAX_RECORDS || n > bytes.len() / 32 {
+        return None;
+    }
+    let mut records = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (index, start, end, line) = (r.u32()?, r.u32()?, r.u32()?, r.u32()?);
+        let content_hash = r.u64()?;
+        let set = r.array(4, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))?;
+        let band_keys = r.array(8, |b| {
+            u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+        })?;
+        let mut sketch = [0u8; SKETCH_LEN];
+        sketch.copy_from_slice(r.take(SKETCH_LEN)?);
+        if start > end || !set.is_sorted_by(|a, b| a < b) {
+            return None;
+        }
+        records.push(ParagraphRecord {
+            index,
+            start,
+            end,
+            line,
+            content_hash,
+            set,
+            band_keys,
+            sketch: Sketch(sketch),
+        });
+    }
+    r.is_empty().then_some(records)
+}
+
+fn skip_text(r: &mut Reader<'_>) -> Option<()> {
+    let codec = r.u8()?;
+    let raw_len = r.u32()? as usize;
+    r.bytes()?;
+    (r.is_empty() && raw_len <= MAX_TEXT_BYTES && codec <= TEXT_ZSTD).then_some(())
+}
+
+fn decode_text_at(r: &mut Reader<'_>) -> Option<String> {
     let codec = r.u8()?;
     let raw_len = r.u32()? as usize;
     let stored = r.bytes()?;
@@ -329,13 +514,7 @@ pub fn decode_record(payload: &[u8]) -> Option<StoredRecord> {
         }
         _ => return None,
     };
-    Some(StoredRecord {
-        namespace,
-        name,
-        text: String::from_utf8(text).ok()?,
-        metadata,
-        stored_at_ms,
-    })
+    String::from_utf8(text).ok()
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -358,7 +537,8 @@ impl<'a> Reader<'a> {
         Reader { buf }
     }
 
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+    /// `n` raw bytes.
+    pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         if self.buf.len() < n {
             return None;
         }
@@ -397,6 +577,17 @@ impl<'a> Reader<'a> {
         self.take(n)
     }
 
+    /// A count-prefixed array of fixed-size values, refusing a count that the rest of
+    /// the input cannot hold.
+    pub fn array<T>(&mut self, size: usize, f: impl Fn(&[u8]) -> T) -> Option<Vec<T>> {
+        let n = self.u32()? as usize;
+        if n > MAX_VALUES || n.checked_mul(size)? > self.buf.len() {
+            return None;
+        }
+        let bytes = self.take(n * size)?;
+        Some(bytes.chunks_exact(size).map(f).collect())
+    }
+
     /// A length-prefixed UTF-8 string.
     pub fn string(&mut self) -> Option<String> {
         std::str::from_utf8(self.bytes()?).ok().map(str::to_owned)
@@ -408,13 +599,37 @@ mod tests {
     use super::*;
 
     fn record(text: &str) -> StoredRecord {
-        StoredRecord {
-            namespace: "ns".into(),
-            name: "doc-1".into(),
-            text: text.into(),
-            metadata: BTreeMap::from([("lang".into(), "zh".into()), ("src".into(), "x".into())]),
-            stored_at_ms: 1_700_000_000_123,
-        }
+        let mut r = crate::store::tests::record("ns", "doc-1", text);
+        r.document.metadata =
+            BTreeMap::from([("lang".into(), "zh".into()), ("src".into(), "x".into())]);
+        r
+    }
+
+    #[test]
+    fn analysis_round_trips_and_format_one_still_reads() {
+        let text = "保护黄河，是2023年的大计。黄河流域生态保护和高质量发展是重大国家战略。\n\n\
+                    The committee reviewed the annual budget in detail and found that spending on roads had doubled.";
+        let r = record(text);
+        let records = r.document.records.as_ref().unwrap();
+        assert_eq!(records.len(), 2);
+        assert!(
+            records
+                .iter()
+                .all(|p| !p.set.is_empty() && !p.band_keys.is_empty())
+        );
+        let payload = encode_put(&r);
+        assert_eq!(decode_document(&payload).as_ref(), Some(&r.document));
+        assert_eq!(decode_text(&payload).as_deref(), Some(text));
+        // Format 1: the text only; the document comes back to be analyzed again.
+        let old = encode_put_v1(&r);
+        let d = decode_document(&old).unwrap();
+        assert_eq!(d.records, None);
+        assert_eq!(d.text_hash, r.document.text_hash);
+        assert_eq!(
+            (d.name.as_str(), d.metadata.clone()),
+            ("doc-1", r.document.metadata.clone())
+        );
+        assert_eq!(decode_text(&old).as_deref(), Some(text));
     }
 
     #[test]

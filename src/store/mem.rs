@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::{Store, StoreError, StoredRecord};
+use super::{Store, StoreError, StoredDocument, StoredRecord};
 
 /// Keeps records in memory, keyed by (namespace, name), each with the sequence number of
 /// its first `put` so `load` can return them in that order. `put` and `delete` are O(1).
@@ -28,7 +28,10 @@ impl Store for MemStore {
     fn put(&self, record: &StoredRecord) -> Result<(), StoreError> {
         let mut records = self.records();
         let next = records.next;
-        let key = (record.namespace.clone(), record.name.clone());
+        let key = (
+            record.document.namespace.clone(),
+            record.document.name.clone(),
+        );
         let seq = records.by_key.get(&key).map_or(next, |(seq, _)| *seq);
         records.by_key.insert(key, (seq, record.clone()));
         records.next += 1;
@@ -42,10 +45,18 @@ impl Store for MemStore {
         Ok(())
     }
 
-    fn load(&self) -> Result<Vec<StoredRecord>, StoreError> {
+    fn load(&self) -> Result<Vec<StoredDocument>, StoreError> {
         let records = self.records();
         let mut live: Vec<&(u64, StoredRecord)> = records.by_key.values().collect();
         live.sort_by_key(|(seq, _)| *seq);
-        Ok(live.into_iter().map(|(_, r)| r.clone()).collect())
+        Ok(live.into_iter().map(|(_, r)| r.document.clone()).collect())
+    }
+
+    fn text(&self, namespace: &str, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .records()
+            .by_key
+            .get(&(namespace.to_string(), name.to_string()))
+            .map(|(_, r)| r.text.clone()))
     }
 }

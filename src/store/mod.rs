@@ -2,16 +2,21 @@
 //!
 //! The service writes every accepted submission and deletion through a [`Store`] before
 //! it acknowledges the call, and rebuilds its engines from [`Store::load`] at start. The
-//! engine never sees a store. [`MemStore`] keeps everything in memory, for tests and for
-//! running without a data directory; [`WalStore`] keeps a checksummed write-ahead log
-//! with group commit and snapshots in a data directory.
+//! engine never sees a store. A stored document is its catalog entry, its analysis (the
+//! paragraph records the index is made of, so a restart loads rather than analyzes) and
+//! its text, which the store is the only holder of: the service reads it back with
+//! [`Store::text`] for spans and GetDocument. [`MemStore`] keeps everything in memory, for
+//! tests and for running without a data directory; [`WalStore`] keeps a checksummed
+//! write-ahead log with group commit and snapshots in a data directory, and reads texts
+//! back from its files.
 //!
 //! Invariants every implementation keeps (checked by one conformance suite run against
 //! each of them, in `store::tests`):
 //! - `put` and `delete` return only once the change is durable under the store's
 //!   [`FsyncPolicy`]; with [`FsyncPolicy::Always`] (the default) that means fsynced.
 //! - `load` returns every live document once, in the order it was first stored; a
-//!   replacement keeps its place, a deletion removes it.
+//!   replacement keeps its place, a deletion removes it. `text` returns the text of a
+//!   live document.
 //! - A store opened on data written with other engine settings ([`Fingerprint`]) refuses
 //!   to open unless asked to re-index.
 
@@ -30,21 +35,40 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use crate::analysis::ParagraphRecord;
 use crate::engine::Settings;
+use crate::text::Split;
 
-/// One stored document, as the store keeps it.
+/// What the store keeps of a document besides its text: enough to put it back in an
+/// index without analyzing it again.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredRecord {
+pub struct StoredDocument {
     /// Namespace the document belongs to.
     pub namespace: String,
     /// The caller's document id.
     pub name: String,
-    /// The full text.
-    pub text: String,
     /// Caller metadata.
     pub metadata: BTreeMap<String, String>,
     /// When it was stored, in milliseconds since the Unix epoch.
     pub stored_at_ms: u64,
+    /// xxh3 of the text.
+    pub text_hash: u64,
+    /// How the text was cut into paragraphs.
+    pub split: Split,
+    /// Paragraphs in the text (too-short ones included).
+    pub paragraphs: u32,
+    /// The records of its paragraphs long enough to index; `None` for a document stored
+    /// by a format that kept only texts (version 1), which must be analyzed again.
+    pub records: Option<Vec<ParagraphRecord>>,
+}
+
+/// One stored document and its text, as [`Store::put`] takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// Everything but the text.
+    pub document: StoredDocument,
+    /// The full text.
+    pub text: String,
 }
 
 /// Errors of a store.
@@ -140,7 +164,8 @@ impl fmt::Display for FsyncPolicy {
 }
 
 /// The engine settings that shape signatures and the index. Data written under one
-/// fingerprint is never mixed with an engine running under another.
+/// fingerprint is never mixed with an engine running under another (the stored analysis
+/// depends on them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fingerprint {
     /// MinHash permutations.
@@ -228,8 +253,10 @@ pub trait Store: Send + Sync + 'static {
     fn put(&self, record: &StoredRecord) -> Result<(), StoreError>;
     /// Records the deletion of a document.
     fn delete(&self, namespace: &str, name: &str) -> Result<(), StoreError>;
-    /// Every live document, in the order it was first stored.
-    fn load(&self) -> Result<Vec<StoredRecord>, StoreError>;
+    /// Every live document without its text, in the order it was first stored.
+    fn load(&self) -> Result<Vec<StoredDocument>, StoreError>;
+    /// The text of a live document, if there is one under that name.
+    fn text(&self, namespace: &str, name: &str) -> Result<Option<String>, StoreError>;
     /// Rewrites the live documents so that deleted and replaced ones stop taking space.
     /// Stores that keep nothing superseded have nothing to do.
     fn compact(&self) -> Result<CompactionStats, StoreError> {

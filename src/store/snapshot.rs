@@ -15,7 +15,7 @@ use std::io::{BufReader, BufWriter, ErrorKind, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::codec::{self, FORMAT_VERSION, FRAME_HEADER, Header, SNAPSHOT_MAGIC};
+use super::codec::{self, FORMAT_VERSION, FRAME_HEADER, Header, OLDEST_VERSION, SNAPSHOT_MAGIC};
 use super::{Fingerprint, StoreError};
 
 /// File name of the current snapshot.
@@ -28,19 +28,22 @@ pub const SNAPSHOT_TMP: &str = "snapshot.tmp";
 pub struct Snapshot {
     /// Its header (fingerprint, last sequence, count).
     pub header: Header,
-    /// `(order, payload)` of every record, in load order.
-    pub records: Vec<(u64, Arc<[u8]>)>,
     /// Size of the file.
     pub bytes: u64,
+    /// The file, open for reading the records back.
+    pub file: Arc<File>,
 }
 
-/// Writes a snapshot of `records` durably and returns its size in bytes.
+/// Writes a snapshot of the `records` that `payload` gives, as `(order, payload)`, durably.
+/// Returns its size in bytes, the offset of each record's frame (in the order given) and
+/// the new snapshot, open for reading.
 pub fn write(
     dir: &Path,
     fingerprint: Fingerprint,
     last_seq: u64,
-    records: &[(u64, Arc<[u8]>)],
-) -> Result<u64, StoreError> {
+    records: &[u64],
+    mut payload: impl FnMut(usize) -> Result<Arc<[u8]>, StoreError>,
+) -> Result<(u64, Vec<u64>, Arc<File>), StoreError> {
     let tmp = dir.join(SNAPSHOT_TMP);
     let result = (|| {
         let file = File::create(&tmp)?;
@@ -55,10 +58,13 @@ pub fn write(
         out.write_all(&header.encode())?;
         let mut bytes = codec::HEADER_LEN as u64;
         let mut frame = Vec::new();
-        for (order, payload) in records {
+        let mut offsets = Vec::with_capacity(records.len());
+        for (i, order) in records.iter().enumerate() {
+            let payload = payload(i)?;
             frame.clear();
-            codec::encode_frame(&mut frame, *order, payload);
+            codec::encode_frame(&mut frame, *order, &payload);
             out.write_all(&frame)?;
+            offsets.push(bytes);
             bytes += frame.len() as u64;
         }
         let file = out.into_inner().map_err(|e| e.into_error())?;
@@ -66,7 +72,8 @@ pub fn write(
         drop(file);
         fs::rename(&tmp, dir.join(SNAPSHOT))?;
         sync_dir(dir)?;
-        Ok(bytes)
+        let file = Arc::new(File::open(dir.join(SNAPSHOT))?);
+        Ok((bytes, offsets, file))
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -74,8 +81,13 @@ pub fn write(
     result
 }
 
-/// Reads the snapshot of `dir`, if there is one.
-pub fn read(dir: &Path) -> Result<Option<Snapshot>, StoreError> {
+/// Reads the snapshot of `dir`, if there is one, calling `record(order, frame offset,
+/// payload)` for each record in load order (none for a snapshot of a format version this
+/// build does not read: the caller refuses it). Nothing is kept in memory.
+pub fn read(
+    dir: &Path,
+    mut record: impl FnMut(u64, u64, &[u8]) -> Result<(), StoreError>,
+) -> Result<Option<Snapshot>, StoreError> {
     let path = dir.join(SNAPSHOT);
     let file = match File::open(&path) {
         Ok(f) => f,
@@ -99,15 +111,16 @@ pub fn read(dir: &Path) -> Result<Option<Snapshot>, StoreError> {
         Ok(h) => h,
         Err(e) => return Err(damaged(&format!("bad header: {e:?}"))),
     };
-    if header.version != FORMAT_VERSION {
+    let reader = Arc::new(File::open(&path)?);
+    if !(OLDEST_VERSION..=FORMAT_VERSION).contains(&header.version) {
         return Ok(Some(Snapshot {
             header,
-            records: Vec::new(),
             bytes,
+            file: reader,
         }));
     }
-    let mut records = Vec::with_capacity(header.count.min(1 << 24) as usize);
     let mut frame = Vec::new();
+    let mut offset = codec::HEADER_LEN as u64;
     for i in 0..header.count {
         frame.resize(FRAME_HEADER, 0);
         input
@@ -122,9 +135,10 @@ pub fn read(dir: &Path) -> Result<Option<Snapshot>, StoreError> {
             .read_exact(&mut frame[FRAME_HEADER..])
             .map_err(|_| damaged(&format!("ends inside record {i}")))?;
         match codec::read_frame(&frame, 0) {
-            codec::FrameRead::Frame { seq, payload, .. } => records.push((seq, payload.into())),
+            codec::FrameRead::Frame { seq, payload, .. } => record(seq, offset, payload)?,
             _ => return Err(damaged(&format!("record {i} fails its checksum"))),
         }
+        offset += frame.len() as u64;
     }
     let mut extra = [0u8; 1];
     if input.read(&mut extra)? != 0 {
@@ -132,8 +146,8 @@ pub fn read(dir: &Path) -> Result<Option<Snapshot>, StoreError> {
     }
     Ok(Some(Snapshot {
         header,
-        records,
         bytes,
+        file: reader,
     }))
 }
 

@@ -9,14 +9,34 @@ use std::sync::Arc;
 use super::{MemStore, Store, StoredRecord, WalOptions, WalStore};
 use crate::engine::Settings;
 
+/// A record as the service would store it: the text analyzed with the default settings.
 pub(crate) fn record(namespace: &str, name: &str, text: &str) -> StoredRecord {
-    StoredRecord {
-        namespace: namespace.into(),
-        name: name.into(),
-        text: text.into(),
-        metadata: BTreeMap::from([("name".to_string(), name.to_string())]),
-        stored_at_ms: 1_700_000_000_000 + name.len() as u64,
-    }
+    let analyzer = crate::analysis::Analyzer::new(Settings::default().shape()).unwrap();
+    crate::service::record(
+        namespace,
+        name,
+        &analyzer.document(text, crate::text::Split::Auto),
+        crate::text::Split::Auto,
+        &BTreeMap::from([("name".to_string(), name.to_string())]),
+        1_700_000_000_000 + name.len() as u64,
+    )
+}
+
+/// Every live record with its text, in load order, as [`Store::load`] and [`Store::text`]
+/// give them.
+pub(crate) fn loaded(store: &dyn Store) -> Vec<StoredRecord> {
+    store
+        .load()
+        .unwrap()
+        .into_iter()
+        .map(|d| StoredRecord {
+            text: store
+                .text(&d.namespace, &d.name)
+                .unwrap()
+                .expect("a live text"),
+            document: d,
+        })
+        .collect()
 }
 
 fn names(store: &dyn Store) -> Vec<(String, String)> {
@@ -33,7 +53,7 @@ fn pair(ns: &str, name: &str) -> (String, String) {
 }
 
 fn empty_store_loads_nothing(store: &dyn Store) {
-    assert_eq!(store.load().unwrap(), Vec::new());
+    assert_eq!(loaded(store), Vec::<StoredRecord>::new());
 }
 
 fn load_returns_records_in_first_stored_order(store: &dyn Store) {
@@ -46,17 +66,17 @@ fn load_returns_records_in_first_stored_order(store: &dyn Store) {
     for r in &records {
         store.put(r).unwrap();
     }
-    assert_eq!(store.load().unwrap(), records.to_vec());
+    assert_eq!(loaded(store), records.to_vec());
 }
 
 fn replace_keeps_place_and_takes_new_content(store: &dyn Store) {
     store.put(&record("ns", "one", "v1")).unwrap();
     store.put(&record("ns", "two", "v1")).unwrap();
     let mut new = record("ns", "one", "v2 is longer than v1");
-    new.metadata.insert("edited".into(), "yes".into());
-    new.stored_at_ms = 42;
+    new.document.metadata.insert("edited".into(), "yes".into());
+    new.document.stored_at_ms = 42;
     store.put(&new).unwrap();
-    let loaded = store.load().unwrap();
+    let loaded = loaded(store);
     assert_eq!(loaded, vec![new, record("ns", "two", "v1")]);
 }
 
@@ -74,7 +94,7 @@ fn delete_removes_and_tolerates_missing(store: &dyn Store) {
         names(store),
         vec![pair("ns", "keep"), pair("ns", "drop"), pair("ns", "after")]
     );
-    assert_eq!(store.load().unwrap()[1].text, "again");
+    assert_eq!(loaded(store)[1].text, "again");
 }
 
 fn namespaces_are_separate(store: &dyn Store) {
@@ -82,7 +102,7 @@ fn namespaces_are_separate(store: &dyn Store) {
     store.put(&record("y", "doc", "in y")).unwrap();
     store.put(&record("xy", "", "tricky split")).unwrap();
     store.delete("x", "doc").unwrap();
-    let loaded = store.load().unwrap();
+    let loaded = loaded(store);
     assert_eq!(
         loaded.iter().map(|r| r.text.as_str()).collect::<Vec<_>>(),
         ["in y", "tricky split"]
@@ -102,14 +122,14 @@ fn compaction_keeps_live_records(store: &dyn Store) {
                 .unwrap();
         }
     }
-    let before = store.load().unwrap();
+    let before = loaded(store);
     store.compact().unwrap();
-    assert_eq!(store.load().unwrap(), before);
+    assert_eq!(loaded(store), before);
     assert_eq!(before.len(), 10);
     assert!(before.iter().all(|r| r.text == "second"));
     store.put(&record("ns", "d1", "third")).unwrap();
     store.sync().unwrap();
-    assert_eq!(store.load().unwrap()[0].text, "third");
+    assert_eq!(loaded(store)[0].text, "third");
 }
 
 fn concurrent_writers_are_all_stored(store: Arc<dyn Store>) {
@@ -130,15 +150,15 @@ fn concurrent_writers_are_all_stored(store: Arc<dyn Store>) {
     for t in threads {
         t.join().unwrap();
     }
-    let loaded = store.load().unwrap();
+    let loaded = loaded(&*store);
     assert_eq!(loaded.len(), 8 * 40);
-    assert!(loaded.iter().all(|r| r.text == r.name));
+    assert!(loaded.iter().all(|r| r.text == r.document.name));
     // Each writer's records come back in the order it wrote them.
     for t in 0..8 {
         let prefix = format!("t{t}-");
         let mine: Vec<usize> = loaded
             .iter()
-            .filter_map(|r| r.name.strip_prefix(&prefix))
+            .filter_map(|r| r.document.name.strip_prefix(&prefix))
             .map(|i| i.parse().unwrap())
             .collect();
         let expected: Vec<usize> = (0..50).filter(|i| i % 5 != 0).collect();

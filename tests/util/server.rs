@@ -7,7 +7,7 @@ use neardup::engine::Settings;
 use neardup::grpc::Limits;
 use neardup::grpc::pb::near_dup_client::NearDupClient;
 use neardup::server::{ServeError, ServerConfig, serve};
-use neardup::store::{MemStore, Store, StoreError, StoredRecord};
+use neardup::store::{MemStore, Store, StoreError, StoredDocument, StoredRecord};
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -108,7 +108,11 @@ impl Store for FlakyStore {
         self.inner.delete(namespace, name)
     }
 
-    fn load(&self) -> Result<Vec<StoredRecord>, StoreError> {
+    fn load(&self) -> Result<Vec<StoredDocument>, StoreError> {
         self.inner.load()
+    }
+
+    fn text(&self, namespace: &str, name: &str) -> Result<Option<String>, StoreError> {
+        self.inner.text(namespace, name)
     }
 }
