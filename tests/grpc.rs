@@ -941,3 +941,84 @@ async fn stream_holds_back_a_fast_producer() {
     assert_eq!(count, n);
     server.stop().await;
 }
+
+/// A paragraph of its own for round `round` (so rounds never match each other), with
+/// word `edit` changed.
+fn round_paragraph(round: usize, edit: usize) -> String {
+    let words: Vec<String> = (0..40)
+        .map(|w| {
+            if w == edit {
+                format!("edited{round}x{edit}")
+            } else {
+                format!("word{}r{round}", (w * 7919 + round * 104_729) % 100_003)
+            }
+        })
+        .collect();
+    words.join(" ")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_submits_of_one_paragraph_report_exactly_one_new() {
+    // As many workers as callers, so that submissions really overlap.
+    let limits = Limits {
+        workers: 64,
+        ..Limits::default()
+    };
+    let server = TestServer::with(limits, Arc::new(MemStore::default())).await;
+    let client = server.client().await;
+    for round in 0..50 {
+        let text = round_paragraph(round, usize::MAX);
+        let calls: Vec<_> = (0..64)
+            .map(|i| {
+                let mut client = client.clone();
+                let req = submit(&format!("r{round}-{i}"), &text);
+                tokio::spawn(async move { client.submit(req).await.unwrap().into_inner() })
+            })
+            .collect();
+        let mut new = 0;
+        for call in calls {
+            let report = call.await.unwrap().report.unwrap();
+            if report.paragraphs[0].status() == pb::ParagraphStatus::New {
+                new += 1;
+            }
+        }
+        assert_eq!(
+            new, 1,
+            "round {round}: {new} submissions reported the paragraph new"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_two_concurrent_near_duplicates_exactly_one_reports_the_other() {
+    let limits = Limits {
+        workers: 64,
+        ..Limits::default()
+    };
+    let server = TestServer::with(limits, Arc::new(MemStore::default())).await;
+    let client = server.client().await;
+    for round in 0..50 {
+        let calls: Vec<_> = [3, 30]
+            .into_iter()
+            .enumerate()
+            .map(|(i, edit)| {
+                let mut client = client.clone();
+                let req = submit(&format!("r{round}-{i}"), &round_paragraph(round, edit));
+                tokio::spawn(async move { client.submit(req).await.unwrap().into_inner() })
+            })
+            .collect();
+        let mut reporting = Vec::new();
+        for call in calls {
+            let r = call.await.unwrap();
+            let matches = &r.report.unwrap().paragraphs[0].matches;
+            if let Some(m) = matches.first() {
+                assert_eq!(m.kind(), pb::MatchKind::Near);
+                reporting.push((r.document_id, m.source.clone().unwrap().document_id));
+            }
+        }
+        assert_eq!(reporting.len(), 1, "round {round}: {reporting:?}");
+        assert_ne!(reporting[0].0, reporting[0].1);
+    }
+    server.stop().await;
+}

@@ -110,7 +110,14 @@ pub struct Engine {
     names: DashMap<Arc<str>, DocId>,
     next_doc: AtomicU64,
     clock: AtomicU64,
+    /// Test hook: called with a submission's name and the number of buckets it has
+    /// appended to so far, to interleave concurrent submissions deterministically.
+    #[cfg(test)]
+    after_append: std::sync::RwLock<Option<AppendHook>>,
 }
+
+#[cfg(test)]
+type AppendHook = Arc<dyn Fn(&str, usize) + Send + Sync>;
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -156,6 +163,8 @@ impl Engine {
             next_doc: AtomicU64::new(0),
             clock: AtomicU64::new(RESTORED + 1),
             settings,
+            #[cfg(test)]
+            after_append: Default::default(),
         })
     }
 
@@ -527,9 +536,11 @@ impl Engine {
             let key = p.exact_key();
             self.exact
                 .append_read(key, slot, exact_policy, |s| before.push((s, (EXACT, key))));
-            for &k in &p.band_keys {
+            self.appended(name, 1);
+            for (n, &k) in p.band_keys.iter().enumerate() {
                 self.bands
                     .append_read(k, slot, self.policy, |s| before.push((s, (BANDS, k))));
+                self.appended(name, n + 2);
             }
             seen.push(before);
         }
@@ -557,6 +568,18 @@ impl Engine {
         }
         self.finish(doc, (Some(id), name.clone()), found, opts, texts)
     }
+
+    #[cfg(test)]
+    fn appended(&self, name: &str, n: usize) {
+        let hook = self.after_append.read().unwrap().clone();
+        if let Some(hook) = hook {
+            hook(name, n);
+        }
+    }
+
+    #[cfg(not(test))]
+    #[inline(always)]
+    fn appended(&self, _: &str, _: usize) {}
 
     /// Verifies paragraph `i`'s candidates; `submitting` carries the submission's id,
     /// start stamp and bucket reads, for the concurrent-submit rule.

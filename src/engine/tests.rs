@@ -227,3 +227,56 @@ fn invalid_settings_and_options_are_refused() {
     };
     assert!(e.check(&e.analyze(A), "q", &bad, &NoTexts).is_err());
 }
+
+/// Two near-duplicates (one word apart) submitted by two threads, interleaved by the test
+/// hook: `a` appends to its first `split` buckets, waits for `b` to finish, then goes on.
+/// Returns, for each, the names of the documents its report matched.
+fn interleaved(split: usize) -> (Vec<String>, Vec<String>) {
+    use std::sync::Barrier;
+    let words: Vec<String> = (0..40).map(|w| format!("w{w}")).collect();
+    let a_text = words.join(" ");
+    let mut b_words = words.clone();
+    b_words[20] = "changed".into();
+    let b_text = b_words.join(" ");
+    let e = Arc::new(engine());
+    let (paused, resume) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
+    {
+        let (paused, resume) = (paused.clone(), resume.clone());
+        *e.after_append.write().unwrap() = Some(Arc::new(move |name: &str, n| {
+            if name == "a" && n == split {
+                paused.wait();
+                resume.wait();
+            }
+        }));
+    }
+    let names = |s: &Submitted| -> Vec<String> {
+        s.report.paragraphs[0]
+            .matches
+            .iter()
+            .map(|m| m.source.name.to_string())
+            .collect()
+    };
+    let a = {
+        let e = e.clone();
+        std::thread::spawn(move || names(&submit(&e, "a", &a_text).unwrap()))
+    };
+    paused.wait();
+    let b = names(&submit(&e, "b", &b_text).unwrap());
+    resume.wait();
+    (a.join().unwrap(), b)
+}
+
+#[test]
+fn of_two_interleaved_near_duplicates_exactly_one_reports_the_other() {
+    let bands = Settings::default().lsh_params().bands;
+    // `a` paused before any band (b sees a only in its exact bucket, which they do not
+    // share), in the middle (each sees the other on some buckets), and after all of them.
+    for split in [1, 2, bands / 2, bands, bands + 1] {
+        let (a, b) = interleaved(split);
+        assert_eq!(
+            a.len() + b.len(),
+            1,
+            "paused after {split} buckets: a reports {a:?}, b reports {b:?}"
+        );
+    }
+}
