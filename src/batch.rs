@@ -72,10 +72,12 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
 use crate::analysis::Analyzer;
 use crate::engine::Settings;
-use crate::index::{BandKey, LocalTable, PostingMap, ReadPolicy, Selection, exact_key, rank};
+use crate::index::{
+    BandKey, LocalTable, PostingMap, ReadPolicy, SKETCH_LEN, Selection, Sketch, exact_key, rank,
+};
 use crate::lsh::LshParams;
 use crate::text::{Split, split_paragraphs};
-use crate::verify::{self, MatchKind, Scores, Thresholds};
+use crate::verify::{self, MatchKind, Scores, Side, Thresholds};
 
 /// Errors of a batch run.
 #[derive(Debug, thiserror::Error)]
@@ -607,6 +609,7 @@ struct ChunkUnit {
     set: Vec<u32>,
     hash: u64,
     keys: Vec<BandKey>,
+    sketch: Sketch,
     /// The indexed or earlier unit it is an exact copy of.
     exact: Option<u32>,
     /// Whether it goes into the index: not an exact copy, and (once judged) not a
@@ -626,8 +629,14 @@ struct UnitAnalyzer<'a> {
     unit: Unit,
 }
 
-/// A judged unit of a record: paragraph index, shingle set, content hash, band keys.
-type JudgedUnit = (u32, Vec<u32>, u64, Vec<BandKey>);
+/// A unit of a record long enough to judge.
+struct JudgedUnit {
+    paragraph: u32,
+    set: Vec<u32>,
+    hash: u64,
+    keys: Vec<BandKey>,
+    sketch: Sketch,
+}
 
 impl UnitAnalyzer<'_> {
     /// The number of units in `text` and those long enough to judge.
@@ -644,13 +653,12 @@ impl UnitAnalyzer<'_> {
             .into_iter()
             .map(|span| self.analyzer.paragraph(text, span))
             .filter(|p| !p.too_short)
-            .map(|p| {
-                (
-                    p.span.index as u32,
-                    p.text.set,
-                    p.text.content_hash,
-                    p.band_keys,
-                )
+            .map(|p| JudgedUnit {
+                paragraph: p.span.index as u32,
+                set: p.text.set,
+                hash: p.text.content_hash,
+                keys: p.band_keys,
+                sketch: p.sketch,
             })
             .collect();
         (units, judged)
@@ -700,6 +708,8 @@ struct Index {
     arena: Vec<u32>,
     /// Per unit: content hash.
     hashes: Vec<u64>,
+    /// Per unit: sketch.
+    sketches: Vec<Sketch>,
 }
 
 impl Index {
@@ -717,6 +727,7 @@ impl Index {
             set_ends: Vec::new(),
             arena: Vec::new(),
             hashes: Vec::new(),
+            sketches: Vec::new(),
         })
     }
 
@@ -768,15 +779,26 @@ impl Index {
         let mut found: Vec<Found> = candidates
             .into_iter()
             .filter_map(|c| {
-                let (set, hash) = if c >= base {
+                let candidate = if c >= base {
                     let v = &units[(c - base) as usize];
-                    (v.set.as_slice(), v.hash)
+                    Side {
+                        set: &v.set,
+                        content_hash: v.hash,
+                        sketch: &v.sketch,
+                    }
                 } else {
-                    (self.set(c), self.hashes[c as usize])
+                    Side {
+                        set: self.set(c),
+                        content_hash: self.hashes[c as usize],
+                        sketch: &self.sketches[c as usize],
+                    }
                 };
-                let scores = verify::candidate_scores(&u.set, set, &self.thresholds)?;
-                let identical = hash == u.hash && set == u.set.as_slice();
-                let kind = verify::classify(&scores, identical, &self.thresholds)?;
+                let this = Side {
+                    set: &u.set,
+                    content_hash: u.hash,
+                    sketch: &u.sketch,
+                };
+                let (kind, scores) = verify::verify(this, candidate, &self.thresholds)?;
                 Some(Found {
                     uid: c,
                     kind,
@@ -798,12 +820,14 @@ impl Index {
         reserve_lean(&mut self.arena, new_shingles);
         reserve_lean(&mut self.set_ends, units.len());
         reserve_lean(&mut self.hashes, units.len());
+        reserve_lean(&mut self.sketches, units.len());
         for u in units {
             if u.indexed {
                 self.arena.extend_from_slice(&u.set);
             }
             self.set_ends.push(self.arena.len() as u64);
             self.hashes.push(u.hash);
+            self.sketches.push(u.sketch);
         }
         let (bands, exact) = (&self.bands, &self.exact);
         units.par_iter().enumerate().for_each(|(i, u)| {
@@ -823,6 +847,7 @@ impl Index {
             + self.arena.capacity() * 4
             + self.set_ends.capacity() * 8
             + self.hashes.capacity() * 8
+            + self.sketches.capacity() * SKETCH_LEN
     }
 }
 
@@ -1006,7 +1031,14 @@ impl<'o> Run<'o> {
             };
             let ordinal = self.push_id(line, record.id)?;
             self.summary.units += record.units as u64;
-            for (paragraph, set, hash, keys) in record.judged {
+            for JudgedUnit {
+                paragraph,
+                set,
+                hash,
+                keys,
+                sketch,
+            } in record.judged
+            {
                 let uid = base + units.len();
                 if uid >= u32::MAX as usize {
                     return Err(BatchError::TooLarge(format!(
@@ -1039,6 +1071,7 @@ impl<'o> Run<'o> {
                     set,
                     hash,
                     keys,
+                    sketch,
                     exact,
                     indexed: exact.is_none(),
                 });

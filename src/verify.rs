@@ -13,6 +13,7 @@
 //! texts stitched from pieces of another, at least 8 × `min_shared` shingles in common and
 //! half the containment threshold).
 
+use crate::index::Sketch;
 use crate::text::Shingle;
 use std::collections::HashMap;
 
@@ -33,6 +34,32 @@ pub struct Scores {
 pub fn scores(q: &[u32], s: &[u32]) -> Scores {
     let shared = shared_at_least(q, s, 0).unwrap_or(0);
     scores_from(q.len(), s.len(), shared)
+}
+
+/// What verification needs of one side of a pair.
+#[derive(Debug, Clone, Copy)]
+pub struct Side<'a> {
+    /// The sorted distinct shingle hashes.
+    pub set: &'a [u32],
+    /// The hash of the normalized token sequence.
+    pub content_hash: u64,
+    /// The b-bit MinHash sketch.
+    pub sketch: &'a Sketch,
+}
+
+/// The kind and exact scores of a candidate `s` for paragraph `q`, or `None`.
+///
+/// The sketches reject first, without touching the sets, the candidates that cannot share
+/// enough shingles for any kind of match ([`Sketch::may_reach`]); then an early-exit merge
+/// of the sets does ([`candidate_scores`]).
+pub fn verify(q: Side<'_>, s: Side<'_>, t: &Thresholds) -> Option<(MatchKind, Scores)> {
+    let need = shared_needed(q.set.len(), s.set.len(), t);
+    if !q.sketch.may_reach(s.sketch, q.set.len(), s.set.len(), need) {
+        return None;
+    }
+    let scores = candidate_scores(q.set, s.set, t)?;
+    let identical = q.content_hash == s.content_hash && q.set == s.set;
+    classify(&scores, identical, t).map(|kind| (kind, scores))
 }
 
 /// Exact scores of a candidate pair, or `None` as soon as the merge shows that too few

@@ -50,10 +50,7 @@ pub struct Found {
 }
 
 /// Verifies a candidate with shingle set `set`, content hash `hash` and sketch `sketch`
-/// against paragraph `p`: the kind of match and its exact scores, or `None`.
-///
-/// The sketch rejects first, without touching the set, the candidates that cannot share
-/// enough shingles for any kind of match; then an early-exit merge of the sets does.
+/// against paragraph `p` ([`verify::verify`]).
 pub fn verify(
     p: &AnalyzedParagraph,
     set: &[u32],
@@ -61,14 +58,19 @@ pub fn verify(
     sketch: &Sketch,
     t: &Thresholds,
 ) -> Option<(MatchKind, Scores)> {
-    let q = &p.text.set;
-    let need = verify::shared_needed(q.len(), set.len(), t);
-    if !p.sketch.may_reach(sketch, q.len(), set.len(), need) {
-        return None;
-    }
-    let scores = verify::candidate_scores(q, set, t)?;
-    let identical = hash == p.text.content_hash && set == q.as_slice();
-    verify::classify(&scores, identical, t).map(|kind| (kind, scores))
+    verify::verify(
+        verify::Side {
+            set: &p.text.set,
+            content_hash: p.text.content_hash,
+            sketch: &p.sketch,
+        },
+        verify::Side {
+            set,
+            content_hash: hash,
+            sketch,
+        },
+        t,
+    )
 }
 
 /// Orders a paragraph's matches and keeps the first `max`: distinct sources first, best
