@@ -45,8 +45,9 @@ pub struct Settings {
     /// Weight of false negatives in the bands × rows optimization (false positives get
     /// `1 - fn_weight`).
     pub fn_weight: f64,
-    /// Most ids read from one LSH bucket per query (the most recent ones): a bigger
-    /// bucket's value is a shingle so common (in thousands of paragraphs) that it says
+    /// Most ids read whole from one LSH bucket per query. A bigger bucket is read only
+    /// for `max_bucket / 8` ids, its first (usually the original) and its most recent
+    /// ones: its value is a shingle so common (in thousands of paragraphs) that it says
     /// little, and reading such buckets whole made `check` 50 times slower at 300k
     /// English paragraphs (p50 11 ms at 1024, 0.2 ms at 64).
     pub max_bucket: usize,
@@ -144,8 +145,10 @@ impl Settings {
         }
     }
 
-    /// Shared shingles a `partial` match needs: as many as a paragraph of the minimum
-    /// length has, so a fragment is never judged on less than a whole short paragraph.
+    /// Shared shingles a `near` or `partial` match needs (the long-reuse `partial` rule
+    /// needs 8 times as many; see [`crate::verify`]): as many as a paragraph of the
+    /// minimum length has, so a pair is never judged on less than a whole short
+    /// paragraph's worth of text (two shared bigrams of six-word sentences mean nothing).
     pub fn min_shared(&self) -> usize {
         (self.min_length.round() as usize + 1)
             .saturating_sub(self.shingle)

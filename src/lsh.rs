@@ -11,8 +11,9 @@
 //! with one paragraph costs 8 bytes plus table overhead. A false key collision only adds
 //! a candidate that verification discards. A bucket of more than `max_bucket` ids holds a
 //! value shared by very many paragraphs (a common bigram); reading it whole would make
-//! every query slow, so a query reads only its most recent `max_bucket / 8` ids, which
-//! still find a paragraph that is being repeated over and over.
+//! every query slow, so a query reads only `max_bucket / 8` of its ids: the first one
+//! inserted (usually the original that later paragraphs repeat) and the most recent ones,
+//! which still find a paragraph that is being repeated over and over.
 
 use dashmap::DashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -232,9 +233,9 @@ impl LshIndex {
     }
 
     /// Calls `f` with every id sharing a band with `keys` (an id may come more than
-    /// once). A bucket of more than `max_bucket` ids gives only its most recent
-    /// `max_bucket / 8`: enough to find a paragraph repeated again and again, cheap for a
-    /// bucket that merely shares a common bigram.
+    /// once). A bucket of more than `max_bucket` ids gives only `max_bucket / 8`: its
+    /// first id and its most recent ones, enough to find an original and a paragraph
+    /// repeated again and again, cheap for a bucket that merely shares a common bigram.
     pub fn candidates(&self, keys: &[u32], mut f: impl FnMut(u32)) {
         for &k in keys {
             let limit = read_limit(self.buckets.len_of(k), self.max_bucket);
@@ -255,7 +256,8 @@ pub fn exact_key(content_hash: u64) -> u32 {
 }
 
 /// How many of a bucket's `len` ids a query reads: all of them up to `max_bucket`, else
-/// the most recent `max_bucket / 8` (see the module docs).
+/// `max_bucket / 8`, the first and the most recent (see the module docs and
+/// [`PostingMap::for_each`]).
 pub fn read_limit(len: usize, max_bucket: usize) -> usize {
     if len <= max_bucket {
         max_bucket

@@ -2,9 +2,10 @@
 //!
 //! The service writes every accepted submission and deletion through a [`Store`] before
 //! it acknowledges the call, and rebuilds its engines from [`Store::load`] at start. The
-//! engine never sees a store. [`MemStore`] keeps everything in memory, for tests and for
-//! running without a data directory; [`WalStore`] keeps a checksummed write-ahead log
-//! with group commit and snapshots in a data directory.
+//! engine never sees a store. [`MemStore`] keeps everything in memory (tests, and
+//! callers of [`crate::server::serve`] that want no disk); [`WalStore`], which
+//! `neardup serve` uses, keeps a checksummed write-ahead log with group commit and
+//! snapshots in a data directory.
 //!
 //! Invariants every implementation keeps (checked by one conformance suite run against
 //! each of them, in `store::tests`):

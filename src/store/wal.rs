@@ -29,8 +29,9 @@
 //! The live records are kept in memory in their encoded (compressed) form, which is what
 //! lets `load` and compaction avoid reading the log back.
 
+use fs_err::{self as fs, File, OpenOptions};
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::TryLockError;
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
