@@ -904,7 +904,7 @@ mod cli {
         );
         let (_, help, _) = run(&["scan", "--help"]);
         assert!(
-            help.contains("3 `scan --server` without --submit"),
+            help.contains("  3  scan --server without --submit: the namespace holds no documents"),
             "{help}"
         );
 

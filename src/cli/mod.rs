@@ -29,9 +29,12 @@ pub mod exit {
 }
 
 /// Exit codes, as shown at the end of `--help`.
-pub const EXIT_CODES_HELP: &str = "Exit codes: 0 done (also when standard output was closed \
-early); 1 failure (I/O, server unreachable or sending a malformed answer); 2 invalid flags or \
-input; 3 `scan --server` without --submit: the namespace holds no documents yet.";
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  done (also when standard output was closed early, as by `| head`)
+  1  failure: I/O, a server unreachable or sending a malformed answer
+  2  invalid flags or input
+  3  scan --server without --submit: the namespace holds no documents yet";
 
 /// A mistake in the command line or in its input, which the user can fix: a flag out of
 /// range, an unreadable or non-UTF-8 file, a bad record with `--strict`, a document the
