@@ -911,6 +911,59 @@ mod cli {
         assert!(served.terminate().success());
     }
 
+    /// Issue 9: checking against a fresh server said NOT_FOUND. Now one line says the
+    /// namespace holds nothing and how to submit, and the exit code is 3, both on a fresh
+    /// server and once its only document is deleted.
+    #[test]
+    fn check_against_an_empty_namespace_says_so_and_exits_3() {
+        let dir = tempfile::tempdir().unwrap();
+        let draft = dir.path().join("draft.txt");
+        std::fs::write(&draft, format!("{}\n\n{}\n", super::INTRO, super::INTRO)).unwrap();
+        let draft = draft.to_str().unwrap();
+        let served = Served::start(&[]);
+        let url = served.url.clone();
+        let expected = format!(
+            "neardup: namespace \"default\" on {url} holds no documents yet, so there is \
+             nothing to check against; index files first with `neardup scan --server {url} \
+             --namespace default --submit FILE...`\n"
+        );
+        let (code, out, err) = run(&["scan", "--server", &url, draft]);
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (3, "", expected.as_str())
+        );
+
+        let (code, _, err) = run(&["scan", "--server", &url, "--submit", draft]);
+        assert_eq!(code, 0, "{err}");
+        let (code, out, err) = run(&["scan", "--server", &url, draft]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("recycled"), "{out}");
+
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut client =
+                neardup::grpc::pb::near_dup_client::NearDupClient::connect(url.clone())
+                    .await
+                    .unwrap();
+            client
+                .delete_document(super::pb::DeleteDocumentRequest {
+                    namespace: String::new(),
+                    document_id: draft.to_string(),
+                })
+                .await
+                .unwrap();
+        });
+        let (code, out, err) = run(&["scan", "--server", &url, draft]);
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (3, "", expected.as_str())
+        );
+        assert!(served.terminate().success());
+    }
+
     #[test]
     fn invalid_config_exits_2() {
         for args in [
