@@ -1,8 +1,8 @@
 //! Criterion benchmarks of the per-paragraph pipeline and of the index.
 //!
-//! Paragraphs come from `../shared/data/synthetic-dev/sources.jsonl` (English and
-//! Chinese sources) when it exists, so the figures are for realistic text; otherwise
-//! from a few built-in paragraphs, so the benchmarks still build and run anywhere.
+//! Paragraphs come from `tests/data/synthetic-dev/sources.jsonl` (the English and
+//! Chinese paragraphs of the redistributable synthetic-dev subset), so the figures are
+//! for realistic text and the benchmarks run from any clone.
 //! Throughput is per paragraph (`elements`) or per input byte (`bytes`).
 //!
 //! ```text
@@ -25,44 +25,22 @@ use neardup::text::normalize::tokenize_graphemes;
 use neardup::text::{Split, analyze_paragraph, shingle_set, shingles, tokenize};
 use neardup::{Engine, Settings};
 
-const FALLBACK_EN: &[&str] = &[
-    "Subj: Security Reminder To: all SRCF staff. From today onward medical wastes are not \
-     to be stored anywhere near radioactive materials. All containers are to be re-arranged \
-     according to these new regulations.",
-    "If your facility currently has these containers stored in close proximity, you are to \
-     work with armed guards on duty at all times. Report any unusual activity to your \
-     supervisor immediately, and don't leave the doors open.",
-];
-const FALLBACK_ZH: &[&str] = &[
-    "保护黄河是事关中华民族伟大复兴的千秋大计。黄河流域生态保护和高质量发展，\
-     是重大国家战略，要坚持生态优先、绿色发展，以水而定、量水而行。",
-    "近年来，各地加快推进生态文明建设，2023年全国地表水优良水质断面比例达到89.4%，\
-     比上年提高1.5个百分点，空气质量持续改善。",
-];
-
-/// English and Chinese paragraphs, from the synthetic-dev sources if present.
+/// English and Chinese paragraphs: the synthetic-dev sources shipped in `tests/data`.
 fn paragraphs() -> (Vec<String>, Vec<String>) {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/data/synthetic-dev/sources.jsonl"
+        "/tests/data/synthetic-dev/sources.jsonl"
     );
+    let data = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let (mut en, mut zh) = (Vec::new(), Vec::new());
-    if let Ok(data) = std::fs::read_to_string(path) {
-        for line in data.lines() {
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-                continue;
-            };
-            let text = v["text"].as_str().unwrap_or_default().to_string();
-            match v["lang"].as_str() {
-                Some("en") => en.push(text),
-                Some("zh") => zh.push(text),
-                _ => {}
-            }
+    for line in data.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("valid JSON line");
+        let text = v["text"].as_str().unwrap_or_default().to_string();
+        match v["lang"].as_str() {
+            Some("en") => en.push(text),
+            Some("zh") => zh.push(text),
+            _ => {}
         }
-    }
-    if en.is_empty() || zh.is_empty() {
-        en = FALLBACK_EN.iter().map(|s| s.to_string()).collect();
-        zh = FALLBACK_ZH.iter().map(|s| s.to_string()).collect();
     }
     (en, zh)
 }

@@ -1,5 +1,5 @@
 //! Engine-level scale check: index N paragraphs from JSON Lines files (`{"text": ...}` per
-//! line, as `../shared/corpora/fetch-corpora.sh` builds them), then time `check` on a
+//! line, as the benchmark corpora of BENCHMARKS.md are), then time `check` on a
 //! sample of them, one thread, and print p50/p99 latency and index bytes per paragraph.
 //!
 //! `cargo run --release --example check_latency -- /tmp/corpora/en 1000000 2000`

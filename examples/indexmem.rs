@@ -11,6 +11,8 @@
 //! ```text
 //! cargo run --release --example indexmem -- [PARAGRAPHS] [SOURCES.jsonl]
 //! ```
+//!
+//! (`SOURCES.jsonl` defaults to `tests/data/synthetic-dev/sources.jsonl`.)
 
 use neardup::text::Split;
 use neardup::{Engine, Settings};
@@ -43,9 +45,13 @@ impl Rng {
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let sources = args
-        .next()
-        .unwrap_or_else(|| "../shared/data/synthetic-dev/sources.jsonl".into());
+    let sources = args.next().unwrap_or_else(|| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/synthetic-dev/sources.jsonl"
+        )
+        .into()
+    });
 
     let mut words: Vec<String> = Vec::new();
     let mut chars: Vec<char> = Vec::new();

@@ -1,8 +1,10 @@
 //! Recall on synthetic-dev when the index also holds N unrelated paragraphs from a
-//! corpus (JSON Lines with a "text" field, e.g. from `../shared/corpora/fetch-corpora.sh`):
-//! checks that skipping saturated LSH buckets (`max_bucket`) costs no recall at scale.
+//! corpus (JSON Lines with a "text" field, such as the benchmark corpora of
+//! BENCHMARKS.md): checks that skipping saturated LSH buckets (`max_bucket`) costs no
+//! recall at scale. SYNTHETIC is a synthetic-dev folder (`sources.jsonl`,
+//! `variants.jsonl`); by default the subset in `tests/data/synthetic-dev`.
 //!
-//! `cargo run --release --example recall_at_scale -- /tmp/corpora/en 300000`
+//! `cargo run --release --example recall_at_scale -- CORPUS_DIR [N] [SYNTHETIC]`
 
 use neardup::engine::{Engine, NoTexts, Settings};
 use neardup::text::Split;
@@ -18,10 +20,14 @@ fn jsonl(path: &std::path::Path) -> impl Iterator<Item = serde_json::Value> {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let dir = args.next().expect("usage: recall_at_scale DIR [N]");
+    let dir = args
+        .next()
+        .expect("usage: recall_at_scale CORPUS_DIR [N] [SYNTHETIC]");
     let n: usize = args.next().map_or(300_000, |s| s.parse().expect("N"));
-    let data =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/synthetic-dev");
+    let data = args.next().map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/synthetic-dev"),
+        std::path::PathBuf::from,
+    );
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -17,7 +17,7 @@
 //! `{"tool":"neardup","lang":"en","stage":"text","paragraphs":550,"per_sec":…}`.
 //!
 //! ```text
-//! cargo run --release --example sigbench -- ../shared/data/synthetic-dev/sources.jsonl \
+//! cargo run --release --example sigbench -- tests/data/synthetic-dev/sources.jsonl \
 //!     [--shingles bench/out/shingles.jsonl] [--repeat 7] [--min-seconds 0.3] [--wall]
 //! ```
 

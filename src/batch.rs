@@ -246,7 +246,8 @@ pub fn is_jsonl_name(name: &str) -> bool {
 }
 
 /// Expands directories into the JSON Lines files under them (recursively, sorted by
-/// path); files are taken as given, whatever their names.
+/// path, symbolic links inside not followed); files are taken as given, whatever their
+/// names.
 pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, BatchError> {
     let mut out = Vec::new();
     for path in paths {
@@ -270,17 +271,13 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, BatchError> {
     Ok(out)
 }
 
+/// The JSON Lines files under `dir`. Symbolic links below `dir` are not followed (a link
+/// back up, `sub/up -> ..`, would list every file again and again), as in ripgrep.
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else if path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(is_jsonl_name)
-        {
-            out.push(path);
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry?;
+        if entry.file_type().is_file() && entry.file_name().to_str().is_some_and(is_jsonl_name) {
+            out.push(entry.into_path());
         }
     }
     Ok(())

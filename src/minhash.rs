@@ -2,10 +2,12 @@
 //!
 //! Permutation `i` maps a shingle hash `x` to `(a_i · x + c_i) >> 32` (64-bit wrapping
 //! arithmetic, `a_i` odd): Dietzfelbinger's multiply-add-shift, a 2-independent family for
-//! 32-bit keys, cheap enough that one xxh3 per shingle is the only real hashing. The
-//! inner loop runs over permutations with no branches, so it vectorizes; since a portable
-//! x86-64 build only targets SSE2, the loop is compiled a second time with AVX2 enabled
-//! and picked at run time when the CPU has it.
+//! 32-bit keys, cheap enough that one xxh3 per shingle is the only real hashing. There are
+//! three loops over the permutations, which give the same signatures: a portable one
+//! (the reference), and on x86-64 hand-written AVX2 and AVX-512F ones (8 or 16
+//! permutations at a time, see `x86`), since a portable build only targets SSE2 and the
+//! 64-bit multiply does not vectorize there. The best loop the CPU runs is picked at run
+//! time (`NEARDUP_NO_SIMD` forces the portable one; `neardup settings` names the choice).
 //!
 //! The estimate of Jaccard similarity is the share of equal signature values; its
 //! standard error is `sqrt(J (1 - J) / num_perm)` (0.044 at J = 0.5 with 128

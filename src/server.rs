@@ -1,9 +1,11 @@
-//! `serve(config, listener, shutdown)`: the gRPC server around [`NearDupService`], with
-//! the standard health service (`grpc.health.v1`, SERVING once the store is loaded) and
-//! server reflection (v1), so `grpcurl` works without the proto.
+//! `serve(config, store, listener, shutdown)`: the gRPC server around
+//! [`NearDupService`], with the standard health service (`grpc.health.v1`, SERVING once
+//! the store is loaded) and server reflection, both `grpc.reflection.v1` and the older
+//! `v1alpha` (which grpcurl up to 1.8 and many other clients still speak only), so
+//! `grpcurl` works without the proto.
 //!
-//! The caller owns the listener (tests bind 127.0.0.1:0) and the shutdown signal (the
-//! binary passes SIGINT/SIGTERM, tests a oneshot). On shutdown the server stops
+//! The caller owns the store ([`open_store`]), the listener (tests bind 127.0.0.1:0) and
+//! the shutdown signal (the binary passes SIGINT/SIGTERM, tests a oneshot). On shutdown the server stops
 //! accepting, lets in-flight calls finish, makes the store durable, writes a snapshot
 //! (so the next start replays little), and returns.
 
@@ -121,10 +123,16 @@ pub async fn serve(
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<NearDupServer<NearDupService>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection()
         .build_v1()
+        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
         .map_err(|e| ServeError::Reflection(e.to_string()))?;
 
     let max = config.limits.max_message_bytes;
@@ -140,7 +148,8 @@ pub async fn serve(
             too_large_is_resource_exhausted,
         ))
         .add_service(health_service)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .add_service(neardup)
         .serve_with_incoming_shutdown(incoming, async move {
             shutdown.await;

@@ -6,7 +6,8 @@
 //!
 //! Kinds: `exact` (identical after normalization), `near` (Jaccard ≥ threshold and at
 //! least `min_shared` shingles in common: on six-word sentences, two shared bigrams such
-//! as "a man" and "man is" reach Jaccard 0.25 and mean nothing), `partial` (one paragraph is mostly inside the other: containment ≥ its threshold,
+//! as "a man" and "man is" reach Jaccard 0.25 and mean nothing), `partial` (one
+//! paragraph is mostly inside the other: containment ≥ its threshold,
 //! at least `min_shared` shingles in common, and Jaccard at least half the `near`
 //! threshold — so a fragment must be a fair share of the paragraph it came from, and a
 //! short heading whose words recur in a long paragraph is not reported; or, for long
@@ -146,7 +147,8 @@ pub struct Thresholds {
     pub jaccard: f64,
     /// Containment (either way) for `partial`.
     pub containment: f64,
-    /// Shared shingles needed for `partial`.
+    /// Shared shingles needed for `near` and `partial` (8 times as many for the
+    /// long-reuse `partial`; see the module docs).
     pub min_shared: usize,
 }
 

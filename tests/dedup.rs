@@ -501,3 +501,33 @@ fn missing_input_and_bad_flags_exit_2() {
         "{\"text\": \"earlier output\"}\n"
     );
 }
+
+/// Issue 9: `DIR/sub/up -> ..` made the walk read DIR's one-record file 41 times and report
+/// 40 duplicates. Links inside a directory are not followed, and a file named twice is
+/// read once.
+#[cfg(unix)]
+#[test]
+fn directory_walk_reads_each_file_once_through_a_symlink_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("sub")).unwrap();
+    let file = write(
+        &data,
+        "one.jsonl",
+        &[record("only", &words(11, 30).join(" "))],
+    );
+    std::os::unix::fs::symlink("..", data.join("sub/up")).unwrap();
+    std::os::unix::fs::symlink("one.jsonl", data.join("link.jsonl")).unwrap();
+    for inputs in [vec![data.clone()], vec![data.clone(), file]] {
+        let run = dedup(dir.path(), &inputs, &[]);
+        assert!(run.output.status.success(), "{}", run.stderr());
+        assert!(
+            run.stderr()
+                .contains("neardup: 1 records (0 bad), 0 duplicates removed, 0 clusters"),
+            "{inputs:?}: {}",
+            run.stderr()
+        );
+        assert_eq!(run.kept.lines().count(), 1);
+        assert!(run.matches.is_empty(), "{}", run.matches);
+    }
+}

@@ -682,6 +682,76 @@ async fn reflection_lists_the_service() {
     server.stop().await;
 }
 
+/// grpcurl up to 1.8 (the one a user can install from the package registry) speaks
+/// reflection v1alpha only: the server answers it as it answers v1.
+#[tokio::test]
+async fn reflection_v1alpha_lists_the_services_and_serves_the_proto() {
+    use prost::Message;
+    use tokio_stream::StreamExt;
+    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
+    let server = TestServer::start().await;
+    let mut reflection = ServerReflectionClient::new(server.channel().await);
+    let request = |r| ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(r),
+    };
+    let requests = vec![
+        request(MessageRequest::ListServices(String::new())),
+        request(MessageRequest::FileContainingSymbol(
+            "neardup.v1.NearDup".into(),
+        )),
+    ];
+    let responses: Vec<_> = reflection
+        .server_reflection_info(tokio_stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner()
+        .map(|r| r.unwrap().message_response.unwrap())
+        .collect()
+        .await;
+    let MessageResponse::ListServicesResponse(list) = &responses[0] else {
+        panic!("{:?}", responses[0])
+    };
+    let mut names: Vec<&str> = list.service.iter().map(|s| s.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1alpha.ServerReflection",
+            "neardup.v1.NearDup"
+        ]
+    );
+    let MessageResponse::FileDescriptorResponse(files) = &responses[1] else {
+        panic!("{:?}", responses[1])
+    };
+    let file = files
+        .file_descriptor_proto
+        .iter()
+        .map(|b| prost_types::FileDescriptorProto::decode(b.as_slice()).unwrap())
+        .find(|f| f.package() == "neardup.v1")
+        .expect("the file of neardup.v1");
+    assert_eq!(file.name(), "neardup/v1/neardup.proto");
+    let service = &file.service[0];
+    assert_eq!(service.name(), "NearDup");
+    let methods: Vec<&str> = service.method.iter().map(|m| m.name()).collect();
+    assert_eq!(
+        methods,
+        [
+            "Submit",
+            "Check",
+            "SubmitStream",
+            "GetDocument",
+            "DeleteDocument",
+            "Stats"
+        ]
+    );
+    server.stop().await;
+}
+
 mod cli {
     use std::io::{BufRead, BufReader};
     use std::process::{Child, Stdio};
@@ -820,10 +890,78 @@ mod cli {
         assert!(text.contains(&format!("from {a}:5")), "{text}");
         assert!(text.contains("source: Residents of the valley"), "{text}");
 
-        let (code, _, err) = run(&["scan", "--server", &url, "--namespace", "nowhere", a]);
-        assert_eq!(code, 1);
-        assert!(err.contains("NotFound") && err.contains("nowhere"), "{err}");
+        // Checking against a namespace that holds nothing: one line that says so and how
+        // to index files, and exit code 3 (documented in --help and the README).
+        let (code, out, err) = run(&["scan", "--server", &url, "--namespace", "nowhere", a]);
+        assert_eq!(code, 3, "{err}");
+        assert!(out.is_empty(), "{out}");
+        assert_eq!(
+            err,
+            format!(
+                "neardup: namespace \"nowhere\" on {url} holds no documents yet, so there is \
+                 nothing to check against; index files first with `neardup scan --server {url} \
+                 --namespace nowhere --submit FILE...`\n"
+            )
+        );
+        let (_, help, _) = run(&["scan", "--help"]);
+        assert!(
+            help.contains("  3  scan --server without --submit: the namespace holds no documents"),
+            "{help}"
+        );
 
+        assert!(served.terminate().success());
+    }
+
+    /// Issue 9: checking against a fresh server said NOT_FOUND. Now one line says the
+    /// namespace holds nothing and how to submit, and the exit code is 3, both on a fresh
+    /// server and once its only document is deleted.
+    #[test]
+    fn check_against_an_empty_namespace_says_so_and_exits_3() {
+        let dir = tempfile::tempdir().unwrap();
+        let draft = dir.path().join("draft.txt");
+        std::fs::write(&draft, format!("{}\n\n{}\n", super::INTRO, super::INTRO)).unwrap();
+        let draft = draft.to_str().unwrap();
+        let served = Served::start(&[]);
+        let url = served.url.clone();
+        let expected = format!(
+            "neardup: namespace \"default\" on {url} holds no documents yet, so there is \
+             nothing to check against; index files first with `neardup scan --server {url} \
+             --namespace default --submit FILE...`\n"
+        );
+        let (code, out, err) = run(&["scan", "--server", &url, draft]);
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (3, "", expected.as_str())
+        );
+
+        let (code, _, err) = run(&["scan", "--server", &url, "--submit", draft]);
+        assert_eq!(code, 0, "{err}");
+        let (code, out, err) = run(&["scan", "--server", &url, draft]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("recycled"), "{out}");
+
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut client =
+                neardup::grpc::pb::near_dup_client::NearDupClient::connect(url.clone())
+                    .await
+                    .unwrap();
+            client
+                .delete_document(super::pb::DeleteDocumentRequest {
+                    namespace: String::new(),
+                    document_id: draft.to_string(),
+                })
+                .await
+                .unwrap();
+        });
+        let (code, out, err) = run(&["scan", "--server", &url, draft]);
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (3, "", expected.as_str())
+        );
         assert!(served.terminate().success());
     }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use scraper::{ElementRef, Html, Selector};
 use serde_json::Value;
 
-use crate::util::{neardup, shared_data};
+use crate::util::{neardup, test_data};
 
 fn sel(s: &str) -> Selector {
     Selector::parse(s).unwrap_or_else(|e| panic!("bad selector {s}: {e:?}"))
@@ -79,7 +79,7 @@ fn merged(mut ranges: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
 
 #[test]
 fn magazine_report_shows_every_recycled_paragraph_with_its_source_and_spans() {
-    let path = shared_data("magazine-zh/magazine.txt");
+    let path = test_data("magazine-zh/magazine.txt");
     let chars: Vec<char> = std::fs::read_to_string(&path).unwrap().chars().collect();
     let dir = tempfile::tempdir().unwrap();
     let json = json_report(std::slice::from_ref(&path));
@@ -199,7 +199,7 @@ fn magazine_report_shows_every_recycled_paragraph_with_its_source_and_spans() {
 fn html_goes_to_standard_output_without_output_flag() {
     let out = neardup()
         .args(["scan", "--format", "html"])
-        .arg(shared_data("magazine-zh/magazine.txt"))
+        .arg(test_data("magazine-zh/magazine.txt"))
         .output()
         .unwrap();
     assert!(out.status.success());

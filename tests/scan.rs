@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::{Output, Stdio};
 
-use crate::util::{neardup, shared_data, slice_chars};
+use crate::util::{neardup, slice_chars, test_data};
 
 fn run(args: &[&str]) -> Output {
     neardup().args(args).output().expect("neardup runs")
@@ -85,7 +85,7 @@ const MAGAZINE_REPEATS: &[(u64, u64)] = &[
 
 #[test]
 fn magazine_repeats_are_all_found_and_nothing_else() {
-    let path = shared_data("magazine-zh/magazine.txt");
+    let path = test_data("magazine-zh/magazine.txt");
     let text = std::fs::read_to_string(&path).unwrap();
     let lines = json_lines(&run(&["scan", "--format", "json", path.to_str().unwrap()]));
     let mut found = BTreeSet::new();
@@ -122,7 +122,7 @@ fn magazine_repeats_are_all_found_and_nothing_else() {
 
 #[test]
 fn magazine_text_report_names_places_and_sums_up() {
-    let path = shared_data("magazine-zh/magazine.txt");
+    let path = test_data("magazine-zh/magazine.txt");
     let out = run(&["scan", path.to_str().unwrap()]);
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();

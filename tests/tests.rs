@@ -1,6 +1,7 @@
 //! Integration tests, one binary: each module drives neardup through an interface a user
 //! has (the library's public API, the `neardup` binary, the gRPC service).
 
+mod cli;
 mod compat;
 mod dedup;
 mod grpc;

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use neardup::batch::{self, BatchError, DedupOptions, Outputs, Progress, Source, Summary};
 
-use super::EngineArgs;
+use super::{EngineArgs, UsageError};
 
 /// Bad records listed on standard error (all are counted).
 const SHOWN_BAD: usize = 20;
@@ -78,16 +78,22 @@ pub enum UnitArg {
     Paragraph,
 }
 
-fn invalid(name: &'static str, message: impl Into<String>) -> anyhow::Error {
-    neardup::Error::invalid(name, message).into()
+fn invalid(name: &'static str, message: impl std::fmt::Display) -> anyhow::Error {
+    UsageError::new(format!("invalid {name}: {message}")).into()
 }
 
-fn create(path: &Option<PathBuf>) -> Result<Option<BufWriter<File>>> {
+/// An output: a file, or standard output for `-`.
+fn create(path: &Option<PathBuf>) -> Result<Option<Box<dyn Write + Send>>> {
     path.as_ref()
-        .map(|p| {
-            File::create(p)
-                .map(|f| BufWriter::with_capacity(1 << 20, f))
-                .with_context(|| format!("cannot create {}", p.display()))
+        .map(|p| -> Result<Box<dyn Write + Send>> {
+            if p.as_os_str() == "-" {
+                return Ok(Box::new(BufWriter::with_capacity(
+                    1 << 20,
+                    std::io::stdout(),
+                )));
+            }
+            let file = File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
+            Ok(Box::new(BufWriter::with_capacity(1 << 20, file)))
         })
         .transpose()
 }
@@ -98,7 +104,7 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
     settings.fn_weight = args.fn_weight;
     settings.max_bands = args.max_bands;
     settings.max_bucket = args.max_bucket;
-    settings.validate()?;
+    settings.validate().map_err(UsageError::from)?;
     if args.threads == Some(0) {
         return Err(invalid("threads", "must be at least 1"));
     }
@@ -122,6 +128,17 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
     if stdin > 1 {
         return Err(invalid("input", "standard input (-) can be read only once"));
     }
+    let stdout = [&args.matches, &args.clusters, &args.kept]
+        .into_iter()
+        .flatten()
+        .filter(|p| p.as_os_str() == "-")
+        .count();
+    if stdout > 1 {
+        return Err(invalid(
+            "output",
+            "only one of --matches, --clusters and --kept can be standard output (-)",
+        ));
+    }
     let outputs: Vec<Option<PathBuf>> = [&args.matches, &args.clusters, &args.kept]
         .into_iter()
         .flatten()
@@ -129,14 +146,22 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
         .collect();
     let mut sources = Vec::new();
     let mut total_bytes = 0u64;
+    // A file named twice (`--input dir --input dir/a.jsonl`, or through a link) is read
+    // once, where it first appears: read twice, every record would repeat itself.
+    let mut seen = std::collections::HashSet::new();
     for path in &args.input {
         if path.as_os_str() == "-" {
             sources.push(Source::reader("-", std::io::stdin()));
             continue;
         }
         for file in batch::expand_inputs(std::slice::from_ref(path)).map_err(input_error)? {
-            // An output file inside an input directory would be truncated before it is read.
             let canonical = std::fs::canonicalize(&file).ok();
+            if let Some(c) = &canonical
+                && !seen.insert(c.clone())
+            {
+                continue;
+            }
+            // An output file inside an input directory would be truncated before it is read.
             if outputs
                 .iter()
                 .any(|o| canonical.is_some() && *o == canonical)
@@ -155,9 +180,13 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
     let mut clusters = create(&args.clusters)?;
     let mut kept = create(&args.kept)?;
     let outputs = Outputs {
-        matches: matches.as_mut().map(|w| w as &mut (dyn Write + Send)),
-        clusters: clusters.as_mut().map(|w| w as &mut (dyn Write + Send)),
-        kept: kept.as_mut().map(|w| w as &mut (dyn Write + Send)),
+        matches: matches
+            .as_mut()
+            .map(|w| &mut **w as &mut (dyn Write + Send)),
+        clusters: clusters
+            .as_mut()
+            .map(|w| &mut **w as &mut (dyn Write + Send)),
+        kept: kept.as_mut().map(|w| &mut **w as &mut (dyn Write + Send)),
     };
 
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -202,6 +231,10 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
         BatchError::BadRecord { .. } | BatchError::NoInput(_) | BatchError::Settings(_) => {
             input_error(e)
         }
+        // `--kept - | head`: the reader left; main ends quietly.
+        BatchError::Write { error, .. } if error.kind() == std::io::ErrorKind::BrokenPipe => {
+            error.into()
+        }
         other => anyhow::Error::new(other),
     })?;
     report(&summary, options.unit, started.elapsed().as_secs_f64());
@@ -211,8 +244,8 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
 /// Errors in the input exit with code 2, like errors in flags.
 fn input_error(e: BatchError) -> anyhow::Error {
     match e {
-        BatchError::Settings(e) => e.into(),
-        other => neardup::Error::invalid("input", other.to_string()).into(),
+        BatchError::Settings(e) => UsageError::from(e).into(),
+        other => invalid("input", other),
     }
 }
 

@@ -1,6 +1,11 @@
-//! Command-line front ends: `scan`, `serve` and `dedup`. Each subcommand parses its flags
-//! (clap, with `NEARDUP_*` environment variables), turns them into validated settings
-//! before any work starts, and calls into the library. Errors in flags exit with code 2.
+//! Command-line front ends: `scan`, `serve`, `dedup` and `settings`. Each subcommand
+//! parses its flags (clap, with `NEARDUP_*` environment variables), turns them into
+//! validated settings before any work starts, and calls into the library.
+//!
+//! Exit codes are the binary's own ([`exit`]): a mistake the user can fix in the command
+//! line or its input is a [`UsageError`] (code 2), whichever layer found it; every other
+//! failure is 1. Reports go to standard output through `write!` (never `println!`), so a
+//! closed output is an error that ends the program quietly with 0, as in ripgrep.
 
 pub mod dedup;
 pub mod remote;
@@ -10,8 +15,47 @@ pub mod settings;
 
 use clap::Args;
 
-use neardup::Result;
 use neardup::engine::Settings;
+
+/// Exit codes of `neardup`.
+pub mod exit {
+    /// Something failed that is not the user's input: I/O, the server, a bug.
+    pub const FAILURE: u8 = 1;
+    /// Invalid flags or input ([`super::UsageError`]).
+    pub const USAGE: u8 = 2;
+    /// `scan --server` (checking): the server's namespace holds no documents yet, so
+    /// there was nothing to check against.
+    pub const NOTHING_INDEXED: u8 = 3;
+}
+
+/// Exit codes, as shown at the end of `--help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  done (also when standard output was closed early, as by `| head`)
+  1  failure: I/O, a server unreachable or sending a malformed answer
+  2  invalid flags or input
+  3  scan --server without --submit: the namespace holds no documents yet";
+
+/// A mistake in the command line or in its input, which the user can fix: a flag out of
+/// range, an unreadable or non-UTF-8 file, a bad record with `--strict`, a document the
+/// server refused as invalid. Exits with [`exit::USAGE`].
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(String);
+
+impl UsageError {
+    /// A usage error with this message.
+    pub fn new(message: impl std::fmt::Display) -> UsageError {
+        UsageError(message.to_string())
+    }
+}
+
+/// Invalid settings given on the command line are the user's to fix.
+impl From<neardup::Error> for UsageError {
+    fn from(e: neardup::Error) -> UsageError {
+        UsageError::new(e)
+    }
+}
 
 /// Engine settings shared by every subcommand.
 #[derive(Debug, Clone, Args)]
@@ -38,7 +82,7 @@ pub struct EngineArgs {
 
 impl EngineArgs {
     /// The validated engine settings these flags give.
-    pub fn settings(&self) -> Result<Settings> {
+    pub fn settings(&self) -> Result<Settings, UsageError> {
         let settings = Settings {
             threshold: self.threshold,
             containment: self.containment,

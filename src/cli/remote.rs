@@ -9,6 +9,10 @@
 //!
 //! Of the engine flags, thresholds and `--max-matches` are sent as per-request options
 //! when they differ from the built-in defaults; the others are the server's.
+//!
+//! Checking against a namespace that holds no documents (a fresh server) would compare
+//! each file only with itself; that is refused with [`NothingIndexed`] (exit code 3), which
+//! says how to index files first.
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -22,7 +26,21 @@ use neardup::grpc::pb::near_dup_client::NearDupClient;
 use neardup::scan::ScannedDocument;
 use tonic::transport::Channel;
 
-use super::EngineArgs;
+use super::{EngineArgs, UsageError};
+
+/// `scan --server` without `--submit`: the namespace holds no documents yet.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "namespace {namespace:?} on {url} holds no documents yet, so there is nothing to check \
+     against; index files first with `neardup scan --server {url} --namespace {namespace} \
+     --submit FILE...`"
+)]
+pub struct NothingIndexed {
+    /// The namespace checked against.
+    pub namespace: String,
+    /// The server.
+    pub url: String,
+}
 
 /// Flags of `scan` for a remote scan.
 #[derive(Debug, Clone, Args)]
@@ -62,7 +80,7 @@ fn status_error(file: &str, status: tonic::Status) -> anyhow::Error {
         status.message()
     );
     if status.code() == tonic::Code::InvalidArgument {
-        neardup::Error::invalid("input", message).into()
+        UsageError::new(message).into()
     } else {
         anyhow::anyhow!(message)
     }
@@ -88,12 +106,38 @@ pub fn scan(
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let channel = Channel::from_shared(url.clone())
-            .map_err(|e| neardup::Error::invalid("server", format!("{url}: {e}")))?
+            .map_err(|e| UsageError::new(format!("invalid --server {url}: {e}")))?
             .connect()
             .await
             .with_context(|| format!("cannot connect to {url}"))?;
         let mut client = NearDupClient::new(channel).max_decoding_message_size(usize::MAX);
         let opts = options(engine);
+        let nothing_indexed = || NothingIndexed {
+            namespace: remote.namespace.clone(),
+            url: url.clone(),
+        };
+        if !remote.submit {
+            let stats = client
+                .stats(pb::StatsRequest {
+                    namespace: remote.namespace.clone(),
+                })
+                .await;
+            match stats {
+                Err(s) if s.code() == tonic::Code::NotFound => return Err(nothing_indexed().into()),
+                Err(s) => {
+                    return Err(anyhow::anyhow!(
+                        "cannot read the statistics of namespace {:?} from {url}: {:?}: {}",
+                        remote.namespace,
+                        s.code(),
+                        s.message()
+                    ));
+                }
+                Ok(r) if r.get_ref().namespaces.iter().all(|n| n.documents == 0) => {
+                    return Err(nothing_indexed().into());
+                }
+                Ok(_) => {}
+            }
+        }
         let mut scanned = Vec::with_capacity(inputs.len());
         for (name, text) in inputs {
             let report = if remote.submit {
@@ -120,7 +164,10 @@ pub fn scan(
                 client
                     .check(request)
                     .await
-                    .map_err(|s| status_error(&name, s))?
+                    .map_err(|s| match s.code() {
+                        tonic::Code::NotFound => nothing_indexed().into(),
+                        _ => status_error(&name, s),
+                    })?
                     .into_inner()
                     .report
             };

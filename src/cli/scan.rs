@@ -12,7 +12,7 @@ use neardup::scan::{ScannedDocument, scan_with, unique_names};
 use neardup::text::Split;
 use neardup::verify::round_score;
 
-use super::EngineArgs;
+use super::{EngineArgs, UsageError};
 
 /// Flags of `neardup scan`.
 #[derive(Debug, Args)]
@@ -89,9 +89,8 @@ pub enum Color {
 pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let settings = args.engine.settings()?;
     if args.remote.server.is_some() && args.split != SplitArg::Auto {
-        return Err(neardup::Error::invalid(
-            "split",
-            "only `auto` is available with --server (the server splits)",
+        return Err(UsageError::new(
+            "invalid split: only `auto` is available with --server (the server splits)",
         )
         .into());
     }
@@ -105,7 +104,13 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
             super::remote::scan(url, &args.remote, &args.engine, inputs, fetch_sources)?
         }
         None => (
-            scan_with(&Engine::new(settings)?, inputs, args.split.into())?,
+            // The engine refuses only what is wrong with the files (too many paragraphs).
+            scan_with(
+                &Engine::new(settings).map_err(UsageError::from)?,
+                inputs,
+                args.split.into(),
+            )
+            .map_err(UsageError::from)?,
             Default::default(),
         ),
     };
@@ -154,7 +159,7 @@ pub fn read_input(file: &str) -> Result<String> {
 }
 
 fn input_error(message: String) -> anyhow::Error {
-    neardup::Error::invalid("input", message).into()
+    UsageError::new(message).into()
 }
 
 /// Writes the JSON Lines report: one object per paragraph with at least one match.

@@ -16,7 +16,7 @@ use neardup::grpc::Limits;
 use neardup::server::{ServerConfig, StoreConfig, open_store, serve};
 use neardup::store::FsyncPolicy;
 
-use super::EngineArgs;
+use super::{EngineArgs, UsageError};
 
 /// Flags of `neardup serve`.
 #[derive(Debug, Args)]
@@ -60,7 +60,7 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     /// The validated server configuration these flags give.
-    pub fn config(&self) -> neardup::Result<ServerConfig> {
+    pub fn config(&self) -> Result<ServerConfig, UsageError> {
         let config = ServerConfig {
             listen: self.listen,
             data_dir: self.data_dir.clone(),

@@ -142,9 +142,11 @@ impl Settings {
         }
     }
 
-    /// Shared shingles any match needs: as many as a paragraph of the minimum length has
-    /// (so a fragment is never judged on less than a whole short paragraph), and at least
-    /// 3.
+    /// Shared shingles a `near` or `partial` match needs (the long-reuse `partial` rule
+    /// needs 8 times as many; see [`crate::verify`]): as many as a paragraph of the
+    /// minimum length has, so a pair is never judged on less than a whole short
+    /// paragraph's worth of text (two shared bigrams of six-word sentences mean nothing),
+    /// and at least 3.
     pub fn min_shared(&self) -> usize {
         (self.min_length.round() as usize + 1)
             .saturating_sub(self.shingle)

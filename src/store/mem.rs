@@ -1,4 +1,5 @@
-//! An in-memory [`Store`]: nothing survives the process. For tests and ephemeral runs.
+//! An in-memory [`Store`]: nothing survives the process. For tests (and for embedding the
+//! service without a disk); `neardup serve` always uses the durable [`super::WalStore`].
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -5,10 +5,10 @@
 //! engine never sees a store. A stored document is its catalog entry, its analysis (the
 //! paragraph records the index is made of, so a restart loads rather than analyzes) and
 //! its text, which the store is the only holder of: the service reads it back with
-//! [`Store::text`] for spans and GetDocument. [`MemStore`] keeps everything in memory, for
-//! tests and for running without a data directory; [`WalStore`] keeps a checksummed
-//! write-ahead log with group commit and snapshots in a data directory, and reads texts
-//! back from its files.
+//! [`Store::text`] for spans and GetDocument. [`MemStore`] keeps everything in memory
+//! (tests, and callers of [`crate::server::serve`] that want no disk); [`WalStore`], which
+//! `neardup serve` uses, keeps a checksummed write-ahead log with group commit and
+//! snapshots in a data directory, and reads texts back from its files.
 //!
 //! Invariants every implementation keeps (checked by one conformance suite run against
 //! each of them, in `store::tests`):

@@ -10,7 +10,7 @@
 //!   back exactly (count, checksums, nothing after the last record) is refused: a
 //!   rename is atomic, so a damaged snapshot is never a torn write.
 
-use std::fs::{self, File};
+use fs_err::{self as fs, File};
 use std::io::{BufReader, BufWriter, ErrorKind, Read, Write};
 use std::path::Path;
 use std::sync::Arc;

@@ -32,10 +32,11 @@
 //! the write that makes it durable. Files stay open while records point into them, so a
 //! segment deleted by compaction can still be read by a query that located it before.
 
+use fs_err::os::unix::fs::FileExt;
+use fs_err::{self as fs, File, OpenOptions};
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::TryLockError;
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};

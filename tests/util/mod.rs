@@ -1,13 +1,14 @@
-//! Shared test helpers: paths to the shared data and the `neardup` binary.
+//! Shared test helpers: paths to the test data (`tests/data/`, shipped with the
+//! repository) and the `neardup` binary.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::Command;
 
-/// `../shared/data/<rel>`, beside the repository.
-pub fn shared_data(rel: &str) -> PathBuf {
+/// `tests/data/<rel>` (each data set there has a SOURCE.txt with its origin and licence).
+pub fn test_data(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
+        .join("tests/data")
         .join(rel)
 }
 
@@ -26,3 +27,4 @@ pub fn neardup() -> Command {
 }
 
 pub mod server;
+pub mod synthetic;
