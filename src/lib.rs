@@ -17,6 +17,7 @@ pub mod grpc;
 pub mod html;
 pub mod lsh;
 pub mod minhash;
+pub mod passage;
 pub mod scan;
 pub mod server;
 pub mod store;
