@@ -41,8 +41,10 @@ fn hant_reprints_match_their_hans_originals_only_when_folded() {
          min Jaccard folded {min_folded:.3}, mean Jaccard unfolded {mean_plain:.3}"
     );
     assert_eq!(pairs, 159);
-    assert!(exact_folded as f64 >= 0.95 * pairs as f64, "{exact_folded}");
-    assert!(min_folded >= 0.8, "every reprint is at least near: {min_folded}");
+    // Every reprint is the same paragraph once folded (OpenCC converts character for
+    // character here, and folding undoes each conversion).
+    assert_eq!(exact_folded, pairs);
+    assert_eq!(min_folded, 1.0);
     assert_eq!(exact_plain, 0);
     assert!(mean_plain < 0.3, "{mean_plain}");
 }
