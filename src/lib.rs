@@ -10,6 +10,7 @@
 //! The engine and the modules under it never touch the network or the file system.
 #![warn(missing_docs)]
 
+pub mod align;
 pub mod batch;
 pub mod engine;
 pub mod error;

@@ -171,10 +171,23 @@ pub fn passages(
                 }
             }
             let chained: Vec<&Pair> = chain.iter().map(|&c| &pairs[c]).collect();
-            out.push(passage(report, text, source_text, document, &name, &chained));
+            out.push(passage(
+                report,
+                text,
+                source_text,
+                document,
+                &name,
+                &chained,
+            ));
         }
     }
-    out.sort_by_key(|p| (std::cmp::Reverse(p.pairs.len()), p.range.start, p.source_range.start));
+    out.sort_by_key(|p| {
+        (
+            std::cmp::Reverse(p.pairs.len()),
+            p.range.start,
+            p.source_range.start,
+        )
+    });
     out
 }
 
@@ -290,13 +303,19 @@ mod tests {
         }
     }
 
-    fn found(r: &Report) -> Vec<(u32, Vec<(usize, usize)>, Vec<usize>)> {
+    /// (source document, paired paragraphs, skipped paragraphs) of each passage.
+    type Found = (u32, Vec<(usize, usize)>, Vec<usize>);
+
+    fn found(r: &Report) -> Vec<Found> {
         passages(r, "", &|_| None, PassageOptions::default())
             .into_iter()
             .map(|p| {
                 (
                     p.source_document.unwrap(),
-                    p.pairs.iter().map(|q| (q.paragraph, q.source_paragraph)).collect(),
+                    p.pairs
+                        .iter()
+                        .map(|q| (q.paragraph, q.source_paragraph))
+                        .collect(),
                     p.skipped,
                 )
             })
@@ -311,14 +330,17 @@ mod tests {
             &[],
             &[(1, 4, Exact)],
             &[(1, 5, Near)],
-            &[],            // new: skipped
+            &[],              // new: skipped
             &[(1, 7, Exact)], // source paragraph 6 skipped too
             &[(1, 8, Partial)],
             &[],
             &[],
             &[(1, 9, Exact)], // two new paragraphs before it: a break
         ]);
-        assert_eq!(found(&r), [(1, vec![(1, 4), (2, 5), (4, 7), (5, 8)], vec![3])]);
+        assert_eq!(
+            found(&r),
+            [(1, vec![(1, 4), (2, 5), (4, 7), (5, 8)], vec![3])]
+        );
         let p = &passages(&r, "", &|_| None, PassageOptions::default())[0];
         assert_eq!(
             p.kinds,
@@ -328,9 +350,15 @@ mod tests {
                 partial: 1
             }
         );
-        assert_eq!((p.range.start, p.range.end, p.range.first_line), (10, 58, 3));
+        assert_eq!(
+            (p.range.start, p.range.end, p.range.first_line),
+            (10, 58, 3)
+        );
         assert_eq!((p.source_range.start, p.source_range.end), (400, 850));
-        assert_eq!((p.source_range.first_line, p.source_range.last_line), (13, 25));
+        assert_eq!(
+            (p.source_range.first_line, p.source_range.last_line),
+            (13, 25)
+        );
     }
 
     #[test]
@@ -357,7 +385,10 @@ mod tests {
         let r = report(&[both, both2, &[], both, both2]);
         assert_eq!(
             found(&r),
-            [(1, vec![(0, 0), (1, 1)], vec![]), (1, vec![(3, 0), (4, 1)], vec![])]
+            [
+                (1, vec![(0, 0), (1, 1)], vec![]),
+                (1, vec![(3, 0), (4, 1)], vec![])
+            ]
         );
     }
 }

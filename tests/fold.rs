@@ -57,9 +57,8 @@ fn folded_tokens_keep_offsets_on_the_characters_as_written() {
         let chars: Vec<char> = hant.chars().collect();
         let folded = tokenize_with(hant, Fold::Simplified);
         let plain = tokenize_with(hant, Fold::None);
-        let offsets = |t: &[neardup::text::Token]| {
-            t.iter().map(|t| (t.start, t.end)).collect::<Vec<_>>()
-        };
+        let offsets =
+            |t: &[neardup::text::Token]| t.iter().map(|t| (t.start, t.end)).collect::<Vec<_>>();
         assert_eq!(offsets(&folded), offsets(&plain));
         // OpenCC kept every paragraph's length, so a token at the same offsets in the
         // original is the same character once folded.

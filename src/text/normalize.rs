@@ -53,7 +53,11 @@ pub enum Fold {
 /// The hash of a one-character token `c`, folded or not.
 #[inline(always)]
 fn char_hash<const FOLD: bool>(c: char) -> u64 {
-    let c = if FOLD { super::fold::to_simplified(c) } else { c };
+    let c = if FOLD {
+        super::fold::to_simplified(c)
+    } else {
+        c
+    };
     let mut b = [0u8; 4];
     xxh3_64(c.encode_utf8(&mut b).as_bytes())
 }
@@ -663,7 +667,18 @@ mod tests {
     }
 
     /// Traditional characters in and out of the fast path's range, and their forms.
-    const FOLD_ALPHABET: &[char] = &['發', '发', '黃', '黄', '裡', '里', '\u{2A6A5}', '\u{F900}', '乾', '干'];
+    const FOLD_ALPHABET: &[char] = &[
+        '發',
+        '发',
+        '黃',
+        '黄',
+        '裡',
+        '里',
+        '\u{2A6A5}',
+        '\u{F900}',
+        '乾',
+        '干',
+    ];
 
     #[test]
     fn folding_changes_hashes_of_traditional_characters_only() {
@@ -671,7 +686,11 @@ mod tests {
         let hans = "黄河发源于青海，ABC 2023年。";
         let folded = tokenize_with(hant, Fold::Simplified);
         assert_eq!(folded, tokenize_with(hans, Fold::Simplified));
-        assert_eq!(folded, tokenize(hans), "Simplified text is unchanged by folding");
+        assert_eq!(
+            folded,
+            tokenize(hans),
+            "Simplified text is unchanged by folding"
+        );
         assert_ne!(tokenize(hant), tokenize(hans));
         // Offsets stay on the characters as written.
         let offsets = |t: &[Token]| t.iter().map(|t| (t.start, t.end)).collect::<Vec<_>>();

@@ -110,7 +110,10 @@ fn is_end(c: char) -> bool {
 
 /// Marks that show a paragraph is running text (headings and bylines have none).
 fn is_clause_mark(c: char) -> bool {
-    matches!(c, '，' | '。' | '；' | '！' | '？' | ',' | '.' | ';' | '!' | '?')
+    matches!(
+        c,
+        '，' | '。' | '；' | '！' | '？' | ',' | '.' | ';' | '!' | '?'
+    )
 }
 
 fn is_closer(c: char) -> bool {
@@ -149,7 +152,7 @@ fn opens_as_fragment(text: &str) -> bool {
     }
     // A closing quote or bracket in the first clause whose opening is not before it.
     let clause = text
-        .split(|c: char| matches!(c, '，' | '。' | '；' | '！' | '？' | ',' | '.' | ';'))
+        .split(['，', '。', '；', '！', '？', ',', '.', ';'])
         .next()
         .unwrap_or("");
     let mut open: Vec<char> = Vec::new();
@@ -160,7 +163,10 @@ fn opens_as_fragment(text: &str) -> bool {
             } else {
                 return true;
             }
-        } else if matches!(c, '“' | '‘' | '「' | '『' | '（' | '(' | '《' | '【' | '[' | '〈') {
+        } else if matches!(
+            c,
+            '“' | '‘' | '「' | '『' | '（' | '(' | '《' | '【' | '[' | '〈'
+        ) {
             open.push(c);
         }
     }
@@ -209,29 +215,39 @@ fn ngram_key(tokens: &[Token]) -> u64 {
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-/// Counts of token n-grams (n = 1..=4) inside the document's distinct paragraphs.
-struct Grams(HashMap<u64, u32>);
+/// Counts of token n-grams (n = 1..=4) inside the document's distinct paragraphs, as a
+/// sorted list of n-gram keys, for the n-grams that can be asked for: those starting
+/// with a token that ends a cut paragraph or opens a paragraph.
+struct Grams(Vec<u64>);
 
 impl Grams {
     fn new(blocks: &[Block]) -> Grams {
-        let mut seen = std::collections::HashSet::new();
-        let mut counts = HashMap::new();
+        let mut wanted = std::collections::HashSet::new();
         for b in blocks {
-            let id = ngram_key(&b.tokens);
-            if !seen.insert(id) {
+            if b.cut.is_some() {
+                wanted.extend(b.tokens.iter().rev().take(2).map(|t| t.hash));
+            }
+            wanted.extend(b.tokens.first().map(|t| t.hash));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut keys = Vec::new();
+        for b in blocks {
+            if !seen.insert(ngram_key(&b.tokens)) {
                 continue; // an identical copy says nothing new about the language
             }
-            for n in 1..=4 {
-                for w in b.tokens.windows(n) {
-                    *counts.entry(ngram_key(w)).or_insert(0) += 1;
-                }
+            let t = &b.tokens;
+            for i in (0..t.len()).filter(|&i| wanted.contains(&t[i].hash)) {
+                keys.extend((i + 1..=(i + 4).min(t.len())).map(|end| ngram_key(&t[i..end])));
             }
         }
-        Grams(counts)
+        keys.sort_unstable();
+        Grams(keys)
     }
 
     fn count(&self, tokens: &[Token]) -> u32 {
-        self.0.get(&ngram_key(tokens)).copied().unwrap_or(0)
+        let key = ngram_key(tokens);
+        let first = self.0.partition_point(|&k| k < key);
+        self.0[first..].iter().take_while(|&&k| k == key).count() as u32
     }
 }
 
@@ -250,52 +266,52 @@ struct Doc<'a> {
     spans: &'a [ParagraphSpan],
     blocks: Vec<Block>,
     grams: Grams,
+    /// `opening_seen[i][b - 1]`: the first `b + 1` tokens of paragraph `i` occur in
+    /// another paragraph.
+    opening_seen: Vec<[bool; 2]>,
 }
 
 impl Doc<'_> {
-/// How often the text reads across the break from paragraph `ci` into `ni` elsewhere.
-fn across(&self, ci: usize, ni: usize, kind: BreakKind) -> u32 {
-    let (text, spans, grams) = (self.text, self.spans, &self.grams);
-    let (h, c) = (&self.blocks[ci].tokens, &self.blocks[ni].tokens);
-    let (Some(_), Some(_)) = (h.last(), c.first()) else {
-        return 0;
-    };
-    if kind == BreakKind::MidWord {
-        let chars = |span: &ParagraphSpan, t: &Token| -> String {
-            span.text(text)
-                .chars()
-                .skip(t.start as usize)
-                .take((t.end - t.start) as usize)
-                .collect()
+    /// How often the text reads across the break from paragraph `ci` into `ni` elsewhere.
+    fn across(&self, ci: usize, ni: usize, kind: BreakKind) -> u32 {
+        let (text, spans, grams) = (self.text, self.spans, &self.grams);
+        let (h, c) = (&self.blocks[ci].tokens, &self.blocks[ni].tokens);
+        let (Some(_), Some(_)) = (h.last(), c.first()) else {
+            return 0;
         };
-        let joined = format!(
-            "{}{}",
-            chars(&spans[ci], &h[h.len() - 1]),
-            chars(&spans[ni], &c[0])
-        );
-        return match tokenize(&joined).as_slice() {
-            [one] => grams.count(std::slice::from_ref(one)),
-            _ => 0,
-        };
-    }
-    let mut best = 0;
-    for a in 1..=2.min(h.len()) {
-        for b in 1..=2.min(c.len()) {
-            if b < c.len() {
-                let opening = &c[..b + 1];
-                // The opening is seen on its own somewhere else: it need not be a
-                // fragment of anything.
-                if grams.count(opening) > occurrences(c, opening) {
+        if kind == BreakKind::MidWord {
+            let chars = |span: &ParagraphSpan, t: &Token| -> String {
+                span.text(text)
+                    .chars()
+                    .skip(t.start as usize)
+                    .take((t.end - t.start) as usize)
+                    .collect()
+            };
+            let joined = format!(
+                "{}{}",
+                chars(&spans[ci], &h[h.len() - 1]),
+                chars(&spans[ni], &c[0])
+            );
+            return match tokenize(&joined).as_slice() {
+                [one] => grams.count(std::slice::from_ref(one)),
+                _ => 0,
+            };
+        }
+        let mut best = 0;
+        for a in 1..=2.min(h.len()) {
+            for b in 1..=2.min(c.len()) {
+                // The opening is seen on its own somewhere else: it need not be a fragment
+                // of anything.
+                if self.opening_seen[ni][b - 1] {
                     continue;
                 }
+                let mut gram: Vec<Token> = h[h.len() - a..].to_vec();
+                gram.extend_from_slice(&c[..b]);
+                best = best.max(grams.count(&gram));
             }
-            let mut gram: Vec<Token> = h[h.len() - a..].to_vec();
-            gram.extend_from_slice(&c[..b]);
-            best = best.max(grams.count(&gram));
         }
+        best
     }
-    best
-}
 }
 
 /// The paragraphs of `spans` that are cut (see the module docs), in order.
@@ -313,12 +329,25 @@ pub fn cut_paragraphs(text: &str, spans: &[ParagraphSpan]) -> Vec<usize> {
 /// them.
 pub fn find_joins(text: &str, spans: &[ParagraphSpan]) -> Vec<Join> {
     let blocks: Vec<Block> = spans.iter().map(|s| block(text, s)).collect();
+    if blocks.iter().all(|b| b.cut.is_none()) {
+        return Vec::new();
+    }
     let grams = Grams::new(&blocks);
+    let opening_seen = blocks
+        .iter()
+        .map(|b| {
+            [1, 2].map(|n| {
+                let opening = b.tokens.get(..n + 1).unwrap_or(&[]);
+                !opening.is_empty() && grams.count(opening) > occurrences(&b.tokens, opening)
+            })
+        })
+        .collect();
     let doc = Doc {
         text,
         spans,
         blocks,
         grams,
+        opening_seen,
     };
     let mut candidates: Vec<Join> = Vec::new();
     for (ci, cut) in doc.blocks.iter().enumerate() {
@@ -356,7 +385,11 @@ pub fn find_joins(text: &str, spans: &[ParagraphSpan]) -> Vec<Join> {
             .iter()
             .filter(|j| !taken_cut[j.cut] && !taken_next[j.continuation])
             .collect();
-        let pool: Vec<&Join> = open.iter().copied().filter(|j| qualifies(&j.evidence)).collect();
+        let pool: Vec<&Join> = open
+            .iter()
+            .copied()
+            .filter(|j| qualifies(&j.evidence))
+            .collect();
         let mut accepted = Vec::new();
         for j in &pool {
             let rivals = |same: &dyn Fn(&Join) -> bool| {
@@ -369,9 +402,9 @@ pub fn find_joins(text: &str, spans: &[ParagraphSpan]) -> Vec<Join> {
             }
             // The last round takes a fragment only when nothing else could go there.
             if round == 2
-                && open
-                    .iter()
-                    .any(|k| !std::ptr::eq(*k, *j) && (k.cut == j.cut || k.continuation == j.continuation))
+                && open.iter().any(|k| {
+                    !std::ptr::eq(*k, *j) && (k.cut == j.cut || k.continuation == j.continuation)
+                })
             {
                 continue;
             }
@@ -459,7 +492,12 @@ impl JoinedText {
             .iter()
             .filter_map(|s| {
                 let (a, b) = (start.max(s.start), end.min(s.start + s.len));
-                (a < b).then(|| (s.document_start + a - s.start, s.document_start + b - s.start))
+                (a < b).then(|| {
+                    (
+                        s.document_start + a - s.start,
+                        s.document_start + b - s.start,
+                    )
+                })
             })
             .collect()
     }
@@ -519,7 +557,11 @@ mod tests {
         let units = units(&spans, &find_joins(doc, &spans));
         assert_eq!(units.len(), 2);
         let joined = units[0].joined_text(doc);
-        assert!(joined.text.contains("decided to postpone the vote"), "{}", joined.text);
+        assert!(
+            joined.text.contains("decided to postpone the vote"),
+            "{}",
+            joined.text
+        );
         // Every range maps back onto the text it came from.
         let start = joined.text.find("to postpone").unwrap();
         let ranges = joined.to_document(start, start + "to postpone".len());
@@ -534,9 +576,16 @@ mod tests {
         assert_eq!(joins(doc), [(0, 1, BreakKind::MidWord)]);
         let spans = split_paragraphs(doc);
         let joins = find_joins(doc, &spans);
-        assert_eq!(joins[0].evidence.across, 1, "the joined word occurs elsewhere");
+        assert_eq!(
+            joins[0].evidence.across, 1,
+            "the joined word occurs elsewhere"
+        );
         let joined = units(&spans, &joins)[0].joined_text(doc);
-        assert!(joined.text.contains("pace of development slowed"), "{}", joined.text);
+        assert!(
+            joined.text.contains("pace of development slowed"),
+            "{}",
+            joined.text
+        );
         let at = joined.text.find("development slowed").unwrap();
         let at = joined.text[..at].chars().count();
         let ranges = joined.to_document(at, at + "development".len());

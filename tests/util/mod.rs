@@ -25,4 +25,5 @@ pub fn neardup() -> Command {
     Command::new(env!("CARGO_BIN_EXE_neardup"))
 }
 
+pub mod boilerplate;
 pub mod server;
