@@ -179,7 +179,12 @@ mod tests {
             .enumerate()
             .filter(|&(i, &c)| c as u32 != DENSE.0 + i as u32)
             .count();
-        assert!(changed > 2500, "{changed}");
-        assert_eq!(table_digest(), table_digest());
+        assert_eq!(changed, 3764);
+        assert_eq!(
+            table_digest(),
+            0x88a1_5eb3_c1d6_72b3,
+            "{:#x}",
+            table_digest()
+        );
     }
 }

@@ -216,8 +216,8 @@ fn ngram_key(tokens: &[Token]) -> u64 {
 }
 
 /// Counts of token n-grams (n = 1..=4) inside the document's distinct paragraphs, as a
-/// sorted list of n-gram keys, for the n-grams that can be asked for: those starting
-/// with a token that ends a cut paragraph or opens a paragraph.
+/// sorted list of n-gram keys, for the n-grams that can be asked for: single tokens, and
+/// longer ones starting with a token that ends a cut paragraph or opens a paragraph.
 struct Grams(Vec<u64>);
 
 impl Grams {
@@ -236,8 +236,11 @@ impl Grams {
                 continue; // an identical copy says nothing new about the language
             }
             let t = &b.tokens;
+            // Every word counts once (a hyphen cut asks for the joined word), longer
+            // n-grams only from the wanted starts.
+            keys.extend(t.windows(1).map(ngram_key));
             for i in (0..t.len()).filter(|&i| wanted.contains(&t[i].hash)) {
-                keys.extend((i + 1..=(i + 4).min(t.len())).map(|end| ngram_key(&t[i..end])));
+                keys.extend((i + 2..=(i + 4).min(t.len())).map(|end| ngram_key(&t[i..end])));
             }
         }
         keys.sort_unstable();
