@@ -11,6 +11,7 @@
 //! The engine and the modules under it never touch the network or the file system.
 #![warn(missing_docs)]
 
+pub mod align;
 pub mod analysis;
 pub mod batch;
 pub mod engine;
@@ -20,6 +21,7 @@ pub mod html;
 pub mod index;
 pub mod lsh;
 pub mod minhash;
+pub mod passage;
 pub mod scan;
 pub mod server;
 pub mod service;

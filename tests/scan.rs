@@ -41,7 +41,7 @@ fn token_hashes(text: &str) -> Vec<u64> {
 /// character 5-gram Jaccard is ≥ 0.1 or containment ≥ 0.3, reviewed by hand; six more
 /// pairs pass that bar only by sharing a topic's vocabulary (a title inside a long
 /// paragraph; two court articles) and must not be reported.
-const MAGAZINE_REPEATS: &[(u64, u64)] = &[
+pub const MAGAZINE_REPEATS: &[(u64, u64)] = &[
     (133, 59),
     (135, 61),
     (137, 55),

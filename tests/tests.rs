@@ -4,6 +4,8 @@
 mod cli;
 mod compat;
 mod dedup;
+mod editorial;
+mod fold;
 mod grpc;
 mod html;
 mod quality;

@@ -4,11 +4,13 @@
 //! are, script-aware) → `shingle` (runs of tokens, hashed). Everything here is pure: no
 //! index, no I/O, no shared state.
 
+pub mod fold;
 pub mod normalize;
 pub mod paragraph;
+pub mod repair;
 pub mod shingle;
 
-pub use normalize::{Token, tokenize};
+pub use normalize::{Fold, Token, tokenize, tokenize_with};
 pub use paragraph::{ParagraphSpan, Split, split_paragraphs, split_paragraphs_with};
 pub use shingle::{Shingle, shingle_set, shingles};
 
@@ -32,7 +34,12 @@ pub struct ParagraphText {
 
 /// Tokenizes and shingles one paragraph's text.
 pub fn analyze_paragraph(text: &str, k: usize, seed: u64) -> ParagraphText {
-    let tokens = tokenize(text);
+    analyze_paragraph_with(text, k, seed, Fold::None)
+}
+
+/// [`analyze_paragraph`] with a choice of [`Fold`].
+pub fn analyze_paragraph_with(text: &str, k: usize, seed: u64, fold: Fold) -> ParagraphText {
+    let tokens = tokenize_with(text, fold);
     let shingles = shingles(&tokens, k, seed);
     let set = shingle_set(&shingles);
     let mut bytes = Vec::with_capacity(tokens.len() * 8);

@@ -9,6 +9,11 @@
 //! Tokens are UAX #29 words for scripts written with spaces. Scripts written without
 //! spaces (Han, Hiragana, Katakana, Bopomofo, Thai, Lao, Khmer, Myanmar) give one token
 //! per character, so Chinese needs no dictionary.
+//!
+//! With [`Fold::Simplified`], a Han character's token hashes as its Simplified form
+//! ([`crate::text::fold`]): a zh-Hant reprint gives the tokens of its zh-Hans original,
+//! with offsets on the characters as written. The option is a compile-time branch on the
+//! Han path only, so [`tokenize`] (no folding) runs exactly the code it ran before.
 
 use caseless::Caseless;
 use unicode_normalization::UnicodeNormalization;
@@ -33,6 +38,28 @@ pub struct Token {
     pub end: u32,
     /// [`WORD_WEIGHT`] or [`CHAR_WEIGHT`].
     pub weight: u8,
+}
+
+/// How Han characters are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Fold {
+    /// As written (the default: token hashes are pinned and never change).
+    #[default]
+    None,
+    /// Traditional characters hash as their Simplified forms.
+    Simplified,
+}
+
+/// The hash of a one-character token `c`, folded or not.
+#[inline(always)]
+fn char_hash<const FOLD: bool>(c: char) -> u64 {
+    let c = if FOLD {
+        super::fold::to_simplified(c)
+    } else {
+        c
+    };
+    let mut b = [0u8; 4];
+    xxh3_64(c.encode_utf8(&mut b).as_bytes())
 }
 
 /// The token of a word whose normalized bytes are `word`.
@@ -243,6 +270,18 @@ fn fast_char(bytes: &[u8], i: usize) -> FastChar {
 /// the stretch around it, from the last break no rule looks across (a separator or an
 /// ideograph on one side) to the next one, to [`tokenize_graphemes`].
 pub fn tokenize(text: &str) -> Vec<Token> {
+    tokenize_fast::<false>(text)
+}
+
+/// [`tokenize`] with a choice of [`Fold`].
+pub fn tokenize_with(text: &str, fold: Fold) -> Vec<Token> {
+    match fold {
+        Fold::None => tokenize_fast::<false>(text),
+        Fold::Simplified => tokenize_fast::<true>(text),
+    }
+}
+
+fn tokenize_fast<const FOLD: bool>(text: &str) -> Vec<Token> {
     let bytes = text.as_bytes();
     let mut tokens = Vec::with_capacity(text.len() / 4);
     let mut word: Vec<u8> = Vec::with_capacity(32);
@@ -274,7 +313,7 @@ pub fn tokenize(text: &str) -> Vec<Token> {
                 end += here.len as usize;
                 end_cp += 1;
             }
-            tokenize_graphemes_into(&text[safe.0..end], safe.1, &mut tokens);
+            tokenize_graphemes_into::<FOLD>(&text[safe.0..end], safe.1, &mut tokens);
             (i, cp) = (end, end_cp);
             safe = (i, cp, tokens.len());
             (pp, p) = (Class::Separator, Class::Separator);
@@ -335,7 +374,13 @@ pub fn tokenize(text: &str) -> Vec<Token> {
                 continue;
             }
             Class::Han => tokens.push(Token {
-                hash: xxh3_64(&bytes[i..next_i]),
+                hash: if FOLD {
+                    // The fast path's Han range is one three-byte UTF-8 character.
+                    let c = text[i..next_i].chars().next().unwrap_or_default();
+                    char_hash::<true>(c)
+                } else {
+                    xxh3_64(&bytes[i..next_i])
+                },
                 start: cp,
                 end: cp + 1,
                 weight: CHAR_WEIGHT,
@@ -356,13 +401,21 @@ pub fn tokenize(text: &str) -> Vec<Token> {
 /// the normalized text. [`tokenize`] gives exactly the same tokens, faster; this one is
 /// kept for the text its fast path does not cover, and to test and benchmark against.
 pub fn tokenize_graphemes(text: &str) -> Vec<Token> {
+    tokenize_graphemes_with(text, Fold::None)
+}
+
+/// [`tokenize_graphemes`] with a choice of [`Fold`]: the reference for [`tokenize_with`].
+pub fn tokenize_graphemes_with(text: &str, fold: Fold) -> Vec<Token> {
     let mut tokens = Vec::with_capacity(text.len() / 4);
-    tokenize_graphemes_into(text, 0, &mut tokens);
+    match fold {
+        Fold::None => tokenize_graphemes_into::<false>(text, 0, &mut tokens),
+        Fold::Simplified => tokenize_graphemes_into::<true>(text, 0, &mut tokens),
+    }
     tokens
 }
 
 /// [`tokenize_graphemes`], appending to `tokens` with offsets shifted by `offset`.
-fn tokenize_graphemes_into(text: &str, offset: u32, tokens: &mut Vec<Token>) {
+fn tokenize_graphemes_into<const FOLD: bool>(text: &str, offset: u32, tokens: &mut Vec<Token>) {
     let norm = normalize(text);
     let mut word = String::new();
     let mut word_range: Option<(u32, u32)> = None;
@@ -383,9 +436,8 @@ fn tokenize_graphemes_into(text: &str, offset: u32, tokens: &mut Vec<Token>) {
             char_index += 1;
             if is_unspaced_script(c) && !is_mark(c) {
                 flush(&mut word, &mut word_range, tokens);
-                let mut b = [0u8; 4];
                 tokens.push(Token {
-                    hash: xxh3_64(c.encode_utf8(&mut b).as_bytes()),
+                    hash: char_hash::<FOLD>(c),
                     start: origin.0 + offset,
                     end: origin.1 + offset,
                     weight: CHAR_WEIGHT,
@@ -597,5 +649,51 @@ mod tests {
         fn fast_path_matches_grapheme_tokenizer_on_any_text(text in "\\PC{0,40}") {
             proptest::prop_assert_eq!(tokenize(&text), tokenize_graphemes(&text), "{:?}", text);
         }
+
+        #[test]
+        fn folded_fast_path_matches_folded_grapheme_tokenizer(
+            picks in proptest::collection::vec(0..ALPHABET.len() + FOLD_ALPHABET.len(), 0..24)
+        ) {
+            let text: String = picks
+                .iter()
+                .map(|&i| ALPHABET.get(i).copied().unwrap_or_else(|| FOLD_ALPHABET[i - ALPHABET.len()]))
+                .collect();
+            proptest::prop_assert_eq!(
+                tokenize_with(&text, Fold::Simplified),
+                tokenize_graphemes_with(&text, Fold::Simplified),
+                "{:?}", text
+            );
+        }
+    }
+
+    /// Traditional characters in and out of the fast path's range, and their forms.
+    const FOLD_ALPHABET: &[char] = &[
+        '發',
+        '发',
+        '黃',
+        '黄',
+        '裡',
+        '里',
+        '\u{2A6A5}',
+        '\u{F900}',
+        '乾',
+        '干',
+    ];
+
+    #[test]
+    fn folding_changes_hashes_of_traditional_characters_only() {
+        let hant = "黃河發源於青海，ABC 2023年。";
+        let hans = "黄河发源于青海，ABC 2023年。";
+        let folded = tokenize_with(hant, Fold::Simplified);
+        assert_eq!(folded, tokenize_with(hans, Fold::Simplified));
+        assert_eq!(
+            folded,
+            tokenize(hans),
+            "Simplified text is unchanged by folding"
+        );
+        assert_ne!(tokenize(hant), tokenize(hans));
+        // Offsets stay on the characters as written.
+        let offsets = |t: &[Token]| t.iter().map(|t| (t.start, t.end)).collect::<Vec<_>>();
+        assert_eq!(offsets(&folded), offsets(&tokenize(hant)));
     }
 }

@@ -26,5 +26,6 @@ pub fn neardup() -> Command {
     Command::new(env!("CARGO_BIN_EXE_neardup"))
 }
 
+pub mod boilerplate;
 pub mod server;
 pub mod synthetic;
