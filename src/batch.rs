@@ -22,8 +22,9 @@
 //! Candidates are sorted by unit number before verification and every decision depends only
 //! on the units before the one being judged, so the output is the same byte for byte for
 //! any number of threads. It does not depend on the chunk size either, except through
-//! bucket saturation: a bucket is skipped when it holds more than `max_bucket` earlier units
-//! of the index and the chunk, and the chunk's count includes its duplicates.
+//! large buckets: which units of a bucket of more than `max_bucket` earlier units (of the
+//! index and the chunk) are read depends on how many of them are in the chunk, and the
+//! chunk's count includes its duplicates.
 //!
 //! # What a duplicate is
 //!
@@ -45,10 +46,11 @@
 //!
 //! # Candidates
 //!
-//! The batch tunes LSH for an index of millions: bands of two signature values
-//! ([`BATCH_FN_WEIGHT`]) and small buckets ([`BATCH_MAX_BUCKET`]); see those for the
-//! measurements. Every candidate is verified exactly, so tuning changes recall (pairs
-//! never compared), never precision.
+//! The batch finds candidates exactly as the engine does: the same analysis, LSH bands,
+//! bucket-read policy (a large bucket gives its first unit and its most recent ones, see
+//! [`ReadPolicy`]) and verification, so it finds what the engine finds (splits and merges
+//! included) apart from what only-kept indexing leaves out. Every candidate is verified
+//! exactly, so tuning changes recall (pairs never compared), never precision.
 //!
 //! # Memory
 //!
@@ -128,23 +130,6 @@ pub enum Unit {
     Paragraph,
 }
 
-/// The weight of false negatives in the batch's bands × rows choice (the engine's default
-/// is 0.95). At 0.95 the optimizer picks rows of one value, so that every pair sharing one
-/// signature value is a candidate: in natural language, every pair sharing a common word
-/// pair. A service index of thousands of documents affords that; a batch of a million
-/// paragraphs does not (on 20,000 documentation paragraphs, 370 distinct candidates a
-/// query, growing with the index until buckets saturate). At 0.8 it picks 32 bands of 2
-/// rows: candidates for similarity 0.2 with probability 0.73, 0.3: 0.95, 0.5: 1.
-pub const BATCH_FN_WEIGHT: f64 = 0.8;
-
-/// Buckets holding more earlier (kept) units than this are skipped in the batch (the
-/// engine's default is 1024). Only kept units are indexed, so a full bucket is not a
-/// cluster of duplicates but a pair of signature values common to many different
-/// paragraphs (shared boilerplate phrases): on 200,000 documentation paragraphs, 64 instead
-/// of 1024 verifies 3.3 times fewer candidates (94 % of which were not matches) and finds
-/// 0.3 % fewer duplicates.
-pub const BATCH_MAX_BUCKET: usize = 64;
-
 /// Options of a batch run.
 #[derive(Debug, Clone)]
 pub struct DedupOptions {
@@ -167,11 +152,7 @@ pub struct DedupOptions {
 impl Default for DedupOptions {
     fn default() -> DedupOptions {
         DedupOptions {
-            settings: Settings {
-                fn_weight: BATCH_FN_WEIGHT,
-                max_bucket: BATCH_MAX_BUCKET,
-                ..Settings::default()
-            },
+            settings: Settings::default(),
             unit: Unit::Record,
             id_field: "id".into(),
             text_field: "text".into(),
@@ -713,10 +694,7 @@ impl Index {
     fn new(s: &Settings) -> Result<Index, BatchError> {
         Ok(Index {
             params: s.lsh_params(),
-            policy: ReadPolicy {
-                max_bucket: s.max_bucket,
-                sample: 0,
-            },
+            policy: s.read_policy(),
             thresholds: s.thresholds(&s.query_options()),
             analyzer: Analyzer::new(s.shape())?,
             bands: PostingMap::default(),

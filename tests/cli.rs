@@ -232,3 +232,28 @@ fn store_io_errors_name_the_file() {
         );
     }
 }
+
+#[test]
+fn settings_prints_the_tuning_of_each_path() {
+    let run = |args: &[&str]| {
+        let out = neardup().args(args).output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let serve = run(&["settings"]);
+    let dedup = run(&["settings", "--for", "dedup"]);
+    // One tuning for both paths: the same bands and bucket reads…
+    for text in [&serve, &dedup] {
+        assert!(text.contains("20 bands x 1 rows"), "{text}");
+        assert!(text.contains("whole up to 64 ids"), "{text}");
+    }
+    // …and what differs is what the index holds.
+    assert!(serve.contains("every paragraph of every stored document"));
+    assert!(dedup.contains("kept units only"));
+    assert!(run(&["settings", "--max-matches", "3"]).contains("2 x max-matches"));
+    let bad = neardup()
+        .args(["settings", "--for", "both"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

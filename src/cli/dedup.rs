@@ -56,13 +56,14 @@ pub struct DedupArgs {
     #[arg(long)]
     pub strict: bool,
     /// Weight of false negatives in the LSH bands × rows choice (tuning).
-    #[arg(long, hide = true, default_value_t = batch::BATCH_FN_WEIGHT)]
+    #[arg(long, hide = true, default_value_t = neardup::Settings::default().fn_weight)]
     pub fn_weight: f64,
     /// Most LSH bands (tuning).
     #[arg(long, hide = true, default_value_t = neardup::Settings::default().max_bands)]
     pub max_bands: usize,
-    /// Buckets holding more earlier units than this are skipped (tuning).
-    #[arg(long, hide = true, default_value_t = batch::BATCH_MAX_BUCKET)]
+    /// Buckets holding more earlier units than this are read only for their first and
+    /// most recent units (tuning).
+    #[arg(long, hide = true, default_value_t = neardup::Settings::default().max_bucket)]
     pub max_bucket: usize,
     /// Records per chunk (the output does not depend on it; for tests and tuning).
     #[arg(long, hide = true, default_value_t = DedupOptions::default().chunk_records)]
