@@ -16,6 +16,7 @@ pub mod error;
 pub mod grpc;
 pub mod html;
 pub mod lsh;
+pub mod metrics;
 pub mod minhash;
 pub mod scan;
 pub mod server;

@@ -16,6 +16,10 @@
 //! change to the store's answer), so the store sees them in the engine's order, and an
 //! idempotent resubmission is acknowledged only once the original is durable. Writes of
 //! different ids run in parallel. Check may see a document whose write is still in flight.
+//!
+//! Each handler checks the call's permission on its namespace ([`super::auth`]) before
+//! any work, and records the namespace and document id in the call's span
+//! ([`super::telemetry`], which also writes the call's log line and metrics).
 
 use std::collections::{BTreeMap, HashMap};
 use std::pin::Pin;
@@ -26,13 +30,16 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
+use tracing::Instrument;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::DEFAULT_NAMESPACE;
+use super::auth::{Permission, authorize};
 use super::convert::{query_options, report_to_pb};
 use super::pb::{self, near_dup_server::NearDup};
 use super::status::ServiceError;
-use crate::engine::{AnalyzedDocument, Engine, QueryOptions, Report, Settings};
+use super::telemetry::{record, record_counts};
+use crate::engine::{AnalyzedDocument, Engine, EngineStats, QueryOptions, Report, Settings};
 use crate::error::Error;
 use crate::store::{Store, StoreError, StoredRecord};
 
@@ -118,6 +125,8 @@ struct Inner {
     analyzer: Engine,
     workers: Arc<Semaphore>,
     pending: AtomicUsize,
+    /// Jobs waiting for a worker (for metrics).
+    waiting: AtomicUsize,
     /// Striped per-document write locks (see the module docs).
     write_locks: Box<[Mutex<()>]>,
 }
@@ -135,7 +144,7 @@ struct Prepared {
     replace: bool,
 }
 
-/// What a call logs.
+/// What a call records in its span.
 #[derive(Debug, Default, Clone, Copy)]
 struct Counts {
     paragraphs: usize,
@@ -180,6 +189,7 @@ impl NearDupService {
                 engines: RwLock::new(HashMap::new()),
                 store,
                 pending: AtomicUsize::new(0),
+                waiting: AtomicUsize::new(0),
                 write_locks: (0..WRITE_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             }),
         };
@@ -203,6 +213,22 @@ impl NearDupService {
             .sum()
     }
 
+    /// Engine jobs waiting for a worker and holding one, now.
+    pub fn load(&self) -> Load {
+        Load {
+            waiting: self.inner.waiting.load(Ordering::Relaxed),
+            running: self.inner.limits.workers - self.inner.workers.available_permits(),
+        }
+    }
+
+    /// Figures of every namespace, by name.
+    pub fn namespace_stats(&self) -> Vec<(String, EngineStats)> {
+        let engines = self.inner.engines.read().unwrap_or_else(|e| e.into_inner());
+        let mut stats: Vec<_> = engines.iter().map(|(k, e)| (k.clone(), e.stats())).collect();
+        stats.sort_by(|a, b| a.0.cmp(&b.0));
+        stats
+    }
+
     /// Runs `job` on the blocking pool once a worker is free (in arrival order), or fails
     /// with [`ServiceError::Overloaded`] when too many jobs are waiting already. The job
     /// holds the worker until it returns or releases it (before waiting on the store).
@@ -222,6 +248,8 @@ impl NearDupService {
         if waiting >= self.inner.limits.max_pending {
             return Err(ServiceError::Overloaded(waiting));
         }
+        self.inner.waiting.fetch_add(1, Ordering::Relaxed);
+        let waiting = Pending(&self.inner.waiting);
         let permit = self
             .inner
             .workers
@@ -229,11 +257,21 @@ impl NearDupService {
             .acquire_owned()
             .await
             .map_err(|_| ServiceError::Internal("worker pool closed".into()))?;
+        drop(waiting);
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || job(&inner, Worker(permit)))
             .await
             .map_err(|e| ServiceError::Internal(format!("worker failed: {e}")))?
     }
+}
+
+/// Engine jobs at one moment (see [`NearDupService::load`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Load {
+    /// Jobs waiting for a worker.
+    pub waiting: usize,
+    /// Jobs holding a worker.
+    pub running: usize,
 }
 
 /// A job's claim on one of the `workers` CPU slots; dropping it frees the slot.
@@ -509,40 +547,12 @@ impl Inner {
     }
 }
 
-/// Logs one line per call at info (failures at warn for server-side faults).
-fn log_call<T>(
-    method: &'static str,
-    namespace: &str,
-    started: Instant,
-    result: &Result<T, ServiceError>,
-    counts: impl FnOnce(&T) -> Counts,
-) {
-    let latency_us = started.elapsed().as_micros() as u64;
-    match result {
-        Ok(value) => {
-            let c = counts(value);
-            tracing::info!(
-                method,
-                namespace,
-                paragraphs = c.paragraphs,
-                matches = c.matches,
-                latency_us,
-                code = "OK"
-            );
-        }
-        Err(err) => {
-            let code = format!("{:?}", err.code());
-            if matches!(err, ServiceError::Internal(_) | ServiceError::Store(_)) {
-                tracing::warn!(method, namespace, latency_us, code, error = %err);
-            } else {
-                tracing::info!(method, namespace, latency_us, code, error = %err);
-            }
-        }
+/// Records a call's counts in its span (the telemetry layer logs the outcome).
+fn record_result<T>(result: &Result<T, ServiceError>, counts: impl FnOnce(&T) -> Counts) {
+    if let Ok(value) = result {
+        let c = counts(value);
+        record_counts(c.paragraphs, c.matches);
     }
-}
-
-fn ns_label(ns: &str) -> &str {
-    if ns.is_empty() { DEFAULT_NAMESPACE } else { ns }
 }
 
 /// Responses of `SubmitStream`.
@@ -562,13 +572,13 @@ impl NearDup for NearDupService {
         &self,
         request: Request<pb::SubmitRequest>,
     ) -> Result<Response<pb::SubmitResponse>, Status> {
-        let started = Instant::now();
+        record(&request.get_ref().namespace, &request.get_ref().document_id);
+        authorize(&request, Permission::Write, &request.get_ref().namespace)?;
         let req = request.into_inner();
-        let ns = ns_label(&req.namespace).to_string();
         let result = self
             .blocking(move |inner, worker| inner.apply(inner.prepare(req)?, worker))
             .await;
-        log_call("Submit", &ns, started, &result, |(_, c)| *c);
+        record_result(&result, |(_, c)| *c);
         Ok(Response::new(result?.0))
     }
 
@@ -576,11 +586,11 @@ impl NearDup for NearDupService {
         &self,
         request: Request<pb::CheckRequest>,
     ) -> Result<Response<pb::CheckResponse>, Status> {
-        let started = Instant::now();
+        record(&request.get_ref().namespace, &request.get_ref().document_id);
+        authorize(&request, Permission::Read, &request.get_ref().namespace)?;
         let req = request.into_inner();
-        let ns = ns_label(&req.namespace).to_string();
         let result = self.blocking(move |inner, _| inner.check(req)).await;
-        log_call("Check", &ns, started, &result, |(_, c)| *c);
+        record_result(&result, |(_, c)| *c);
         Ok(Response::new(result?.0))
     }
 
@@ -590,6 +600,8 @@ impl NearDup for NearDupService {
         &self,
         request: Request<Streaming<pb::SubmitRequest>>,
     ) -> Result<Response<Self::SubmitStreamStream>, Status> {
+        let access = super::auth::access(&request);
+        let bytes = super::budget::call_bytes(&request);
         let mut inbound = request.into_inner();
         let window = self.inner.limits.stream_window;
         let (ahead_tx, mut ahead_rx) = mpsc::channel::<Result<Ahead, Status>>(window);
@@ -604,7 +616,9 @@ impl NearDup for NearDupService {
                     Ok(Some(req)) => {
                         let id = req.document_id.clone();
                         let service = reader.clone();
+                        let allowed = access.authorize(Permission::Write, &req.namespace);
                         let job = tokio::spawn(async move {
+                            allowed?;
                             service.blocking(move |inner, _| inner.prepare(req)).await
                         });
                         Ok((sequence, id, job))
@@ -618,7 +632,7 @@ impl NearDup for NearDupService {
                 }
                 sequence += 1;
             }
-        });
+        }.in_current_span());
         // Applier: applies the analyzed requests one at a time, in stream order, so each
         // is reported against every earlier one.
         let applier = self.clone();
@@ -631,23 +645,22 @@ impl NearDup for NearDupService {
                         break;
                     }
                 };
-                let started = Instant::now();
                 let prepared = job
                     .await
                     .unwrap_or_else(|e| Err(ServiceError::Internal(format!("worker failed: {e}"))));
-                let (ns, result) = match prepared {
+                let result = match prepared {
                     Ok(p) => {
-                        let ns = p.namespace.clone();
-                        (
-                            ns,
-                            applier
-                                .blocking(move |inner, worker| inner.apply(p, worker))
-                                .await,
-                        )
+                        applier
+                            .blocking(move |inner, worker| inner.apply(p, worker))
+                            .await
                     }
-                    Err(e) => (String::new(), Err(e)),
+                    Err(e) => Err(e),
                 };
-                log_call("SubmitStream", &ns, started, &result, |(_, c)| *c);
+                // This request is done with: its bytes go back to the budget.
+                if let Some(bytes) = &bytes {
+                    bytes.release_oldest();
+                }
+                tracing::debug!(sequence, document_id, ok = result.is_ok(), "stream item");
                 let result = Some(match result {
                     Ok((submitted, _)) => pb::submit_stream_response::Result::Submitted(submitted),
                     Err(err) => pb::submit_stream_response::Result::Error(pb::ItemError {
@@ -664,7 +677,7 @@ impl NearDup for NearDupService {
                     break;
                 }
             }
-        });
+        }.in_current_span());
         Ok(Response::new(Box::pin(ReceiverStream::new(out_rx))))
     }
 
@@ -672,7 +685,8 @@ impl NearDup for NearDupService {
         &self,
         request: Request<pb::GetDocumentRequest>,
     ) -> Result<Response<pb::GetDocumentResponse>, Status> {
-        let started = Instant::now();
+        record(&request.get_ref().namespace, &request.get_ref().document_id);
+        authorize(&request, Permission::Read, &request.get_ref().namespace)?;
         let req = request.into_inner();
         let result = (|| {
             let ns = namespace(&req.namespace)?;
@@ -683,16 +697,10 @@ impl NearDup for NearDupService {
                 .ok_or_else(|| Error::NotFound(req.document_id.clone()))?;
             Ok::<_, ServiceError>(doc)
         })();
-        log_call(
-            "GetDocument",
-            ns_label(&req.namespace),
-            started,
-            &result,
-            |d| Counts {
-                paragraphs: d.paragraphs.len(),
-                matches: 0,
-            },
-        );
+        record_result(&result, |d| Counts {
+            paragraphs: d.paragraphs.len(),
+            matches: 0,
+        });
         Ok(Response::new(pb::GetDocumentResponse {
             document: Some(result?.into()),
         }))
@@ -702,9 +710,9 @@ impl NearDup for NearDupService {
         &self,
         request: Request<pb::DeleteDocumentRequest>,
     ) -> Result<Response<pb::DeleteDocumentResponse>, Status> {
-        let started = Instant::now();
+        record(&request.get_ref().namespace, &request.get_ref().document_id);
+        authorize(&request, Permission::Write, &request.get_ref().namespace)?;
         let req = request.into_inner();
-        let label = ns_label(&req.namespace).to_string();
         let result = self
             .blocking(move |inner, worker| {
                 let ns = namespace(&req.namespace)?;
@@ -712,7 +720,7 @@ impl NearDup for NearDupService {
                 inner.delete(&ns, &req.document_id, worker)
             })
             .await;
-        log_call("DeleteDocument", &label, started, &result, |&n| Counts {
+        record_result(&result, |&n| Counts {
             paragraphs: n,
             matches: 0,
         });
@@ -725,13 +733,21 @@ impl NearDup for NearDupService {
         &self,
         request: Request<pb::StatsRequest>,
     ) -> Result<Response<pb::StatsResponse>, Status> {
-        let started = Instant::now();
+        let all = request.get_ref().namespace.is_empty();
+        let access = if all {
+            super::auth::access(&request)
+        } else {
+            record(&request.get_ref().namespace, "");
+            authorize(&request, Permission::Read, &request.get_ref().namespace)?
+        };
         let req = request.into_inner();
-        let label = req.namespace.clone();
-        let result = self
+        let mut response = self
             .blocking(move |inner, _| inner.stats(&req.namespace))
-            .await;
-        log_call("Stats", &label, started, &result, |_| Counts::default());
-        Ok(Response::new(result?))
+            .await?;
+        // Without a namespace: only those this caller may read.
+        response
+            .namespaces
+            .retain(|n| access.may(Permission::Read, &n.namespace));
+        Ok(Response::new(response))
     }
 }

@@ -2,10 +2,16 @@
 //!
 //! Every handler returns [`ServiceError`]; this file is the only place that picks a
 //! [`tonic::Code`]. Engine errors map by kind; storage failures are `UNAVAILABLE` (the
-//! change was rolled back, so a retry is safe); overload is `RESOURCE_EXHAUSTED`.
+//! change was rolled back, so a retry is safe); overload (too many calls or too many
+//! request bytes in flight) is `RESOURCE_EXHAUSTED`; a missing or unknown token is
+//! `UNAUTHENTICATED`, a token without the permission `PERMISSION_DENIED`, and a namespace
+//! the token may not see at all is the same `NOT_FOUND` as a namespace that does not
+//! exist. The tower layers of [`crate::server`] answer with these codes too, through
+//! [`ServiceError::into_http`].
 
 use tonic::{Code, Status};
 
+use super::auth::Permission;
 use crate::error::Error;
 use crate::store::StoreError;
 
@@ -21,6 +27,35 @@ pub enum ServiceError {
     /// Too many calls are waiting for a worker.
     #[error("server overloaded: {0} calls already waiting for a worker, retry later")]
     Overloaded(usize),
+    /// Too many request bytes are being received or processed.
+    #[error(
+        "server overloaded: {held} bytes of requests in flight, and this {wanted}-byte message \
+         would pass the limit of {limit} bytes; retry later"
+    )]
+    InflightBytes {
+        /// Bytes held by calls in flight.
+        held: usize,
+        /// Bytes the refused message needed.
+        wanted: usize,
+        /// The limit (`--max-inflight-bytes`).
+        limit: usize,
+    },
+    /// No valid bearer token.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The token may see the namespace but lacks this permission there.
+    #[error("token {token:?} has no {permission} permission on namespace {namespace:?}")]
+    PermissionDenied {
+        /// The token's name.
+        token: String,
+        /// The permission the call needs.
+        permission: Permission,
+        /// The namespace.
+        namespace: String,
+    },
+    /// The server is still rebuilding its index from the store.
+    #[error("server is starting: the index is being restored from the store, retry shortly")]
+    Starting,
     /// The store could not record the change; nothing was changed.
     #[error("{0}; the change was not applied, retry later")]
     Store(#[from] StoreError),
@@ -38,12 +73,22 @@ impl ServiceError {
             ServiceError::Engine(Error::NotFound(_)) | ServiceError::NamespaceNotFound(_) => {
                 Code::NotFound
             }
-            ServiceError::Engine(Error::TooLarge(_)) | ServiceError::Overloaded(_) => {
-                Code::ResourceExhausted
-            }
-            ServiceError::Store(_) => Code::Unavailable,
+            ServiceError::Engine(Error::TooLarge(_))
+            | ServiceError::Overloaded(_)
+            | ServiceError::InflightBytes { .. } => Code::ResourceExhausted,
+            ServiceError::Unauthenticated(_) => Code::Unauthenticated,
+            ServiceError::PermissionDenied { .. } => Code::PermissionDenied,
+            ServiceError::Store(_) | ServiceError::Starting => Code::Unavailable,
             ServiceError::Internal(_) => Code::Internal,
         }
+    }
+}
+
+impl ServiceError {
+    /// This error as a complete gRPC response, for the layers that answer before any
+    /// handler runs.
+    pub fn into_http<B: Default>(self) -> tonic::codegen::http::Response<B> {
+        Status::from(self).into_http()
     }
 }
 
@@ -72,6 +117,27 @@ mod tests {
                 Code::ResourceExhausted,
             ),
             (ServiceError::Overloaded(3), Code::ResourceExhausted),
+            (
+                ServiceError::InflightBytes {
+                    held: 1,
+                    wanted: 2,
+                    limit: 2,
+                },
+                Code::ResourceExhausted,
+            ),
+            (
+                ServiceError::Unauthenticated("no token".into()),
+                Code::Unauthenticated,
+            ),
+            (
+                ServiceError::PermissionDenied {
+                    token: "t".into(),
+                    permission: Permission::Write,
+                    namespace: "n".into(),
+                },
+                Code::PermissionDenied,
+            ),
+            (ServiceError::Starting, Code::Unavailable),
             (StoreError::Corrupt("bad".into()).into(), Code::Unavailable),
             (ServiceError::Internal("x".into()), Code::Internal),
         ];

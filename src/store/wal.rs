@@ -26,6 +26,9 @@
 //! - Any failed write poisons the store: later writes fail instead of being acknowledged
 //!   on top of a log whose end is unknown.
 //!
+//! A [`WalObserver`] given in [`WalOptions::observer`] hears of every append and fsync
+//! (for metrics); the store works the same without one.
+//!
 //! The live records are kept in memory in their encoded (compressed) form, which is what
 //! lets `load` and compaction avoid reading the log back.
 
@@ -63,6 +66,16 @@ pub struct WalOptions {
     /// The log is compacted once it holds at least this many bytes (and more than the
     /// live data). `u64::MAX` turns automatic compaction off.
     pub compact_min_bytes: u64,
+    /// Hears of appends and fsyncs.
+    pub observer: Option<Arc<dyn WalObserver>>,
+}
+
+/// Hears what the log does, for metrics. Called on the writing thread: keep it cheap.
+pub trait WalObserver: Send + Sync + std::fmt::Debug {
+    /// `records` frames of `bytes` bytes in all were written in one go (group commit).
+    fn appended(&self, records: u64, bytes: u64);
+    /// One fsync of the log took `elapsed` and made `records` frames durable.
+    fn synced(&self, elapsed: Duration, records: u64);
 }
 
 impl WalOptions {
@@ -73,6 +86,7 @@ impl WalOptions {
             fsync: FsyncPolicy::Always,
             reindex: false,
             compact_min_bytes: 64 << 20,
+            observer: None,
         }
     }
 }
@@ -185,6 +199,9 @@ struct Segment {
     last_sync: Instant,
     /// Fsyncs issued through this handle (the count carries over on rotation).
     syncs: u64,
+    /// Frames written since the last fsync.
+    unsynced: u64,
+    observer: Option<Arc<dyn WalObserver>>,
 }
 
 impl Segment {
@@ -216,13 +233,20 @@ impl Segment {
             dirty: false,
             last_sync: Instant::now(),
             syncs: 0,
+            unsynced: 0,
+            observer: None,
         })
     }
 
-    fn append(&mut self, buf: &[u8], policy: FsyncPolicy) -> std::io::Result<()> {
+    /// Writes `records` frames, then fsyncs per `policy`.
+    fn append(&mut self, buf: &[u8], records: u64, policy: FsyncPolicy) -> std::io::Result<()> {
         self.file.write_all(buf)?;
         self.bytes += buf.len() as u64;
         self.dirty = true;
+        self.unsynced += records;
+        if let Some(o) = &self.observer {
+            o.appended(records, buf.len() as u64);
+        }
         match policy {
             FsyncPolicy::Always => self.sync(),
             FsyncPolicy::Interval(every) if self.last_sync.elapsed() >= every => self.sync(),
@@ -232,9 +256,14 @@ impl Segment {
 
     fn sync(&mut self) -> std::io::Result<()> {
         if self.dirty {
+            let started = Instant::now();
             self.file.sync_data()?;
+            if let Some(o) = &self.observer {
+                o.synced(started.elapsed(), self.unsynced);
+            }
             self.dirty = false;
             self.syncs += 1;
+            self.unsynced = 0;
         }
         self.last_sync = Instant::now();
         Ok(())
@@ -330,7 +359,7 @@ impl WalStore {
             replay.rewrite = true;
         }
 
-        let writer = if replay.rewrite || replay.tail.is_none() {
+        let mut writer = if replay.rewrite || replay.tail.is_none() {
             if replay.rewrite {
                 // Snapshot everything under the current fingerprint, then drop the log.
                 let records: Vec<_> = replay
@@ -355,6 +384,7 @@ impl WalStore {
                 .take()
                 .ok_or_else(|| StoreError::Corrupt("no segment to append to after replay".into()))?
         };
+        writer.observer = opts.observer.clone();
         let log_bytes = if replay.rewrite {
             writer.bytes
         } else {
@@ -590,6 +620,8 @@ fn replay(dir: &Path, opts: &WalOptions) -> Result<Replay, StoreError> {
                 dirty: false,
                 last_sync: Instant::now(),
                 syncs: 0,
+                unsynced: 0,
+                observer: None,
             });
         }
     }
@@ -661,10 +693,11 @@ impl Inner {
             st.leader = true;
             let batch = std::mem::take(&mut st.pending);
             let last = st.next_seq - 1;
+            let records = last - st.durable;
             drop(st);
             let result = self
                 .failpoint()
-                .and_then(|()| lock(&self.writer).append(&batch, self.opts.fsync));
+                .and_then(|()| lock(&self.writer).append(&batch, records, self.opts.fsync));
             st = lock(&self.state);
             st.leader = false;
             match result {
@@ -717,17 +750,19 @@ impl Inner {
             .map(|(o, p)| (*o, p.clone()))
             .collect();
         let bytes_before = st.snapshot_bytes + st.log_bytes + batch.len() as u64;
+        let queued = last - st.durable;
         drop(st);
 
         let mut writer = lock(&self.writer);
         let flushed = writer
-            .append(&batch, FsyncPolicy::Never)
+            .append(&batch, queued, FsyncPolicy::Never)
             .and_then(|()| writer.sync());
         let rotated = match &flushed {
             // Nothing was logged since the segment was started: keep it.
             Ok(()) if writer.first_seq > last => Ok(()),
             Ok(()) => Segment::create(&self.dir, last + 1, self.opts.fingerprint).map(|mut s| {
                 s.syncs = writer.syncs;
+                s.observer = writer.observer.take();
                 *writer = s;
             }),
             Err(_) => Ok(()),
