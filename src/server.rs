@@ -78,6 +78,8 @@ pub struct EdgeConfig {
     pub shutdown_grace: Duration,
     /// Where calls, the store and the service are counted.
     pub metrics: Arc<Metrics>,
+    /// Notified once the service is restored and health says SERVING.
+    pub ready: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Default for EdgeConfig {
@@ -89,6 +91,7 @@ impl Default for EdgeConfig {
             max_inflight_bytes: DEFAULT_MAX_INFLIGHT_BYTES,
             shutdown_grace: Duration::ZERO,
             metrics: Metrics::new(),
+            ready: None,
         }
     }
 }
@@ -326,6 +329,7 @@ pub async fn serve(
         let (settings, limits) = (config.settings.clone(), config.limits.clone());
         let durable = store.clone();
         let max = config.limits.max_message_bytes;
+        let notify = config.edge.ready.clone();
         tokio::spawn(async move {
             let started = Instant::now();
             let opened = tokio::task::spawn_blocking(move || {
@@ -343,6 +347,9 @@ pub async fn serve(
                     let _ = ready.set(server);
                     set_health(&health, ServingStatus::Serving).await;
                     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
+                    if let Some(notify) = notify {
+                        notify.notify_one();
+                    }
                 }
                 Err(err) => {
                     let _ = failed_tx.send(err);

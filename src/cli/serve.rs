@@ -2,8 +2,9 @@
 //!
 //! Flags (each with a `NEARDUP_*` variable) become one validated [`ServerConfig`] before
 //! anything starts; a bad value exits with code 2 and says which flag. The bound address
-//! is printed on standard error (`listening on ADDR`), so `--listen 127.0.0.1:0` is usable
-//! from scripts and tests. Logs go to standard error; `NEARDUP_LOG` (or `RUST_LOG`)
+//! is printed on standard error (`listening on ADDR`) once the index is restored and the
+//! server is ready (health answers NOT_SERVING on the port before that), so
+//! `--listen 127.0.0.1:0` is usable from scripts and tests. Logs go to standard error; `NEARDUP_LOG` (or `RUST_LOG`)
 //! filters them (default `info`: one line per call).
 //!
 //! With `--auth-tokens`, SIGHUP re-reads the tokens file (a file that does not load
@@ -188,11 +189,17 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             ),
             None => None,
         };
+        let mut config = config;
         let store = open_store(&config)?;
-        eprintln!("neardup: listening on {addr}");
         if let Some(m) = &metrics {
             eprintln!("neardup: metrics on http://{}/metrics", m.local_addr()?);
         }
+        let ready = Arc::new(tokio::sync::Notify::new());
+        config.edge.ready = Some(ready.clone());
+        tokio::spawn(async move {
+            ready.notified().await;
+            eprintln!("neardup: listening on {addr}");
+        });
         if let Some(tokens) = config.edge.tokens.clone() {
             reload_on_sighup(tokens)?;
         }
