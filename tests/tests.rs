@@ -2,6 +2,7 @@
 //! has (the library's public API, the `neardup` binary, the gRPC service).
 
 mod dedup;
+mod edge;
 mod grpc;
 mod html;
 mod quality;

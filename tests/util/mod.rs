@@ -26,3 +26,5 @@ pub fn neardup() -> Command {
 }
 
 pub mod server;
+pub mod child;
+pub mod pki;
