@@ -13,6 +13,8 @@
 pub mod batch;
 pub mod engine;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod grpc;
 pub mod html;
 pub mod lsh;

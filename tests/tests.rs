@@ -3,6 +3,7 @@
 
 mod dedup;
 mod edge;
+mod fuzz_corpus;
 mod grpc;
 mod html;
 mod quality;
