@@ -50,7 +50,11 @@ pub fn tokenize_text(data: &[u8]) {
         assert!(start < end && end as usize <= chars.len(), "{start}..{end}");
     }
     let tokens = tokenize(text);
-    assert_eq!(tokens, tokenize_graphemes(text), "fast path differs on {text:?}");
+    assert_eq!(
+        tokens,
+        tokenize_graphemes(text),
+        "fast path differs on {text:?}"
+    );
     let mut last_end = 0;
     for t in &tokens {
         assert!(t.start >= last_end && t.start < t.end && t.end as usize <= chars.len());
@@ -70,16 +74,32 @@ pub fn paragraphs(data: &[u8]) {
         let mut last = (0, 0, 0);
         for (i, p) in split_paragraphs_with(text, split).iter().enumerate() {
             assert_eq!(p.index, i);
-            let content = text
-                .get(p.byte_start..p.byte_end)
-                .unwrap_or_else(|| panic!("{split:?}: bytes {}..{} do not slice", p.byte_start, p.byte_end));
-            assert!(!content.trim().is_empty(), "{split:?}: empty paragraph {p:?}");
+            let content = text.get(p.byte_start..p.byte_end).unwrap_or_else(|| {
+                panic!(
+                    "{split:?}: bytes {}..{} do not slice",
+                    p.byte_start, p.byte_end
+                )
+            });
+            assert!(
+                !content.trim().is_empty(),
+                "{split:?}: empty paragraph {p:?}"
+            );
             assert_eq!(text[..p.byte_start].chars().count(), p.start, "{split:?}");
             assert_eq!(content.chars().count(), p.end - p.start, "{split:?}");
             assert_eq!(p.text(text), content);
-            assert!(p.byte_start >= last.0 && p.line > last.2 || i == 0, "{split:?}: out of order");
-            assert!(p.byte_start >= last.1, "{split:?}: overlaps the previous paragraph");
-            assert_eq!(text[..p.byte_start].matches('\n').count() + 1, p.line, "{split:?}");
+            assert!(
+                p.byte_start >= last.0 && p.line > last.2 || i == 0,
+                "{split:?}: out of order"
+            );
+            assert!(
+                p.byte_start >= last.1,
+                "{split:?}: overlaps the previous paragraph"
+            );
+            assert_eq!(
+                text[..p.byte_start].matches('\n').count() + 1,
+                p.line,
+                "{split:?}"
+            );
             last = (p.byte_start, p.byte_end, p.line);
         }
     }

@@ -112,13 +112,17 @@ pub struct TlsFiles {
 }
 
 fn read_pem(flag: &'static str, path: &PathBuf) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|e| Error::invalid(flag, format!("cannot read {}: {e}", path.display())))
+    std::fs::read(path)
+        .map_err(|e| Error::invalid(flag, format!("cannot read {}: {e}", path.display())))
 }
 
 impl TlsFiles {
     /// The rustls configuration of these files.
     pub fn server_config(&self) -> Result<ServerTlsConfig, Error> {
-        let identity = Identity::from_pem(read_pem("tls-cert", &self.cert)?, read_pem("tls-key", &self.key)?);
+        let identity = Identity::from_pem(
+            read_pem("tls-cert", &self.cert)?,
+            read_pem("tls-key", &self.key)?,
+        );
         let mut tls = ServerTlsConfig::new().identity(identity);
         if let Some(ca) = &self.client_ca {
             tls = tls.client_ca_root(Certificate::from_pem(read_pem("tls-client-ca", ca)?));
@@ -219,7 +223,10 @@ pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, StoreError> {
         ..WalOptions::new(&config.settings)
     };
     let store = WalStore::open(&config.data_dir, options)?;
-    config.edge.metrics.restart_phase("store", started.elapsed());
+    config
+        .edge
+        .metrics
+        .restart_phase("store", started.elapsed());
     Ok(Arc::new(store))
 }
 
@@ -284,7 +291,10 @@ type Health = tonic_health::server::HealthReporter;
 
 async fn set_health(health: &Health, status: ServingStatus) {
     health
-        .set_service_status(<NearDupServer<NearDupService> as NamedService>::NAME, status)
+        .set_service_status(
+            <NearDupServer<NearDupService> as NamedService>::NAME,
+            status,
+        )
         .await;
     health.set_service_status("", status).await;
 }
@@ -361,14 +371,20 @@ pub async fn serve(
     let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
     let metrics_server = listeners.metrics.map(|listener| {
         let mut stopped = metrics_stopped.clone();
-        tokio::spawn(crate::metrics::serve_http(listener, metrics.clone(), async move {
-            let _ = stopped.wait_for(|&s| s).await;
-        }))
+        tokio::spawn(crate::metrics::serve_http(
+            listener,
+            metrics.clone(),
+            async move {
+                let _ = stopped.wait_for(|&s| s).await;
+            },
+        ))
     });
 
     let layers = tower::ServiceBuilder::new()
         .layer(TelemetryLayer::new(metrics.clone()))
-        .layer(tower::util::MapResponseLayer::new(too_large_is_resource_exhausted))
+        .layer(tower::util::MapResponseLayer::new(
+            too_large_is_resource_exhausted,
+        ))
         .layer(AuthLayer::new(config.edge.tokens.clone()))
         .layer(BudgetLayer::new(budget))
         .into_inner();

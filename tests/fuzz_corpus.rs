@@ -17,7 +17,11 @@ fn replay(target: &str, check: fn(&[u8])) {
     for path in inputs {
         let data = std::fs::read(&path).unwrap();
         let outcome = std::panic::catch_unwind(|| check(&data));
-        assert!(outcome.is_ok(), "{target}: {} fails its check", path.display());
+        assert!(
+            outcome.is_ok(),
+            "{target}: {} fails its check",
+            path.display()
+        );
     }
 }
 

@@ -56,27 +56,44 @@ pub struct RemoteArgs {
     #[arg(long, env = "NEARDUP_CLIENT_CERT", value_name = "FILE", requires_all = ["server", "tls_key"])]
     pub tls_cert: Option<PathBuf>,
     /// The private key of --tls-cert (PEM).
-    #[arg(long, env = "NEARDUP_CLIENT_KEY", value_name = "FILE", requires = "tls_cert")]
+    #[arg(
+        long,
+        env = "NEARDUP_CLIENT_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
     pub tls_key: Option<PathBuf>,
     /// With an https:// --server: the name the server's certificate must carry
     /// [default: the URL's host].
-    #[arg(long, env = "NEARDUP_TLS_DOMAIN", value_name = "NAME", requires = "server")]
+    #[arg(
+        long,
+        env = "NEARDUP_TLS_DOMAIN",
+        value_name = "NAME",
+        requires = "server"
+    )]
     pub tls_domain: Option<String>,
     /// With --server: the bearer token to send.
-    #[arg(long, env = "NEARDUP_TOKEN", hide_env_values = true, requires = "server")]
+    #[arg(
+        long,
+        env = "NEARDUP_TOKEN",
+        hide_env_values = true,
+        requires = "server"
+    )]
     pub token: Option<String>,
 }
 
 fn read_pem(flag: &'static str, path: &PathBuf) -> Result<Vec<u8>> {
-    std::fs::read(path)
-        .map_err(|e| neardup::Error::invalid(flag, format!("cannot read {}: {e}", path.display())).into())
+    std::fs::read(path).map_err(|e| {
+        neardup::Error::invalid(flag, format!("cannot read {}: {e}", path.display())).into()
+    })
 }
 
 /// A channel to `url`, with TLS for `https://`.
 async fn connect(url: &str, remote: &RemoteArgs) -> Result<Channel> {
     let mut endpoint = Channel::from_shared(url.to_string())
         .map_err(|e| neardup::Error::invalid("server", format!("{url}: {e}")))?;
-    let wants_tls = remote.tls_ca.is_some() || remote.tls_cert.is_some() || remote.tls_domain.is_some();
+    let wants_tls =
+        remote.tls_ca.is_some() || remote.tls_cert.is_some() || remote.tls_domain.is_some();
     if url.starts_with("https://") {
         let mut tls = ClientTlsConfig::new();
         tls = match &remote.tls_ca {
@@ -84,7 +101,10 @@ async fn connect(url: &str, remote: &RemoteArgs) -> Result<Channel> {
             None => tls.with_native_roots(),
         };
         if let (Some(cert), Some(key)) = (&remote.tls_cert, &remote.tls_key) {
-            tls = tls.identity(Identity::from_pem(read_pem("tls-cert", cert)?, read_pem("tls-key", key)?));
+            tls = tls.identity(Identity::from_pem(
+                read_pem("tls-cert", cert)?,
+                read_pem("tls-key", key)?,
+            ));
         }
         if let Some(domain) = &remote.tls_domain {
             tls = tls.domain_name(domain.clone());
@@ -156,13 +176,14 @@ pub fn scan(
             .map(|t| MetadataValue::try_from(format!("Bearer {t}")))
             .transpose()
             .map_err(|_| neardup::Error::invalid("token", "must be printable ASCII"))?;
-        let mut client = NearDupClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
-            if let Some(bearer) = &bearer {
-                req.metadata_mut().insert("authorization", bearer.clone());
-            }
-            Ok(req)
-        })
-        .max_decoding_message_size(usize::MAX);
+        let mut client =
+            NearDupClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
+                if let Some(bearer) = &bearer {
+                    req.metadata_mut().insert("authorization", bearer.clone());
+                }
+                Ok(req)
+            })
+            .max_decoding_message_size(usize::MAX);
         let opts = options(engine);
         let mut scanned = Vec::with_capacity(inputs.len());
         for (name, text) in inputs {

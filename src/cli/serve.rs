@@ -72,13 +72,28 @@ pub struct ServeArgs {
     #[arg(long, env = "NEARDUP_MAX_INFLIGHT_BYTES", default_value_t = DEFAULT_MAX_INFLIGHT_BYTES)]
     pub max_inflight_bytes: usize,
     /// Serve TLS with this certificate chain (PEM); plaintext without.
-    #[arg(long, env = "NEARDUP_TLS_CERT", requires = "tls_key", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "NEARDUP_TLS_CERT",
+        requires = "tls_key",
+        value_name = "FILE"
+    )]
     pub tls_cert: Option<PathBuf>,
     /// The private key of --tls-cert (PEM).
-    #[arg(long, env = "NEARDUP_TLS_KEY", requires = "tls_cert", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "NEARDUP_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
     pub tls_key: Option<PathBuf>,
     /// Require client certificates issued by this CA (PEM): mutual TLS.
-    #[arg(long, env = "NEARDUP_TLS_CLIENT_CA", requires = "tls_cert", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "NEARDUP_TLS_CLIENT_CA",
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
     pub tls_client_ca: Option<PathBuf>,
     /// Bearer tokens and their per-namespace permissions (JSON Lines, see the README);
     /// re-read on SIGHUP.
@@ -128,13 +143,15 @@ impl ServeArgs {
                 reindex: self.reindex,
             },
             edge: EdgeConfig {
-                tls: self.tls_cert.clone().zip(self.tls_key.clone()).map(|(cert, key)| {
-                    TlsFiles {
+                tls: self
+                    .tls_cert
+                    .clone()
+                    .zip(self.tls_key.clone())
+                    .map(|(cert, key)| TlsFiles {
                         cert,
                         key,
                         client_ca: self.tls_client_ca.clone(),
-                    }
-                }),
+                    }),
                 tokens: self
                     .auth_tokens
                     .as_ref()
@@ -221,8 +238,12 @@ fn reload_on_sighup(tokens: Arc<Authenticator>) -> Result<()> {
     tokio::spawn(async move {
         while hup.recv().await.is_some() {
             match tokens.reload() {
-                Ok(n) => tracing::info!(tokens = n, file = %tokens.path().display(), "reloaded the tokens file"),
-                Err(e) => tracing::error!(error = %e, "cannot reload the tokens file; the previous tokens stay in force"),
+                Ok(n) => {
+                    tracing::info!(tokens = n, file = %tokens.path().display(), "reloaded the tokens file")
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot reload the tokens file; the previous tokens stay in force")
+                }
             }
         }
     });

@@ -146,7 +146,9 @@ impl Principal {
         self.grants
             .iter()
             .filter(|(pattern, _)| pattern.matches(namespace))
-            .fold(Permissions::default(), |acc, (_, p)| Permissions(acc.0 | p.0))
+            .fold(Permissions::default(), |acc, (_, p)| {
+                Permissions(acc.0 | p.0)
+            })
     }
 }
 
@@ -169,7 +171,8 @@ impl Access {
 
     /// Whether the call may use `permission` on `namespace` (empty: the default one).
     pub fn may(&self, permission: Permission, namespace: &str) -> bool {
-        self.permissions(namespace_or_default(namespace)).contains(permission)
+        self.permissions(namespace_or_default(namespace))
+            .contains(permission)
     }
 
     /// Succeeds if the call may use `permission` on `namespace` (empty: the default
@@ -393,7 +396,11 @@ impl Authenticator {
                     "missing `authorization: Bearer <token>` metadata".into(),
                 )
             })?;
-        let tokens = self.tokens.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let tokens = self
+            .tokens
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         tokens
             .find(token)
             .map(|p| Access(Some(p.clone())))
@@ -538,7 +545,11 @@ mod tests {
             err.to_string(),
             ServiceError::NamespaceNotFound("hidden".into()).to_string()
         );
-        assert!(Access::anonymous().authorize(Permission::Admin, "x").is_ok());
+        assert!(
+            Access::anonymous()
+                .authorize(Permission::Admin, "x")
+                .is_ok()
+        );
     }
 
     #[test]

@@ -57,7 +57,8 @@ impl ByteBudget {
     fn take(&self, wanted: usize) -> Result<(), ServiceError> {
         self.held
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
-                held.checked_add(wanted).filter(|&total| total <= self.limit)
+                held.checked_add(wanted)
+                    .filter(|&total| total <= self.limit)
             })
             .map(drop)
             .map_err(|held| ServiceError::InflightBytes {

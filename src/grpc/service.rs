@@ -30,8 +30,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
-use tracing::Instrument;
 use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument;
 
 use super::DEFAULT_NAMESPACE;
 use super::auth::{Permission, authorize};
@@ -224,7 +224,10 @@ impl NearDupService {
     /// Figures of every namespace, by name.
     pub fn namespace_stats(&self) -> Vec<(String, EngineStats)> {
         let engines = self.inner.engines.read().unwrap_or_else(|e| e.into_inner());
-        let mut stats: Vec<_> = engines.iter().map(|(k, e)| (k.clone(), e.stats())).collect();
+        let mut stats: Vec<_> = engines
+            .iter()
+            .map(|(k, e)| (k.clone(), e.stats()))
+            .collect();
         stats.sort_by(|a, b| a.0.cmp(&b.0));
         stats
     }
@@ -609,75 +612,83 @@ impl NearDup for NearDupService {
         // Reader: analyzes up to `window` requests ahead, in parallel. When the channel
         // is full it stops reading, and HTTP/2 flow control holds the producer back.
         let reader = self.clone();
-        tokio::spawn(async move {
-            let mut sequence = 0u64;
-            loop {
-                let item = match inbound.message().await {
-                    Ok(Some(req)) => {
-                        let id = req.document_id.clone();
-                        let service = reader.clone();
-                        let allowed = access.authorize(Permission::Write, &req.namespace);
-                        let job = tokio::spawn(async move {
-                            allowed?;
-                            service.blocking(move |inner, _| inner.prepare(req)).await
-                        });
-                        Ok((sequence, id, job))
+        tokio::spawn(
+            async move {
+                let mut sequence = 0u64;
+                loop {
+                    let item = match inbound.message().await {
+                        Ok(Some(req)) => {
+                            let id = req.document_id.clone();
+                            let service = reader.clone();
+                            let allowed = access.authorize(Permission::Write, &req.namespace);
+                            let job = tokio::spawn(async move {
+                                allowed?;
+                                service.blocking(move |inner, _| inner.prepare(req)).await
+                            });
+                            Ok((sequence, id, job))
+                        }
+                        Ok(None) => break,
+                        Err(status) => Err(status),
+                    };
+                    let failed = item.is_err();
+                    if ahead_tx.send(item).await.is_err() || failed {
+                        break;
                     }
-                    Ok(None) => break,
-                    Err(status) => Err(status),
-                };
-                let failed = item.is_err();
-                if ahead_tx.send(item).await.is_err() || failed {
-                    break;
+                    sequence += 1;
                 }
-                sequence += 1;
             }
-        }.in_current_span());
+            .in_current_span(),
+        );
         // Applier: applies the analyzed requests one at a time, in stream order, so each
         // is reported against every earlier one.
         let applier = self.clone();
-        tokio::spawn(async move {
-            while let Some(item) = ahead_rx.recv().await {
-                let (sequence, document_id, job) = match item {
-                    Ok(ahead) => ahead,
-                    Err(status) => {
-                        let _ = out_tx.send(Err(status)).await;
+        tokio::spawn(
+            async move {
+                while let Some(item) = ahead_rx.recv().await {
+                    let (sequence, document_id, job) = match item {
+                        Ok(ahead) => ahead,
+                        Err(status) => {
+                            let _ = out_tx.send(Err(status)).await;
+                            break;
+                        }
+                    };
+                    let prepared = job.await.unwrap_or_else(|e| {
+                        Err(ServiceError::Internal(format!("worker failed: {e}")))
+                    });
+                    let result = match prepared {
+                        Ok(p) => {
+                            applier
+                                .blocking(move |inner, worker| inner.apply(p, worker))
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    };
+                    // This request is done with: its bytes go back to the budget.
+                    if let Some(bytes) = &bytes {
+                        bytes.release_oldest();
+                    }
+                    tracing::debug!(sequence, document_id, ok = result.is_ok(), "stream item");
+                    let result = Some(match result {
+                        Ok((submitted, _)) => {
+                            pb::submit_stream_response::Result::Submitted(submitted)
+                        }
+                        Err(err) => pb::submit_stream_response::Result::Error(pb::ItemError {
+                            code: err.code() as i32,
+                            message: err.to_string(),
+                        }),
+                    });
+                    let response = pb::SubmitStreamResponse {
+                        sequence,
+                        document_id,
+                        result,
+                    };
+                    if out_tx.send(Ok(response)).await.is_err() {
                         break;
                     }
-                };
-                let prepared = job
-                    .await
-                    .unwrap_or_else(|e| Err(ServiceError::Internal(format!("worker failed: {e}"))));
-                let result = match prepared {
-                    Ok(p) => {
-                        applier
-                            .blocking(move |inner, worker| inner.apply(p, worker))
-                            .await
-                    }
-                    Err(e) => Err(e),
-                };
-                // This request is done with: its bytes go back to the budget.
-                if let Some(bytes) = &bytes {
-                    bytes.release_oldest();
-                }
-                tracing::debug!(sequence, document_id, ok = result.is_ok(), "stream item");
-                let result = Some(match result {
-                    Ok((submitted, _)) => pb::submit_stream_response::Result::Submitted(submitted),
-                    Err(err) => pb::submit_stream_response::Result::Error(pb::ItemError {
-                        code: err.code() as i32,
-                        message: err.to_string(),
-                    }),
-                });
-                let response = pb::SubmitStreamResponse {
-                    sequence,
-                    document_id,
-                    result,
-                };
-                if out_tx.send(Ok(response)).await.is_err() {
-                    break;
                 }
             }
-        }.in_current_span());
+            .in_current_span(),
+        );
         Ok(Response::new(Box::pin(ReceiverStream::new(out_rx))))
     }
 

@@ -276,10 +276,7 @@ mod tests {
 
     #[test]
     fn only_known_methods_become_labels() {
-        assert_eq!(
-            rpc_name("/neardup.v1.NearDup/Submit"),
-            (NEARDUP, "Submit")
-        );
+        assert_eq!(rpc_name("/neardup.v1.NearDup/Submit"), (NEARDUP, "Submit"));
         assert_eq!(
             rpc_name("/grpc.health.v1.Health/Check"),
             ("grpc.health.v1.Health", "Check")

@@ -117,7 +117,11 @@ const TOKENS: [(&str, &str, &str); 5] = [
     ("reader", "tok-reader", r#"{"ns": ["read"]}"#),
     ("writer", "tok-writer", r#"{"ns": ["write"]}"#),
     ("admin", "tok-admin", r#"{"*": ["admin"]}"#),
-    ("outsider", "tok-outsider", r#"{"other": ["read", "write"]}"#),
+    (
+        "outsider",
+        "tok-outsider",
+        r#"{"other": ["read", "write"]}"#,
+    ),
     ("team", "tok-team", r#"{"team-*": ["read", "write"]}"#),
 ];
 
@@ -138,9 +142,13 @@ async fn start_with_tokens() -> (TestServer, tempfile::TempDir) {
         tokens: Some(Arc::new(tokens)),
         ..EdgeConfig::default()
     };
-    let server =
-        TestServer::with_edge(Default::default(), Arc::new(MemStore::default()), edge, false)
-            .await;
+    let server = TestServer::with_edge(
+        Default::default(),
+        Arc::new(MemStore::default()),
+        edge,
+        false,
+    )
+    .await;
     (server, dir)
 }
 
@@ -186,14 +194,20 @@ async fn every_rpc_under_every_permission() {
         Some("tok-outsider"),
         Some("tok-admin"),
     ];
-    client.submit(with_token(submit("ns", "seed", 1), admin)).await.unwrap();
+    client
+        .submit(with_token(submit("ns", "seed", 1), admin))
+        .await
+        .unwrap();
     client
         .submit(with_token(submit("other", "o", 2), Some("tok-outsider")))
         .await
         .unwrap();
     for i in 0..callers.len() {
         client
-            .submit(with_token(submit("ns", &format!("del-{i}"), 100 + i), admin))
+            .submit(with_token(
+                submit("ns", &format!("del-{i}"), 100 + i),
+                admin,
+            ))
             .await
             .unwrap();
     }
@@ -249,17 +263,29 @@ async fn every_rpc_under_every_permission() {
     // Refused writes changed nothing; allowed ones happened.
     for (i, token) in callers.iter().enumerate() {
         let may_write = matches!(token, Some("tok-writer" | "tok-admin"));
-        assert_eq!(exists(&mut client, "ns", &format!("new-{i}-Submit")).await, may_write, "{token:?}");
+        assert_eq!(
+            exists(&mut client, "ns", &format!("new-{i}-Submit")).await,
+            may_write,
+            "{token:?}"
+        );
         assert_eq!(
             exists(&mut client, "ns", &format!("new-{i}-SubmitStream")).await,
             may_write,
             "{token:?}"
         );
-        assert_eq!(exists(&mut client, "ns", &format!("del-{i}")).await, !may_write, "{token:?}");
+        assert_eq!(
+            exists(&mut client, "ns", &format!("del-{i}")).await,
+            !may_write,
+            "{token:?}"
+        );
     }
     // A prefix pattern: team-* but nothing else.
-    call(&mut client, Rpc::Submit, "team-a", "t", Some("tok-team")).await.unwrap();
-    call(&mut client, Rpc::Check, "team-a", "t", Some("tok-team")).await.unwrap();
+    call(&mut client, Rpc::Submit, "team-a", "t", Some("tok-team"))
+        .await
+        .unwrap();
+    call(&mut client, Rpc::Check, "team-a", "t", Some("tok-team"))
+        .await
+        .unwrap();
     let err = call(&mut client, Rpc::Submit, "teamwork", "t", Some("tok-team"))
         .await
         .unwrap_err();
@@ -324,9 +350,9 @@ async fn no_reads_across_namespaces() {
 #[tokio::test]
 async fn health_and_reflection_need_no_token() {
     use tokio_stream::StreamExt;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
     let (server, _dir) = start_with_tokens().await;
     let channel = server.channel().await; // waits on health, without a token
     let mut reflection = ServerReflectionClient::new(channel);
@@ -355,12 +381,18 @@ fn anonymous_access_only_on_loopback() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("not a loopback address") && stderr.contains("--allow-anonymous"), "{stderr}");
+    assert!(
+        stderr.contains("not a loopback address") && stderr.contains("--allow-anonymous"),
+        "{stderr}"
+    );
 
     // Allowed explicitly, or with tokens, it starts.
     let dir = tempfile::tempdir().unwrap();
     let tokens = tokens_file(dir.path());
-    for extra in [vec!["--allow-anonymous"], vec!["--auth-tokens", tokens.to_str().unwrap()]] {
+    for extra in [
+        vec!["--allow-anonymous"],
+        vec!["--auth-tokens", tokens.to_str().unwrap()],
+    ] {
         let data = tempfile::tempdir().unwrap();
         let mut args = vec!["--data-dir", data.path().to_str().unwrap()];
         args.extend(extra);

@@ -72,7 +72,10 @@ async fn not_serving_while_draining() {
     let asked = Instant::now();
     server.begin_stop();
     while health(&channel).await == ServingStatus::Serving {
-        assert!(asked.elapsed() < grace, "still SERVING after the grace period");
+        assert!(
+            asked.elapsed() < grace,
+            "still SERVING after the grace period"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // Draining: NOT_SERVING, and calls are still answered.

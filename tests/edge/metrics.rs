@@ -37,7 +37,9 @@ fn parse(text: &str) -> Samples {
             continue;
         }
         let (series, value) = line.rsplit_once(' ').unwrap();
-        let value: f64 = value.parse().unwrap_or_else(|_| panic!("bad value in {line:?}"));
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value in {line:?}"));
         let (name, labels) = match series.split_once('{') {
             None => (series, BTreeMap::new()),
             Some((name, rest)) => {
@@ -53,7 +55,10 @@ fn parse(text: &str) -> Samples {
                 (name, labels)
             }
         };
-        samples.entry(name.to_string()).or_default().push((labels, value));
+        samples
+            .entry(name.to_string())
+            .or_default()
+            .push((labels, value));
     }
     samples
 }
@@ -71,7 +76,11 @@ fn calls(samples: &Samples, method: &str, code: &str) -> f64 {
     value(
         samples,
         "neardup_rpc_requests_total",
-        &[("service", "neardup.v1.NearDup"), ("method", method), ("code", code)],
+        &[
+            ("service", "neardup.v1.NearDup"),
+            ("method", method),
+            ("code", code),
+        ],
     )
     .unwrap_or(0.0)
 }
@@ -91,12 +100,18 @@ async fn counters_move_with_the_calls_made() {
 
     let (head, body) = scrape(metrics_addr).await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(head.to_lowercase().contains("application/openmetrics-text"), "{head}");
+    assert!(
+        head.to_lowercase().contains("application/openmetrics-text"),
+        "{head}"
+    );
     let before = parse(&body);
     assert_eq!(calls(&before, "Submit", "OK"), 0.0);
 
     for i in 0..3 {
-        client.submit(super::submit("news", &format!("d{i}"), i)).await.unwrap();
+        client
+            .submit(super::submit("news", &format!("d{i}"), i))
+            .await
+            .unwrap();
     }
     let err = client
         .check(pb::CheckRequest {
@@ -143,14 +158,26 @@ async fn counters_move_with_the_calls_made() {
     assert_eq!(*buckets.last().unwrap(), 3.0);
     // Health checks of the test client are counted under their own service.
     assert!(
-        value(&after, "neardup_rpc_requests_total", &[("service", "grpc.health.v1.Health"), ("code", "OK")]).unwrap() >= 1.0
+        value(
+            &after,
+            "neardup_rpc_requests_total",
+            &[("service", "grpc.health.v1.Health"), ("code", "OK")]
+        )
+        .unwrap()
+            >= 1.0
     );
     assert_eq!(value(&after, "neardup_rpc_in_flight", &[]), Some(0.0));
-    assert_eq!(value(&after, "neardup_inflight_request_bytes", &[]), Some(0.0));
+    assert_eq!(
+        value(&after, "neardup_inflight_request_bytes", &[]),
+        Some(0.0)
+    );
 
     let ns = [("namespace", "news")];
     assert_eq!(value(&after, "neardup_namespace_documents", &ns), Some(3.0));
-    assert_eq!(value(&after, "neardup_namespace_paragraphs", &ns), Some(6.0));
+    assert_eq!(
+        value(&after, "neardup_namespace_paragraphs", &ns),
+        Some(6.0)
+    );
     assert!(value(&after, "neardup_namespace_index_bytes", &ns).unwrap() > 0.0);
     assert_eq!(value(&after, "neardup_jobs_running", &[]), Some(0.0));
     assert_eq!(value(&after, "neardup_jobs_waiting", &[]), Some(0.0));
@@ -158,8 +185,21 @@ async fn counters_move_with_the_calls_made() {
     // Three records logged, each fsynced (the calls were sequential).
     assert_eq!(value(&after, "neardup_wal_appends_total", &[]), Some(3.0));
     assert!(value(&after, "neardup_wal_append_bytes_total", &[]).unwrap() > 0.0);
-    assert_eq!(value(&after, "neardup_wal_fsync_duration_seconds_count", &[]), Some(3.0));
-    assert_eq!(value(&after, "neardup_wal_records_per_fsync_sum", &[]), Some(3.0));
-    assert!(value(&after, "neardup_restart_duration_seconds", &[("phase", "index")]).is_some());
+    assert_eq!(
+        value(&after, "neardup_wal_fsync_duration_seconds_count", &[]),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(&after, "neardup_wal_records_per_fsync_sum", &[]),
+        Some(3.0)
+    );
+    assert!(
+        value(
+            &after,
+            "neardup_restart_duration_seconds",
+            &[("phase", "index")]
+        )
+        .is_some()
+    );
     server.stop().await;
 }

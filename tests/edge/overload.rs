@@ -118,7 +118,11 @@ async fn overload_is_refused_quickly_with_bounded_memory_and_nothing_acknowledge
             Ok(()) => acked.push((i, latency)),
             Err(status) => {
                 assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
-                assert!(status.message().contains("bytes of requests in flight"), "{}", status.message());
+                assert!(
+                    status.message().contains("bytes of requests in flight"),
+                    "{}",
+                    status.message()
+                );
                 refused.push(latency);
             }
         }
@@ -139,7 +143,11 @@ async fn overload_is_refused_quickly_with_bounded_memory_and_nothing_acknowledge
         peak / MIB as u64
     );
     assert!(!acked.is_empty(), "nothing was accepted");
-    assert!(refused.len() >= CALLERS / 2, "only {} of {CALLERS} refused", refused.len());
+    assert!(
+        refused.len() >= CALLERS / 2,
+        "only {} of {CALLERS} refused",
+        refused.len()
+    );
     // Refused at the first bytes, not after queueing behind the accepted ones.
     let slowest_refusal = *refused.last().unwrap();
     assert!(

@@ -26,11 +26,20 @@ async fn tls_server(pki: &Pki, mutual: bool) -> TestServer {
         }),
         ..EdgeConfig::default()
     };
-    TestServer::with_edge(Default::default(), Arc::new(MemStore::default()), edge, false).await
+    TestServer::with_edge(
+        Default::default(),
+        Arc::new(MemStore::default()),
+        edge,
+        false,
+    )
+    .await
 }
 
 /// Connects over TLS and makes one Submit; the error, as text, if anything failed.
-async fn submit_over(addr: std::net::SocketAddr, tls: Option<ClientTlsConfig>) -> Result<(), String> {
+async fn submit_over(
+    addr: std::net::SocketAddr,
+    tls: Option<ClientTlsConfig>,
+) -> Result<(), String> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let mut endpoint = Channel::from_shared(format!("{scheme}://127.0.0.1:{}", addr.port()))
         .unwrap()
@@ -39,7 +48,10 @@ async fn submit_over(addr: std::net::SocketAddr, tls: Option<ClientTlsConfig>) -
     if let Some(tls) = tls {
         endpoint = endpoint.tls_config(tls).map_err(|e| format!("{e:?}"))?;
     }
-    let channel = endpoint.connect().await.map_err(|e| format!("connect: {e:?}"))?;
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| format!("connect: {e:?}"))?;
     wait_serving(&channel).await;
     NearDupClient::new(channel)
         .submit(submit("", "a", 1))
@@ -93,9 +105,16 @@ async fn mutual_tls_requires_a_client_certificate_from_the_ca() {
         .await
         .unwrap();
     let anonymous = refused(server.addr, Some(pki.client_tls("ca.pem", None))).await;
-    let stranger = refused(server.addr, Some(pki.client_tls("ca.pem", Some("stranger")))).await;
+    let stranger = refused(
+        server.addr,
+        Some(pki.client_tls("ca.pem", Some("stranger"))),
+    )
+    .await;
     for failure in [&anonymous, &stranger] {
-        assert!(!failure.contains("Unauthenticated"), "refused at TLS, not by a token: {failure}");
+        assert!(
+            !failure.contains("Unauthenticated"),
+            "refused at TLS, not by a token: {failure}"
+        );
     }
     server.stop().await;
 }
@@ -105,7 +124,11 @@ async fn scan_over_mutual_tls_with_a_token() {
     let pki = Pki::new();
     let data = tempfile::tempdir().unwrap();
     let tokens = pki.dir().join("tokens.jsonl");
-    std::fs::write(&tokens, token_line("editor", "tok-editor", r#"{"default": ["read", "write"]}"#)).unwrap();
+    std::fs::write(
+        &tokens,
+        token_line("editor", "tok-editor", r#"{"default": ["read", "write"]}"#),
+    )
+    .unwrap();
     let path = |name: &str| pki.path(name).to_str().unwrap().to_string();
     let served = Served::start(
         &[
@@ -130,13 +153,22 @@ async fn scan_over_mutual_tls_with_a_token() {
         cmd.args(["scan", "--format", "json", "--submit", "--server", &url])
             .args(["--tls-ca", &path("ca.pem")]);
         if client {
-            cmd.args(["--tls-cert", &path("client.pem"), "--tls-key", &path("client.key")]);
+            cmd.args([
+                "--tls-cert",
+                &path("client.pem"),
+                "--tls-key",
+                &path("client.key"),
+            ]);
         }
         if let Some(t) = token {
             cmd.env("NEARDUP_TOKEN", t);
         }
         let out = cmd.arg(&file).output().unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
     };
     let (code, stdout, stderr) = scan(true, Some("tok-editor"));
     assert_eq!(code, Some(0), "{stderr}");
@@ -151,10 +183,21 @@ async fn scan_over_mutual_tls_with_a_token() {
     assert_eq!(code, Some(1), "{stderr}");
     // TLS flags on a plaintext URL are a usage error.
     let out = neardup()
-        .args(["scan", "--server", &format!("http://{}", served.addr), "--tls-ca", &path("ca.pem")])
+        .args([
+            "scan",
+            "--server",
+            &format!("http://{}", served.addr),
+            "--tls-ca",
+            &path("ca.pem"),
+        ])
         .arg(&file)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(served.terminate().success());
 }

@@ -25,6 +25,6 @@ pub fn neardup() -> Command {
     Command::new(env!("CARGO_BIN_EXE_neardup"))
 }
 
-pub mod server;
 pub mod child;
 pub mod pki;
+pub mod server;
