@@ -37,8 +37,9 @@ pub fn convert(data: &[u8]) {
 }
 
 /// The normalizer and both tokenizers on arbitrary text: no panic, the fast tokenizer
-/// gives exactly the reference tokenizer's tokens, and every token is an ordered range
-/// of code points of the text whose normalized form holds a letter or digit (the text
+/// gives exactly the reference tokenizer's tokens, and every token is a range of code
+/// points of the text, after the previous one (or the same range), whose normalized
+/// form holds a letter or digit (the text
 /// itself may not: NFKC turns the Kangxi radical `⼕` into the ideograph `匚`).
 pub fn tokenize_text(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -56,13 +57,19 @@ pub fn tokenize_text(data: &[u8]) {
         tokenize_graphemes(text),
         "fast path differs on {text:?}"
     );
-    let mut last_end = 0;
+    // Tokens are in order and do not overlap, except that one character NFKC expands into
+    // several of an unspaced script (`㌿` → `ホン`) gives several tokens of its range.
+    let mut last = (0, 0);
     for t in &tokens {
-        assert!(t.start >= last_end && t.start < t.end && t.end as usize <= chars.len());
+        assert!(t.start < t.end && t.end as usize <= chars.len(), "{t:?}");
+        assert!(
+            t.start >= last.1 || (t.start, t.end) == last,
+            "{t:?} overlaps {last:?}"
+        );
+        last = (t.start, t.end);
         let piece: String = chars[t.start as usize..t.end as usize].iter().collect();
         let normalized = normalize(&piece).text;
         assert!(normalized.chars().any(char::is_alphanumeric), "{piece:?}");
-        last_end = t.end;
     }
 }
 
