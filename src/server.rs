@@ -418,11 +418,10 @@ pub async fn serve(
         })
         .await?;
     let _ = stop_metrics.send(true);
-    if let Some(task) = metrics_server {
-        match task.await {
-            Ok(Err(e)) => tracing::warn!(error = %e, "the metrics endpoint failed"),
-            Ok(Ok(())) | Err(_) => {}
-        }
+    if let Some(task) = metrics_server
+        && let Ok(Err(e)) = task.await
+    {
+        tracing::warn!(error = %e, "the metrics endpoint failed");
     }
     if let Some(err) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
         return Err(err.into());

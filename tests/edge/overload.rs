@@ -163,7 +163,7 @@ async fn overload_is_refused_quickly_with_bounded_memory_and_nothing_acknowledge
 
     // Every acknowledged write is there, whole; nothing refused is.
     let mut client = connect(&served.addr).await;
-    for i in 0..CALLERS {
+    for (i, text) in texts.iter().enumerate() {
         let got = client
             .get_document(pb::GetDocumentRequest {
                 namespace: String::new(),
@@ -171,7 +171,7 @@ async fn overload_is_refused_quickly_with_bounded_memory_and_nothing_acknowledge
             })
             .await;
         if acked.iter().any(|(a, _)| *a == i) {
-            assert_eq!(got.unwrap().into_inner().document.unwrap().text, *texts[i]);
+            assert_eq!(got.unwrap().into_inner().document.unwrap().text, **text);
         } else {
             assert_eq!(got.unwrap_err().code(), Code::NotFound);
         }
