@@ -554,6 +554,18 @@ fn json_type(v: &serde_json::Value) -> &'static str {
 }
 
 /// Parses one line: its id (as JSON text, when present) and its text.
+/// [`parse_record`] with the default field names (`id`, `text`), for the fuzz checks
+/// ([`crate::fuzzing`]).
+pub(crate) fn parse_default_record(line: &[u8]) -> Result<(Option<String>, String), String> {
+    parse_record(
+        line,
+        Fields {
+            id: "id",
+            text: "text",
+        },
+    )
+}
+
 fn parse_record(line: &[u8], fields: Fields<'_>) -> Result<(Option<String>, String), String> {
     let mut de = serde_json::Deserializer::from_slice(line);
     let record = fields

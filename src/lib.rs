@@ -16,10 +16,13 @@ pub mod analysis;
 pub mod batch;
 pub mod engine;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod grpc;
 pub mod html;
 pub mod index;
 pub mod lsh;
+pub mod metrics;
 pub mod minhash;
 pub mod passage;
 pub mod scan;

@@ -33,7 +33,8 @@ use crate::text::{ParagraphSpan, Split, split_paragraphs_with};
 /// The namespace an empty namespace name means.
 pub const DEFAULT_NAMESPACE: &str = "default";
 
-/// Everything a service call can fail with.
+/// Everything a service call can fail with (the edge's refusals included, so that one
+/// mapping to status codes covers every call).
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     /// The engine refused the request.
@@ -45,6 +46,35 @@ pub enum ServiceError {
     /// Too many calls are waiting for a worker.
     #[error("server overloaded: {0} calls already waiting for a worker, retry later")]
     Overloaded(usize),
+    /// Too many request bytes are being received or processed.
+    #[error(
+        "server overloaded: {held} bytes of requests in flight, and this {wanted}-byte message \
+         would pass the limit of {limit} bytes; retry later"
+    )]
+    InflightBytes {
+        /// Bytes held by calls in flight.
+        held: usize,
+        /// Bytes the refused message needed.
+        wanted: usize,
+        /// The limit (`--max-inflight-bytes`).
+        limit: usize,
+    },
+    /// No valid bearer token.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The token may see the namespace but lacks this permission there.
+    #[error("token {token:?} has no {permission} permission on namespace {namespace:?}")]
+    PermissionDenied {
+        /// The token's name.
+        token: String,
+        /// The permission the call needs (`read`, `write` or `admin`).
+        permission: &'static str,
+        /// The namespace.
+        namespace: String,
+    },
+    /// The server is still rebuilding its index from the store.
+    #[error("server is starting: the index is being restored from the store, retry shortly")]
+    Starting,
     /// The store could not record the change; nothing was changed.
     #[error("{0}; the change was not applied, retry later")]
     Store(#[from] StoreError),

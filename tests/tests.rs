@@ -4,8 +4,10 @@
 mod cli;
 mod compat;
 mod dedup;
+mod edge;
 mod editorial;
 mod fold;
+mod fuzz_corpus;
 mod grpc;
 mod html;
 mod quality;

@@ -13,6 +13,11 @@
 //! Checking against a namespace that holds no documents (a fresh server) would compare
 //! each file only with itself; that is refused with [`NothingIndexed`] (exit code 3), which
 //! says how to index files first.
+//!
+//! An `https://` URL is TLS: the server's certificate is checked against `--tls-ca`, or
+//! the system's roots without it; `--tls-cert`/`--tls-key` present a client certificate
+//! (mutual TLS). `--token` (better: `NEARDUP_TOKEN`, which `ps` does not show) is sent as
+//! `authorization: Bearer`.
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -24,7 +29,9 @@ use neardup::grpc::convert::report_from_pb;
 use neardup::grpc::pb;
 use neardup::grpc::pb::near_dup_client::NearDupClient;
 use neardup::scan::ScannedDocument;
-use tonic::transport::Channel;
+use std::path::PathBuf;
+use tonic::metadata::MetadataValue;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
 use super::{EngineArgs, UsageError};
 
@@ -59,6 +66,84 @@ pub struct RemoteArgs {
         requires = "server"
     )]
     pub namespace: String,
+    /// With an https:// --server: the CA (PEM) the server's certificate must chain to
+    /// [default: the system's roots].
+    #[arg(long, env = "NEARDUP_TLS_CA", value_name = "FILE", requires = "server")]
+    pub tls_ca: Option<PathBuf>,
+    /// With an https:// --server: present this client certificate (PEM; mutual TLS).
+    #[arg(long, env = "NEARDUP_CLIENT_CERT", value_name = "FILE", requires_all = ["server", "tls_key"])]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(
+        long,
+        env = "NEARDUP_CLIENT_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// With an https:// --server: the name the server's certificate must carry
+    /// [default: the URL's host].
+    #[arg(
+        long,
+        env = "NEARDUP_TLS_DOMAIN",
+        value_name = "NAME",
+        requires = "server"
+    )]
+    pub tls_domain: Option<String>,
+    /// With --server: the bearer token to send.
+    #[arg(
+        long,
+        env = "NEARDUP_TOKEN",
+        hide_env_values = true,
+        requires = "server"
+    )]
+    pub token: Option<String>,
+}
+
+fn read_pem(flag: &'static str, path: &PathBuf) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
+        UsageError::new(format!(
+            "invalid --{flag}: cannot read {}: {e}",
+            path.display()
+        ))
+        .into()
+    })
+}
+
+/// A channel to `url`, with TLS for `https://`.
+async fn connect(url: &str, remote: &RemoteArgs) -> Result<Channel> {
+    let mut endpoint = Channel::from_shared(url.to_string())
+        .map_err(|e| UsageError::new(format!("invalid --server {url}: {e}")))?;
+    let wants_tls =
+        remote.tls_ca.is_some() || remote.tls_cert.is_some() || remote.tls_domain.is_some();
+    if url.starts_with("https://") {
+        let mut tls = ClientTlsConfig::new();
+        tls = match &remote.tls_ca {
+            Some(ca) => tls.ca_certificate(Certificate::from_pem(read_pem("tls-ca", ca)?)),
+            None => tls.with_native_roots(),
+        };
+        if let (Some(cert), Some(key)) = (&remote.tls_cert, &remote.tls_key) {
+            tls = tls.identity(Identity::from_pem(
+                read_pem("tls-cert", cert)?,
+                read_pem("tls-key", key)?,
+            ));
+        }
+        if let Some(domain) = &remote.tls_domain {
+            tls = tls.domain_name(domain.clone());
+        }
+        endpoint = endpoint
+            .tls_config(tls)
+            .map_err(|e| UsageError::new(format!("invalid --server {url}: {e}")))?;
+    } else if wants_tls {
+        return Err(UsageError::new(format!(
+            "invalid --server {url}: it is plaintext, but TLS flags were given: use an https:// URL"
+        ))
+        .into());
+    }
+    endpoint
+        .connect()
+        .await
+        .with_context(|| format!("cannot connect to {url}"))
 }
 
 /// The per-request options the engine flags ask for (only those changed from defaults).
@@ -105,12 +190,21 @@ pub fn scan(
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let channel = Channel::from_shared(url.clone())
-            .map_err(|e| UsageError::new(format!("invalid --server {url}: {e}")))?
-            .connect()
-            .await
-            .with_context(|| format!("cannot connect to {url}"))?;
-        let mut client = NearDupClient::new(channel).max_decoding_message_size(usize::MAX);
+        let channel = connect(&url, remote).await?;
+        let bearer = remote
+            .token
+            .as_ref()
+            .map(|t| MetadataValue::try_from(format!("Bearer {t}")))
+            .transpose()
+            .map_err(|_| UsageError::new("invalid --token: must be printable ASCII"))?;
+        let mut client =
+            NearDupClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
+                if let Some(bearer) = &bearer {
+                    req.metadata_mut().insert("authorization", bearer.clone());
+                }
+                Ok(req)
+            })
+            .max_decoding_message_size(usize::MAX);
         let opts = options(engine);
         let nothing_indexed = || NothingIndexed {
             namespace: remote.namespace.clone(),

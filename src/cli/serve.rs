@@ -2,18 +2,29 @@
 //!
 //! Flags (each with a `NEARDUP_*` variable) become one validated [`ServerConfig`] before
 //! anything starts; a bad value exits with code 2 and says which flag. The bound address
-//! is printed on standard error (`listening on ADDR`), so `--listen 127.0.0.1:0` is usable
-//! from scripts and tests. Logs go to standard error; `NEARDUP_LOG` (or `RUST_LOG`)
+//! is printed on standard error (`listening on ADDR`) once the index is restored and the
+//! server is ready (health answers NOT_SERVING on the port before that), so
+//! `--listen 127.0.0.1:0` is usable from scripts and tests. Logs go to standard error; `NEARDUP_LOG` (or `RUST_LOG`)
 //! filters them (default `info`: one line per call).
+//!
+//! With `--auth-tokens`, SIGHUP re-reads the tokens file (a file that does not load
+//! leaves the old tokens in force and logs an error). With `--metrics-listen`, the bound
+//! metrics address is printed too (`metrics on http://ADDR/metrics`).
 
 use anyhow::{Context, Result};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use neardup::grpc::Limits;
-use neardup::server::{ServerConfig, StoreConfig, open_store, serve};
+use neardup::grpc::auth::Authenticator;
+use neardup::server::{
+    DEFAULT_MAX_INFLIGHT_BYTES, EdgeConfig, Listeners, ServerConfig, StoreConfig, TlsFiles,
+    open_store, serve,
+};
 use neardup::store::FsyncPolicy;
 
 use super::{EngineArgs, UsageError};
@@ -56,6 +67,60 @@ pub struct ServeArgs {
     /// Requests of one SubmitStream analyzed ahead of the one being applied.
     #[arg(long, env = "NEARDUP_STREAM_WINDOW", default_value_t = Limits::default().stream_window)]
     pub stream_window: usize,
+    /// Request bytes all calls together may hold while they are received and processed;
+    /// a message that would pass it fails with RESOURCE_EXHAUSTED before it is read.
+    #[arg(long, env = "NEARDUP_MAX_INFLIGHT_BYTES", default_value_t = DEFAULT_MAX_INFLIGHT_BYTES)]
+    pub max_inflight_bytes: usize,
+    /// Serve TLS with this certificate chain (PEM); plaintext without.
+    #[arg(
+        long,
+        env = "NEARDUP_TLS_CERT",
+        requires = "tls_key",
+        value_name = "FILE"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(
+        long,
+        env = "NEARDUP_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates issued by this CA (PEM): mutual TLS.
+    #[arg(
+        long,
+        env = "NEARDUP_TLS_CLIENT_CA",
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Bearer tokens and their per-namespace permissions (JSON Lines, see the README);
+    /// re-read on SIGHUP.
+    #[arg(long, env = "NEARDUP_AUTH_TOKENS", value_name = "FILE")]
+    pub auth_tokens: Option<PathBuf>,
+    /// Without --auth-tokens, let anyone in on a non-loopback address too.
+    #[arg(long, env = "NEARDUP_ALLOW_ANONYMOUS")]
+    pub allow_anonymous: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics (off by default).
+    #[arg(long, env = "NEARDUP_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// After SIGINT/SIGTERM, keep answering this long with health NOT_SERVING before
+    /// draining (e.g. `5s`, `500ms`), so load balancers move away first.
+    #[arg(long, env = "NEARDUP_SHUTDOWN_GRACE", default_value = "0s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+/// `500ms`, `5s`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let parsed = if let Some(ms) = s.strip_suffix("ms") {
+        ms.parse().ok().map(Duration::from_millis)
+    } else {
+        s.strip_suffix('s')
+            .and_then(|secs| secs.parse().ok())
+            .map(Duration::from_secs)
+    };
+    parsed.ok_or_else(|| format!("{s:?} is not a duration like `5s` or `500ms`"))
 }
 
 impl ServeArgs {
@@ -77,7 +142,35 @@ impl ServeArgs {
                 fsync: self.fsync,
                 reindex: self.reindex,
             },
+            edge: EdgeConfig {
+                tls: self
+                    .tls_cert
+                    .clone()
+                    .zip(self.tls_key.clone())
+                    .map(|(cert, key)| TlsFiles {
+                        cert,
+                        key,
+                        client_ca: self.tls_client_ca.clone(),
+                    }),
+                tokens: self
+                    .auth_tokens
+                    .as_ref()
+                    .map(|path| {
+                        Authenticator::load(path)
+                            .map(Arc::new)
+                            .map_err(|e| neardup::Error::invalid("auth-tokens", e.to_string()))
+                    })
+                    .transpose()?,
+                allow_anonymous: self.allow_anonymous,
+                max_inflight_bytes: self.max_inflight_bytes,
+                shutdown_grace: self.shutdown_grace,
+                ..EdgeConfig::default()
+            },
         };
+        if let Some(tls) = &config.edge.tls {
+            // Unreadable or bad files are a flag error, found before anything starts.
+            tls.server_config()?;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -86,6 +179,7 @@ impl ServeArgs {
 /// Runs the server until a shutdown signal.
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let config = args.config()?;
+    let metrics_listen = args.metrics_listen;
     let filter = tracing_subscriber::EnvFilter::try_from_env("NEARDUP_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -104,12 +198,61 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
+        let metrics = match metrics_listen {
+            Some(at) => Some(
+                tokio::net::TcpListener::bind(at)
+                    .await
+                    .with_context(|| format!("cannot listen on {at} for metrics"))?,
+            ),
+            None => None,
+        };
+        let mut config = config;
         let store = open_store(&config)?;
-        eprintln!("neardup: listening on {addr}");
-        serve(config, store, listener, shutdown_signal()).await?;
+        if let Some(m) = &metrics {
+            eprintln!("neardup: metrics on http://{}/metrics", m.local_addr()?);
+        }
+        let ready = Arc::new(tokio::sync::Notify::new());
+        config.edge.ready = Some(ready.clone());
+        tokio::spawn(async move {
+            ready.notified().await;
+            eprintln!("neardup: listening on {addr}");
+        });
+        if let Some(tokens) = config.edge.tokens.clone() {
+            reload_on_sighup(tokens)?;
+        }
+        let listeners = Listeners {
+            grpc: listener,
+            metrics,
+        };
+        serve(config, store, listeners, shutdown_signal()).await?;
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Re-reads the tokens file on every SIGHUP, for the life of the process.
+#[cfg(unix)]
+fn reload_on_sighup(tokens: Arc<Authenticator>) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            match tokens.reload() {
+                Ok(n) => {
+                    tracing::info!(tokens = n, file = %tokens.path().display(), "reloaded the tokens file")
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot reload the tokens file; the previous tokens stay in force")
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn reload_on_sighup(_tokens: Arc<Authenticator>) -> Result<()> {
+    Ok(())
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

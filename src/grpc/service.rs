@@ -10,20 +10,26 @@
 //! engine and the store never disagree about a finished write (the write transaction
 //! itself is [`Service::submit`]). Check may see a document whose write is still in
 //! flight.
+//!
+//! Each handler checks the call's permission on its namespace ([`super::auth`]) before
+//! any work, and records the namespace and document id in the call's span
+//! ([`super::telemetry`], which also writes the call's log line and metrics).
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument;
 
+use super::auth::{Permission, authorize};
 use super::convert::{query_options, report_to_pb};
 use super::pb::{self, near_dup_server::NearDup};
-use crate::engine::{QueryOptions, Report, Settings};
+use super::telemetry::{record, record_counts};
+use crate::engine::{EngineStats, QueryOptions, Report, Settings};
 use crate::error::Error;
 use crate::service::{DEFAULT_NAMESPACE, Service, ServiceError, Submission};
 use crate::store::Store;
@@ -106,6 +112,8 @@ struct Inner {
     limits: Limits,
     workers: Arc<Semaphore>,
     pending: AtomicUsize,
+    /// Jobs waiting for a worker (for metrics).
+    waiting: AtomicUsize,
 }
 
 /// What a call logs.
@@ -150,6 +158,7 @@ impl NearDupService {
                 service,
                 limits,
                 pending: AtomicUsize::new(0),
+                waiting: AtomicUsize::new(0),
             }),
         })
     }
@@ -167,6 +176,19 @@ impl NearDupService {
     /// Documents in every namespace.
     pub fn documents(&self) -> usize {
         self.inner.service.documents()
+    }
+
+    /// Engine jobs waiting for a worker and holding one, now.
+    pub fn load(&self) -> Load {
+        Load {
+            waiting: self.inner.waiting.load(Ordering::Relaxed),
+            running: self.inner.limits.workers - self.inner.workers.available_permits(),
+        }
+    }
+
+    /// Figures of every namespace, by name.
+    pub fn namespace_stats(&self) -> Vec<(String, EngineStats)> {
+        self.inner.service.stats(None).unwrap_or_default()
     }
 
     /// Runs `job` on the blocking pool once a worker is free (in arrival order), or fails
@@ -188,6 +210,8 @@ impl NearDupService {
         if waiting >= self.inner.limits.max_pending {
             return Err(ServiceError::Overloaded(waiting));
         }
+        self.inner.waiting.fetch_add(1, Ordering::Relaxed);
+        let waiting = Pending(&self.inner.waiting);
         let permit = self
             .inner
             .workers
@@ -195,11 +219,21 @@ impl NearDupService {
             .acquire_owned()
             .await
             .map_err(|_| ServiceError::Internal("worker pool closed".into()))?;
+        drop(waiting);
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || job(&inner, Worker(permit)))
             .await
             .map_err(|e| ServiceError::Internal(format!("worker failed: {e}")))?
     }
+}
+
+/// Engine jobs at one moment (see [`NearDupService::load`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Load {
+    /// Jobs waiting for a worker.
+    pub waiting: usize,
+    /// Jobs holding a worker.
+    pub running: usize,
 }
 
 /// A job's claim on one of the `workers` CPU slots; dropping it frees the slot.
@@ -353,40 +387,12 @@ impl Inner {
     }
 }
 
-/// Logs one line per call at info (failures at warn for server-side faults).
-fn log_call<T>(
-    method: &'static str,
-    namespace: &str,
-    started: Instant,
-    result: &Result<T, ServiceError>,
-    counts: impl FnOnce(&T) -> Counts,
-) {
-    let latency_us = started.elapsed().as_micros() as u64;
-    match result {
-        Ok(value) => {
-            let c = counts(value);
-            tracing::info!(
-                method,
-                namespace,
-                paragraphs = c.paragraphs,
-                matches = c.matches,
-                latency_us,
-                code = "OK"
-            );
-        }
-        Err(err) => {
-            let code = format!("{:?}", err.code());
-            if matches!(err, ServiceError::Internal(_) | ServiceError::Store(_)) {
-                tracing::warn!(method, namespace, latency_us, code, error = %err);
-            } else {
-                tracing::info!(method, namespace, latency_us, code, error = %err);
-            }
-        }
+/// Records a call's counts in its span (the telemetry layer logs the outcome).
+fn record_result<T>(result: &Result<T, ServiceError>, counts: impl FnOnce(&T) -> Counts) {
+    if let Ok(value) = result {
+        let c = counts(value);
+        record_counts(c.paragraphs, c.matches);
     }
-}
-
-fn ns_label(ns: &str) -> &str {
-    if ns.is_empty() { DEFAULT_NAMESPACE } else { ns }
 }
 
 /// Responses of `SubmitStream`.
@@ -406,13 +412,13 @@ impl NearDup for NearDupService {
         &self,
         request: Request<pb::SubmitRequest>,
     ) -> Result<Response<pb::SubmitResponse>, Status> {
-        let started = Instant::now();
+        record(&request.get_ref().namespace, &request.get_ref().document_id);
+        authorize(&request, Permission::Write, &request.get_ref().namespace)?;
         let req = request.into_inner();
-        let ns = ns_label(&req.namespace).to_string();
         let result = self
             .blocking(move |inner, worker| inner.apply(inner.prepare(req)?, worker))
             .await;
-        log_call("Submit", &ns, started, &result, |(_, c)| *c);
+        record_result(&result, |(_, c)| *c);
         Ok(Response::new(result?.0))
     }
 
@@ -420,11 +426,11 @@ impl NearDup for NearDupService {
         &self,
         request: Request<pb::CheckRequest>,
     ) -> Result<Response<pb::CheckResponse>, Status> {
-        let started = Instant::now();
+        record(&request.get_ref().namespace, &request.get_ref().document_id);
+        authorize(&request, Permission::Read, &request.get_ref().namespace)?;
         let req = request.into_inner();
-        let ns = ns_label(&req.namespace).to_string();
         let result = self.blocking(move |inner, _| inner.check(req)).await;
-        log_call("Check", &ns, started, &result, |(_, c)| *c);
+        record_result(&result, |(_, c)| *c);
         Ok(Response::new(result?.0))
     }
 
@@ -434,6 +440,8 @@ impl NearDup for NearDupService {
         &self,
         request: Request<Streaming<pb::SubmitRequest>>,
     ) -> Result<Response<Self::SubmitStreamStream>, Status> {
+        let access = super::auth::access(&request);
+        let bytes = super::budget::call_bytes(&request);
         let mut inbound = request.into_inner();
         let window = self.inner.limits.stream_window;
         let (ahead_tx, mut ahead_rx) = mpsc::channel::<Result<Ahead, Status>>(window);
@@ -441,74 +449,83 @@ impl NearDup for NearDupService {
         // Reader: analyzes up to `window` requests ahead, in parallel. When the channel
         // is full it stops reading, and HTTP/2 flow control holds the producer back.
         let reader = self.clone();
-        tokio::spawn(async move {
-            let mut sequence = 0u64;
-            loop {
-                let item = match inbound.message().await {
-                    Ok(Some(req)) => {
-                        let id = req.document_id.clone();
-                        let service = reader.clone();
-                        let job = tokio::spawn(async move {
-                            service.blocking(move |inner, _| inner.prepare(req)).await
-                        });
-                        Ok((sequence, id, job))
+        tokio::spawn(
+            async move {
+                let mut sequence = 0u64;
+                loop {
+                    let item = match inbound.message().await {
+                        Ok(Some(req)) => {
+                            let id = req.document_id.clone();
+                            let service = reader.clone();
+                            let allowed = access.authorize(Permission::Write, &req.namespace);
+                            let job = tokio::spawn(async move {
+                                allowed?;
+                                service.blocking(move |inner, _| inner.prepare(req)).await
+                            });
+                            Ok((sequence, id, job))
+                        }
+                        Ok(None) => break,
+                        Err(status) => Err(status),
+                    };
+                    let failed = item.is_err();
+                    if ahead_tx.send(item).await.is_err() || failed {
+                        break;
                     }
-                    Ok(None) => break,
-                    Err(status) => Err(status),
-                };
-                let failed = item.is_err();
-                if ahead_tx.send(item).await.is_err() || failed {
-                    break;
+                    sequence += 1;
                 }
-                sequence += 1;
             }
-        });
+            .in_current_span(),
+        );
         // Applier: applies the analyzed requests one at a time, in stream order, so each
         // is reported against every earlier one.
         let applier = self.clone();
-        tokio::spawn(async move {
-            while let Some(item) = ahead_rx.recv().await {
-                let (sequence, document_id, job) = match item {
-                    Ok(ahead) => ahead,
-                    Err(status) => {
-                        let _ = out_tx.send(Err(status)).await;
-                        break;
-                    }
-                };
-                let started = Instant::now();
-                let prepared = job
-                    .await
-                    .unwrap_or_else(|e| Err(ServiceError::Internal(format!("worker failed: {e}"))));
-                let (ns, result) = match prepared {
-                    Ok(p) => {
-                        let ns = p.namespace.clone();
-                        (
-                            ns,
+        tokio::spawn(
+            async move {
+                while let Some(item) = ahead_rx.recv().await {
+                    let (sequence, document_id, job) = match item {
+                        Ok(ahead) => ahead,
+                        Err(status) => {
+                            let _ = out_tx.send(Err(status)).await;
+                            break;
+                        }
+                    };
+                    let prepared = job.await.unwrap_or_else(|e| {
+                        Err(ServiceError::Internal(format!("worker failed: {e}")))
+                    });
+                    let result = match prepared {
+                        Ok(p) => {
                             applier
                                 .blocking(move |inner, worker| inner.apply(p, worker))
-                                .await,
-                        )
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    };
+                    // This request is done with: its bytes go back to the budget.
+                    if let Some(bytes) = &bytes {
+                        bytes.release_oldest();
                     }
-                    Err(e) => (String::new(), Err(e)),
-                };
-                log_call("SubmitStream", &ns, started, &result, |(_, c)| *c);
-                let result = Some(match result {
-                    Ok((submitted, _)) => pb::submit_stream_response::Result::Submitted(submitted),
-                    Err(err) => pb::submit_stream_response::Result::Error(pb::ItemError {
-                        code: err.code() as i32,
-                        message: err.to_string(),
-                    }),
-                });
-                let response = pb::SubmitStreamResponse {
-                    sequence,
-                    document_id,
-                    result,
-                };
-                if out_tx.send(Ok(response)).await.is_err() {
-                    break;
+                    tracing::debug!(sequence, document_id, ok = result.is_ok(), "stream item");
+                    let result = Some(match result {
+                        Ok((submitted, _)) => {
+                            pb::submit_stream_response::Result::Submitted(submitted)
+                        }
+                        Err(err) => pb::submit_stream_response::Result::Error(pb::ItemError {
+                            code: err.code() as i32,
+                            message: err.to_string(),
+                        }),
+                    });
+                    let response = pb::SubmitStreamResponse {
+                        sequence,
+                        document_id,
+                        result,
+                    };
+                    if out_tx.send(Ok(response)).await.is_err() {
+                        break;
+                    }
                 }
             }
-        });
+            .in_current_span(),
+        );
         Ok(Response::new(Box::pin(ReceiverStream::new(out_rx))))
     }
 
@@ -516,23 +533,21 @@ impl NearDup for NearDupService {
         &self,
         request: Request<pb::GetDocumentRequest>,
     ) -> Result<Response<pb::GetDocumentResponse>, Status> {
-        let started = Instant::now();
+        record(&request.get_ref().namespace, &request.get_ref().document_id);
+        authorize(&request, Permission::Read, &request.get_ref().namespace)?;
         let req = request.into_inner();
-        let result = (|| {
-            let ns = namespace(&req.namespace)?;
-            document_id(&req.document_id)?;
-            self.inner.service.get(&ns, &req.document_id)
-        })();
-        log_call(
-            "GetDocument",
-            ns_label(&req.namespace),
-            started,
-            &result,
-            |d| Counts {
-                paragraphs: d.paragraphs.len(),
-                matches: 0,
-            },
-        );
+        // The text is read from the store: off the runtime, like any other blocking work.
+        let result = self
+            .blocking(move |inner, _| {
+                let ns = namespace(&req.namespace)?;
+                document_id(&req.document_id)?;
+                inner.service.get(&ns, &req.document_id)
+            })
+            .await;
+        record_result(&result, |d| Counts {
+            paragraphs: d.paragraphs.len(),
+            matches: 0,
+        });
         Ok(Response::new(pb::GetDocumentResponse {
             document: Some(result?.into()),
         }))
@@ -542,9 +557,9 @@ impl NearDup for NearDupService {
         &self,
         request: Request<pb::DeleteDocumentRequest>,
     ) -> Result<Response<pb::DeleteDocumentResponse>, Status> {
-        let started = Instant::now();
+        record(&request.get_ref().namespace, &request.get_ref().document_id);
+        authorize(&request, Permission::Write, &request.get_ref().namespace)?;
         let req = request.into_inner();
-        let label = ns_label(&req.namespace).to_string();
         let result = self
             .blocking(move |inner, worker| {
                 let ns = namespace(&req.namespace)?;
@@ -553,7 +568,7 @@ impl NearDup for NearDupService {
                 inner.service.delete(&ns, &req.document_id)
             })
             .await;
-        log_call("DeleteDocument", &label, started, &result, |&n| Counts {
+        record_result(&result, |&n| Counts {
             paragraphs: n,
             matches: 0,
         });
@@ -566,13 +581,21 @@ impl NearDup for NearDupService {
         &self,
         request: Request<pb::StatsRequest>,
     ) -> Result<Response<pb::StatsResponse>, Status> {
-        let started = Instant::now();
+        let all = request.get_ref().namespace.is_empty();
+        let access = if all {
+            super::auth::access(&request)
+        } else {
+            record(&request.get_ref().namespace, "");
+            authorize(&request, Permission::Read, &request.get_ref().namespace)?
+        };
         let req = request.into_inner();
-        let label = req.namespace.clone();
-        let result = self
+        let mut response = self
             .blocking(move |inner, _| inner.stats(&req.namespace))
-            .await;
-        log_call("Stats", &label, started, &result, |_| Counts::default());
-        Ok(Response::new(result?))
+            .await?;
+        // Without a namespace: only those this caller may read.
+        response
+            .namespaces
+            .retain(|n| access.may(Permission::Read, &n.namespace));
+        Ok(Response::new(response))
     }
 }

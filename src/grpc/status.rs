@@ -1,8 +1,13 @@
-//! The one mapping of the service's errors to gRPC status codes.
+//! The service's error type and its one mapping to gRPC status codes.
 //!
 //! Every handler returns [`ServiceError`]; this file is the only place that picks a
 //! [`tonic::Code`]. Engine errors map by kind; storage failures are `UNAVAILABLE` (the
-//! change was rolled back, so a retry is safe); overload is `RESOURCE_EXHAUSTED`.
+//! change was rolled back, so a retry is safe); overload (too many calls or too many
+//! request bytes in flight) is `RESOURCE_EXHAUSTED`; a missing or unknown token is
+//! `UNAUTHENTICATED`, a token without the permission `PERMISSION_DENIED`, and a namespace
+//! the token may not see at all is the same `NOT_FOUND` as a namespace that does not
+//! exist. The tower layers of [`crate::server`] answer with these codes too, through
+//! [`ServiceError::into_http`].
 
 use tonic::{Code, Status};
 
@@ -20,12 +25,22 @@ impl ServiceError {
             ServiceError::Engine(Error::NotFound(_)) | ServiceError::NamespaceNotFound(_) => {
                 Code::NotFound
             }
-            ServiceError::Engine(Error::TooLarge(_)) | ServiceError::Overloaded(_) => {
-                Code::ResourceExhausted
-            }
-            ServiceError::Store(_) => Code::Unavailable,
+            ServiceError::Engine(Error::TooLarge(_))
+            | ServiceError::Overloaded(_)
+            | ServiceError::InflightBytes { .. } => Code::ResourceExhausted,
+            ServiceError::Unauthenticated(_) => Code::Unauthenticated,
+            ServiceError::PermissionDenied { .. } => Code::PermissionDenied,
+            ServiceError::Store(_) | ServiceError::Starting => Code::Unavailable,
             ServiceError::Internal(_) => Code::Internal,
         }
+    }
+}
+
+impl ServiceError {
+    /// This error as a complete gRPC response, for the layers that answer before any
+    /// handler runs.
+    pub fn into_http<B: Default>(self) -> tonic::codegen::http::Response<B> {
+        Status::from(self).into_http()
     }
 }
 
@@ -54,6 +69,27 @@ mod tests {
                 Code::ResourceExhausted,
             ),
             (ServiceError::Overloaded(3), Code::ResourceExhausted),
+            (
+                ServiceError::InflightBytes {
+                    held: 1,
+                    wanted: 2,
+                    limit: 2,
+                },
+                Code::ResourceExhausted,
+            ),
+            (
+                ServiceError::Unauthenticated("no token".into()),
+                Code::Unauthenticated,
+            ),
+            (
+                ServiceError::PermissionDenied {
+                    token: "t".into(),
+                    permission: "write",
+                    namespace: "n".into(),
+                },
+                Code::PermissionDenied,
+            ),
+            (ServiceError::Starting, Code::Unavailable),
             (StoreError::Corrupt("bad".into()).into(), Code::Unavailable),
             (ServiceError::Internal("x".into()), Code::Internal),
         ];

@@ -29,7 +29,7 @@ mod wal;
 mod tests;
 
 pub use mem::MemStore;
-pub use wal::{Recovery, WalOptions, WalStore};
+pub use wal::{Recovery, WalObserver, WalOptions, WalStore};
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -26,6 +26,9 @@
 //! - Any failed write poisons the store: later writes fail instead of being acknowledged
 //!   on top of a log whose end is unknown.
 //!
+//! A [`WalObserver`] given in [`WalOptions::observer`] hears of every append and fsync
+//! (for metrics); the store works the same without one.
+//!
 //! Memory holds where each live record is (a file and an offset), not the record: texts
 //! and analyses are read back from the files, with their checksums checked again, when
 //! the service asks for them. A record waits in memory only between its enqueueing and
@@ -72,6 +75,16 @@ pub struct WalOptions {
     /// The log is compacted once it holds at least this many bytes (and more than the
     /// live data). `u64::MAX` turns automatic compaction off.
     pub compact_min_bytes: u64,
+    /// Hears of appends and fsyncs.
+    pub observer: Option<Arc<dyn WalObserver>>,
+}
+
+/// Hears what the log does, for metrics. Called on the writing thread: keep it cheap.
+pub trait WalObserver: Send + Sync + std::fmt::Debug {
+    /// `records` frames of `bytes` bytes in all were written in one go (group commit).
+    fn appended(&self, records: u64, bytes: u64);
+    /// One fsync of the log took `elapsed` and made `records` frames durable.
+    fn synced(&self, elapsed: Duration, records: u64);
 }
 
 impl WalOptions {
@@ -82,6 +95,7 @@ impl WalOptions {
             fsync: FsyncPolicy::Always,
             reindex: false,
             compact_min_bytes: 64 << 20,
+            observer: None,
         }
     }
 }
@@ -252,6 +266,9 @@ struct Segment {
     last_sync: Instant,
     /// Fsyncs issued through this handle (the count carries over on rotation).
     syncs: u64,
+    /// Frames written since the last fsync.
+    unsynced: u64,
+    observer: Option<Arc<dyn WalObserver>>,
 }
 
 impl Segment {
@@ -284,14 +301,21 @@ impl Segment {
             dirty: false,
             last_sync: Instant::now(),
             syncs: 0,
+            unsynced: 0,
+            observer: None,
         })
     }
 
-    fn append(&mut self, buf: &[u8], policy: FsyncPolicy) -> std::io::Result<()> {
+    /// Writes `records` frames, then fsyncs per `policy`.
+    fn append(&mut self, buf: &[u8], records: u64, policy: FsyncPolicy) -> std::io::Result<()> {
         // Positioned writes: the file is shared with readers of earlier records.
         self.file.write_all_at(buf, self.bytes)?;
         self.bytes += buf.len() as u64;
         self.dirty = true;
+        self.unsynced += records;
+        if let Some(o) = &self.observer {
+            o.appended(records, buf.len() as u64);
+        }
         match policy {
             FsyncPolicy::Always => self.sync(),
             FsyncPolicy::Interval(every) if self.last_sync.elapsed() >= every => self.sync(),
@@ -301,9 +325,14 @@ impl Segment {
 
     fn sync(&mut self) -> std::io::Result<()> {
         if self.dirty {
+            let started = Instant::now();
             self.file.sync_data()?;
+            if let Some(o) = &self.observer {
+                o.synced(started.elapsed(), self.unsynced);
+            }
             self.dirty = false;
             self.syncs += 1;
+            self.unsynced = 0;
         }
         self.last_sync = Instant::now();
         Ok(())
@@ -399,7 +428,7 @@ impl WalStore {
             replay.rewrite = true;
         }
 
-        let writer = if replay.rewrite || replay.tail.is_none() {
+        let mut writer = if replay.rewrite || replay.tail.is_none() {
             if replay.rewrite {
                 // Snapshot everything under the current fingerprint, then drop the log.
                 let records: Vec<(u64, Held)> = replay
@@ -426,6 +455,7 @@ impl WalStore {
                 .take()
                 .ok_or_else(|| StoreError::Corrupt("no segment to append to after replay".into()))?
         };
+        writer.observer = opts.observer.clone();
         let log_bytes = if replay.rewrite {
             writer.bytes
         } else {
@@ -714,6 +744,8 @@ fn replay(dir: &Path, opts: &WalOptions) -> Result<Replay, StoreError> {
                 dirty: false,
                 last_sync: Instant::now(),
                 syncs: 0,
+                unsynced: 0,
+                observer: None,
             },
         );
     }
@@ -793,11 +825,12 @@ impl Inner {
             let batch = std::mem::take(&mut st.pending);
             let frames = std::mem::take(&mut st.pending_frames);
             let last = st.next_seq - 1;
+            let records = last - st.durable;
             drop(st);
             let written = self.failpoint().and_then(|()| {
                 let mut w = lock(&self.writer);
                 let base = w.bytes;
-                w.append(&batch, self.opts.fsync)
+                w.append(&batch, records, self.opts.fsync)
                     .map(|()| (w.file.clone(), base))
             });
             st = lock(&self.state);
@@ -859,12 +892,13 @@ impl Inner {
         let batch = std::mem::take(&mut st.pending);
         let frames = std::mem::take(&mut st.pending_frames);
         let bytes_before = st.snapshot_bytes + st.log_bytes + batch.len() as u64;
+        let queued = last - st.durable;
         drop(st);
 
         let mut writer = lock(&self.writer);
         let base = writer.bytes;
         let flushed = writer
-            .append(&batch, FsyncPolicy::Never)
+            .append(&batch, queued, FsyncPolicy::Never)
             .and_then(|()| writer.sync());
         let written_to = writer.file.clone();
         let rotated = match &flushed {
@@ -872,6 +906,7 @@ impl Inner {
             Ok(()) if writer.first_seq > last => Ok(()),
             Ok(()) => Segment::create(&self.dir, last + 1, self.opts.fingerprint).map(|mut s| {
                 s.syncs = writer.syncs;
+                s.observer = writer.observer.take();
                 *writer = s;
             }),
             Err(_) => Ok(()),

@@ -27,5 +27,7 @@ pub fn neardup() -> Command {
 }
 
 pub mod boilerplate;
+pub mod child;
+pub mod pki;
 pub mod server;
 pub mod synthetic;

@@ -1,0 +1,46 @@
+//! The fuzz targets' committed corpora (`fuzz/corpus/<target>/`), replayed through the
+//! same checks the targets run (`neardup::fuzzing`), on stable Rust: every input that
+//! libFuzzer kept, and every crash it ever found, stays a regression test.
+
+use std::path::PathBuf;
+
+fn replay(target: &str, check: fn(&[u8])) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
+    let mut inputs: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    inputs.sort();
+    assert!(!inputs.is_empty(), "no corpus in {}", dir.display());
+    for path in inputs {
+        let data = std::fs::read(&path).unwrap();
+        let outcome = std::panic::catch_unwind(|| check(&data));
+        assert!(
+            outcome.is_ok(),
+            "{target}: {} fails its check",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn convert() {
+    replay("convert", neardup::fuzzing::convert);
+}
+
+#[test]
+fn tokenize() {
+    replay("tokenize", neardup::fuzzing::tokenize_text);
+}
+
+#[test]
+fn paragraphs() {
+    replay("paragraphs", neardup::fuzzing::paragraphs);
+}
+
+#[test]
+fn jsonl_record() {
+    replay("jsonl_record", neardup::fuzzing::jsonl_record);
+}
