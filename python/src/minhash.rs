@@ -19,8 +19,8 @@ use neardup::minhash::{MinHasher, Signature};
 
 /// Hashers by (permutations, seed), shared by every `MinHash` built with them while any
 /// of those lives: a permutation family costs `num_perm` hashes to draw.
-static HASHERS: LazyLock<Mutex<HashMap<(usize, u64), Weak<MinHasher>>>> =
-    LazyLock::new(Default::default);
+type HasherCache = HashMap<(usize, u64), Weak<MinHasher>>;
+static HASHERS: LazyLock<Mutex<HasherCache>> = LazyLock::new(Default::default);
 
 fn seeded_hasher(num_perm: usize, seed: u64) -> Arc<MinHasher> {
     let mut cache = HASHERS.lock().unwrap_or_else(|e| e.into_inner());
@@ -49,10 +49,11 @@ fn hash_value(b: &Bound<'_, PyAny>) -> PyResult<u32> {
     if let Ok(array) = b.cast::<PyByteArray>() {
         return Ok(hash_bytes(&array.to_vec()));
     }
-    if let Ok(view) = b.call_method0("tobytes") {
-        if let Ok(bytes) = view.cast::<PyBytes>() {
-            return Ok(hash_bytes(bytes.as_bytes()));
-        }
+    // Buffers (memoryview, numpy values) hash as their bytes.
+    if let Ok(view) = b.call_method0("tobytes")
+        && let Ok(bytes) = view.cast::<PyBytes>()
+    {
+        return Ok(hash_bytes(bytes.as_bytes()));
     }
     Err(PyTypeError::new_err(format!(
         "MinHash.update takes bytes or str, not {} (pass hashfunc= to hash other values)",

@@ -94,3 +94,6 @@ def test_settings_split_and_signatures():
         neardup.analyze([EN], format="csv")
     with pytest.raises(TypeError):
         neardup.analyze([EN, 3])
+    # A settings dict passes back whole; its derived bands and rows must agree.
+    with pytest.raises(ValueError, match="bands"):
+        neardup.analyze([EN], **{**neardup.dedup_defaults(), "bands": 5})
