@@ -76,6 +76,8 @@ def test_submit_check_get_remove_and_stats():
     first = e.submit("a", f"{A}\n\n{B}", metadata={"source": "test"})
     assert first.outcome == "created" and first.document_id == "a"
     assert first.report.summary.recycled == 0 and first.report.summary.paragraphs == 2
+    stored = e.get("a")
+    assert stored.metadata == {"source": "test"} and stored.stored_at_unix_ms > 1_600_000_000_000
     second = e.submit("b", f"{B}\n\nshort one\n\n{B}")
     p0, p1, p2 = second.report.paragraphs
     assert p0.status == "recycled" and p1.status == "too_short" and p2.status == "recycled"
