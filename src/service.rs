@@ -231,6 +231,11 @@ impl Service {
         Ok(engine)
     }
 
+    /// Creates a namespace if it does not exist yet (Submit does it implicitly).
+    pub fn create_namespace(&self, ns: &str) -> Result<(), ServiceError> {
+        self.engine_or_create(ns).map(|_| ())
+    }
+
     /// Names of the namespaces, sorted.
     pub fn namespaces(&self) -> Vec<String> {
         let mut names: Vec<String> = self
