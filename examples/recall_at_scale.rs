@@ -4,6 +4,11 @@
 //! recall at scale. SYNTHETIC is a synthetic-dev folder (`sources.jsonl`,
 //! `variants.jsonl`); by default the subset in `tests/data/synthetic-dev`.
 //!
+//! It also prints the candidate funnel (`EngineStats::funnel`): of the indexed candidates
+//! the variants' checks examined, how many the sketch let through to an exact comparison of
+//! sets, and how many of those matched; then the same for checks of 5,000 corpus paragraphs
+//! that were not indexed (the common case of an ingestion: new text, mostly unrelated).
+//!
 //! `cargo run --release --example recall_at_scale -- CORPUS_DIR [N] [SYNTHETIC]`
 
 use neardup::engine::{Engine, NoTexts, Settings};
@@ -37,8 +42,9 @@ fn main() {
         .iter()
         .flat_map(|f| jsonl(f))
         .filter_map(|v| v["text"].as_str().map(String::from))
-        .take(n)
+        .take(n + 5_000)
         .collect();
+    let (corpus, fresh) = corpus.split_at(n.min(corpus.len()));
     let engine = Engine::new(Settings::default()).unwrap();
     corpus.par_iter().enumerate().for_each(|(i, t)| {
         let doc = engine.analyze_with(t.as_str(), Split::None);
@@ -74,6 +80,21 @@ fn main() {
         t.0 += 1;
         t.1 += found.contains(v["source_id"].as_str().unwrap()) as usize;
     }
+    let variants = engine.stats().funnel;
+    for t in fresh {
+        let doc = engine.analyze_with(t.as_str(), Split::None);
+        engine.check(&doc, "q", &opts, &NoTexts).unwrap();
+    }
+    let all = engine.stats().funnel;
+    let funnel = |what: &str, candidates: u64, verified: u64, matched: u64| {
+        let share = |a: u64, b: u64| a as f64 / b.max(1) as f64;
+        println!(
+            "{what}: {candidates} candidates, {verified} verified ({:.3}), {matched} matched \
+             ({:.3} of verified)",
+            share(verified, candidates),
+            share(matched, verified)
+        );
+    };
     println!(
         "index: {} corpus paragraphs + synthetic-dev sources",
         corpus.len()
@@ -81,4 +102,12 @@ fn main() {
     for (kind, (total, found)) in tally {
         println!("{kind:<16} {:.3}", found as f64 / total as f64);
     }
+    let v = variants;
+    funnel("funnel, variants", v.candidates, v.verified, v.matched);
+    funnel(
+        &format!("funnel, {} unindexed corpus paragraphs", fresh.len()),
+        all.candidates - v.candidates,
+        all.verified - v.verified,
+        all.matched - v.matched,
+    );
 }

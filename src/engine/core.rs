@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::query::{self, Found, Source};
 use super::{
@@ -67,6 +68,29 @@ pub struct Core<I> {
     analyzer: Analyzer,
     policy: ReadPolicy,
     index: I,
+    funnel: FunnelCounters,
+}
+
+/// Running counts of the candidate funnel (see [`Funnel`]).
+#[derive(Debug, Default)]
+struct FunnelCounters {
+    candidates: AtomicU64,
+    verified: AtomicU64,
+    matched: AtomicU64,
+}
+
+/// How many indexed candidates the engine has examined since it started, how many of
+/// them the sketch let through to an exact comparison of shingle sets, and how many of
+/// those matched: the precision of candidate generation, which decides what a query
+/// costs. (Candidates among the earlier paragraphs of the same document are not counted.)
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Funnel {
+    /// Indexed candidates examined (distinct per query paragraph).
+    pub candidates: u64,
+    /// Candidates the sketch did not reject, whose sets were compared.
+    pub verified: u64,
+    /// Verified candidates that matched.
+    pub matched: u64,
 }
 
 /// The buckets of an analyzed paragraph: its exact key, then its bands.
@@ -90,7 +114,18 @@ impl<I: Index> Core<I> {
             policy: settings.read_policy(),
             settings,
             index,
+            funnel: FunnelCounters::default(),
         })
+    }
+
+    /// The candidate funnel so far.
+    pub fn funnel(&self) -> Funnel {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Funnel {
+            candidates: get(&self.funnel.candidates),
+            verified: get(&self.funnel.verified),
+            matched: get(&self.funnel.matched),
+        }
     }
 
     /// The settings.
@@ -476,6 +511,7 @@ impl<I: Index> Core<I> {
                 .collect()
         };
         let mut found: Vec<Vec<Found>> = Vec::with_capacity(doc.paragraphs.len());
+        let mut funnel = Funnel::default();
         for (i, c) in candidates.iter().enumerate() {
             let p = &doc.paragraphs[i];
             let mut hits = Vec::new();
@@ -498,16 +534,19 @@ impl<I: Index> Core<I> {
                     }
                     Candidate::Indexed(id) => {
                         let Some(h) = heads.get(&id) else { continue };
+                        funnel.candidates += 1;
                         if !passes(p, h) {
                             continue;
                         }
                         let Some(set) = h.set.as_ref().or_else(|| fetched.get(&id)) else {
                             continue;
                         };
+                        funnel.verified += 1;
                         let Some((kind, scores)) = query::verify_sets(p, set, h.content_hash, &t)
                         else {
                             continue;
                         };
+                        funnel.matched += 1;
                         hits.push(Found {
                             source: Source::Indexed {
                                 id,
@@ -528,6 +567,10 @@ impl<I: Index> Core<I> {
             }
             found.push(hits);
         }
+        let add = |c: &AtomicU64, n: u64| c.fetch_add(n, Ordering::Relaxed);
+        add(&self.funnel.candidates, funnel.candidates);
+        add(&self.funnel.verified, funnel.verified);
+        add(&self.funnel.matched, funnel.matched);
         if let Some(s) = submitting {
             self.apply_concurrent_rule(doc, &mut found, &heads, &fetched, &s)
                 .await?;

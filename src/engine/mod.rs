@@ -34,7 +34,7 @@ mod query;
 mod report;
 mod settings;
 
-pub use self::core::{Core, NoTexts, Texts};
+pub use self::core::{Core, Funnel, NoTexts, Texts};
 pub use query::Found;
 pub use report::{
     DocId, Document, EngineStats, Match, ParagraphReport, ParagraphStatus, Report, SourceRef, Span,
@@ -198,6 +198,7 @@ impl Engine {
             index_bytes: s.index_bytes,
             record_bytes: s.record_bytes,
             lsh: self.settings().lsh_params(),
+            funnel: self.core.funnel(),
         }
     }
 }

@@ -173,4 +173,6 @@ pub struct EngineStats {
     pub record_bytes: usize,
     /// Bands × rows in use.
     pub lsh: crate::lsh::LshParams,
+    /// The candidate funnel since the engine started.
+    pub funnel: super::Funnel,
 }
