@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use neardup::cluster::{ClusterOptions, ClusterService, parse_url};
+use neardup::cluster::{ClusterOptions, ClusterService, RedisIndex, parse_url};
 use neardup::engine::Settings;
 use neardup::grpc::Limits;
 use neardup::grpc::pb::near_dup_client::NearDupClient;
@@ -561,5 +561,173 @@ async fn a_primary_killed_mid_ingest() {
             sources(&check(&mut a.client, &ns, text).await).contains(id),
             "{id}"
         );
+    }
+}
+
+/// A submission that died half-way (created and appended, never finished): refused by
+/// name while pending, then no source of any report once its lease has passed, reaped,
+/// and its name free again.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a Redis Cluster; .ci/run starts one"]
+async fn a_crashed_submission_is_never_complete_and_is_reaped() {
+    use neardup::analysis::Analyzer;
+    use neardup::cluster::index::Shared;
+    use neardup::index::{Bucket, Document, Index, Map};
+    use neardup::text::Split;
+
+    let ns = fresh("crashed");
+    let mut options = ClusterOptions::new(seeds());
+    options.lease = Duration::from_secs(1);
+    let mut a = start(cluster_service(options).await.into()).await;
+    submit_report(
+        &mut a.client,
+        submit(
+            &ns,
+            "seed",
+            "A seed document that creates the namespace for this test.",
+        ),
+    )
+    .await;
+    let client = redis::cluster::ClusterClient::new(seeds()).unwrap();
+    let mut conn = client.get_async_connection().await.unwrap();
+    let n: u64 = conn.hget("nd:namespaces", &ns).await.unwrap();
+    let settings = Settings::default();
+    let analyzer = Analyzer::new(settings.shape()).unwrap();
+    let index = RedisIndex::new(Arc::new(Shared::new(conn, analyzer.clone(), 1000)), n);
+    let (_, text) = lines("synthetic-dev/sources.jsonl", 1).remove(0);
+    let doc = analyzer.document(text.as_str(), Split::Auto);
+    let records: Vec<_> = doc.paragraphs.iter().filter_map(|p| p.record()).collect();
+    let document = Document {
+        id: 0,
+        name: "crashed".into(),
+        metadata: Default::default(),
+        stored_at_ms: 0,
+        text_hash: xxhash_rust::xxh3::xxh3_64(text.as_bytes()),
+        split: Split::Auto,
+        paragraphs: doc.paragraphs.len(),
+    };
+    let created = index.create(document, &records, false).await.unwrap();
+    let mut entries = Vec::new();
+    for (p, &id) in doc
+        .paragraphs
+        .iter()
+        .filter(|p| !p.too_short)
+        .zip(&created.paragraphs)
+    {
+        entries.push((
+            Bucket {
+                map: Map::Exact,
+                key: p.exact_key(),
+            },
+            id,
+        ));
+        for &key in &p.band_keys {
+            entries.push((
+                Bucket {
+                    map: Map::Bands,
+                    key,
+                },
+                id,
+            ));
+        }
+    }
+    index.append(&entries).await.unwrap();
+    // In progress: not a stored document.
+    let got = a
+        .client
+        .get_document(GetDocumentRequest {
+            namespace: ns.clone(),
+            document_id: "crashed".into(),
+        })
+        .await;
+    assert_eq!(got.unwrap_err().code(), Code::Unavailable);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(sources(&check(&mut a.client, &ns, &text).await).is_empty());
+    let (outcome, report) = submit_report(&mut a.client, submit(&ns, "crashed", &text)).await;
+    assert_eq!(outcome, SubmitOutcome::Created as i32);
+    assert!(sources(&report).is_empty());
+    assert_eq!(
+        sources(&check(&mut a.client, &ns, &text).await),
+        BTreeSet::from(["crashed".to_string()])
+    );
+}
+
+/// `neardup migrate` copies an embedded data directory into the cluster (again: nothing
+/// more), and a replica then answers from it.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a Redis Cluster; .ci/run starts one"]
+async fn migrate_a_data_directory() {
+    use neardup::service::{Service, Submission};
+    use neardup::store::{WalOptions, WalStore};
+    use neardup::text::Split;
+
+    let ns = fresh("migrated");
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings::default();
+    let docs = lines("synthetic-dev/sources.jsonl", 12);
+    {
+        let store = WalStore::open(dir.path(), WalOptions::new(&settings)).unwrap();
+        let service = Service::open(settings.clone(), Arc::new(store)).unwrap();
+        for (id, text) in &docs {
+            let submission = Submission {
+                namespace: ns.clone(),
+                id: id.clone(),
+                doc: service.analyzer().document(text.as_str(), Split::Auto),
+                split: Split::Auto,
+                metadata: [("from".to_string(), "disk".to_string())].into(),
+                opts: settings.query_options(),
+                replace: false,
+            };
+            service.submit(submission, || {}).unwrap();
+        }
+        service.close().unwrap();
+    }
+    let url = std::env::var("NEARDUP_REDIS_CLUSTER").unwrap();
+    let migrate = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_neardup"))
+            .args(["migrate", "--from"])
+            .arg(dir.path())
+            .args(["--to", &url])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let first = migrate();
+    assert!(
+        first.contains(&format!("migrated {} documents", docs.len())),
+        "{first}"
+    );
+    let again = migrate();
+    assert!(
+        again.contains(&format!(
+            "migrated 0 documents to {url} ({} already there)",
+            docs.len()
+        )),
+        "{again}"
+    );
+    let (mut a, _) = replica().await;
+    for (id, text) in &docs {
+        assert_eq!(
+            sources(&check(&mut a.client, &ns, text).await),
+            BTreeSet::from([id.clone()])
+        );
+        let got = a
+            .client
+            .get_document(GetDocumentRequest {
+                namespace: ns.clone(),
+                document_id: id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .document
+            .unwrap();
+        assert_eq!(got.text, *text);
+        assert_eq!(got.metadata.get("from").map(String::as_str), Some("disk"));
     }
 }
