@@ -206,6 +206,17 @@ async fn parity_with_the_embedded_server() {
         })
         .collect();
     inputs.extend(variants.iter().cloned());
+    // One paragraph copied 70 times, with and without a changed word: buckets past the
+    // spill threshold and past max_bucket (read as first + most recent, on the server).
+    let copied = "The same short notice was printed again and again in every issue of the paper.";
+    for i in 0..70 {
+        let text = match i % 3 {
+            0 => copied.to_string(),
+            1 => copied.replace("short", "brief"),
+            _ => format!("{copied} Again."),
+        };
+        inputs.push((format!("copy-{i}"), text));
+    }
     let mut compared = 0;
     for (id, text) in &inputs {
         let a = submit_report(&mut cluster.client, submit(&ns, id, text)).await;

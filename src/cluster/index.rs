@@ -1,8 +1,8 @@
 //! [`RedisIndex`]: the [`Index`] of one namespace, kept in a Redis Cluster, so that any
 //! number of stateless `neardup serve` replicas share it.
 //!
-//! Layout (`N` is the namespace's number, `D` a document id, both hex-free decimals or
-//! hex as shown; `{..}` is the hash tag that picks the slot):
+//! Layout (`N` is the namespace's number in decimal, `D` a document id in hex; `{..}` is
+//! the hash tag that picks the slot):
 //! - buckets: fields of compact hashes `nd:{N:b:PPP}` (bands) and `nd:{N:e:PPP}` (exact
 //!   copies), `PPP` the top 12 bits of the bucket, the field its 4 bytes (the embedded
 //!   index's bucket, [`bucket_of`]), the value the paragraph ids, 8 bytes each, oldest
