@@ -38,6 +38,9 @@ enum Command {
     /// Serve the gRPC API (neardup.v1.NearDup, health, reflection) until SIGINT/SIGTERM.
     #[command(after_help = cli::EXIT_CODES_HELP)]
     Serve(cli::serve::ServeArgs),
+    /// Copy an embedded data directory into a Redis Cluster (for `serve --index redis-cluster://...`).
+    #[command(after_help = cli::EXIT_CODES_HELP)]
+    Migrate(cli::migrate::MigrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Command::Settings(args) => cli::settings::run(args),
         Command::Dedup(args) => cli::dedup::run(args),
         Command::Serve(args) => cli::serve::run(args),
+        Command::Migrate(args) => cli::migrate::run(args),
     };
     match result {
         Ok(code) => code,

@@ -40,6 +40,7 @@ use tonic_health::ServingStatus;
 use crate::engine::Settings;
 use crate::error::Error;
 use crate::grpc::auth::{AuthLayer, Authenticator};
+use crate::grpc::backend::{Backend, Backing};
 use crate::grpc::budget::{BudgetLayer, ByteBudget};
 use crate::grpc::pb::near_dup_server::NearDupServer;
 use crate::grpc::telemetry::TelemetryLayer;
@@ -302,14 +303,16 @@ async fn set_health(health: &Health, status: ServingStatus) {
 
 /// Serves `neardup.v1.NearDup`, health and reflection on `listeners` until `shutdown`
 /// completes, then drains in-flight calls and returns. The engines are rebuilt from
-/// `store` (see [`open_store`]) while the server already answers health checks.
+/// `store` (see [`open_store`]) while the server already answers health checks; given a
+/// connected cluster service instead ([`Backing::Cluster`]), there is nothing to rebuild.
 pub async fn serve(
     config: ServerConfig,
-    store: Arc<dyn Store>,
+    store: impl Into<Backing>,
     listeners: impl Into<Listeners>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     config.validate().map_err(ServiceError::from)?;
+    let backing = store.into();
     let listeners = listeners.into();
     let addr = listeners.grpc.local_addr()?;
     check_exposure(addr, &config.edge).map_err(ServiceError::from)?;
@@ -344,13 +347,20 @@ pub async fn serve(
     let restore = {
         let (ready, health, metrics) = (ready.clone(), health.clone(), metrics.clone());
         let (settings, limits) = (config.settings.clone(), config.limits.clone());
-        let durable = store.clone();
+        let durable = match &backing {
+            Backing::Store(store) => Backing::Store(store.clone()),
+            Backing::Cluster(cluster) => Backing::Cluster(cluster.clone()),
+        };
         let max = config.limits.max_message_bytes;
         let notify = config.edge.ready.clone();
         tokio::spawn(async move {
             let started = Instant::now();
-            let opened = tokio::task::spawn_blocking(move || {
-                NearDupService::open(settings, limits, durable)
+            let opened = tokio::task::spawn_blocking(move || match durable {
+                Backing::Store(store) => NearDupService::open(settings, limits, store),
+                Backing::Cluster(cluster) => {
+                    cluster.spawn_reaper();
+                    NearDupService::with_backend(Backend::Cluster(cluster), limits)
+                }
             })
             .await
             .unwrap_or_else(|e| Err(ServiceError::Internal(format!("store loading failed: {e}"))));
@@ -437,6 +447,10 @@ pub async fn serve(
     // A restore cut short by the shutdown is left to finish on its own; nothing it does
     // writes to the store.
     drop(restore);
+    let Backing::Store(store) = backing else {
+        tracing::info!("stopped");
+        return Ok(());
+    };
     tokio::task::spawn_blocking(move || {
         store.sync()?;
         store.compact()

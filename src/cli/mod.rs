@@ -8,6 +8,7 @@
 //! closed output is an error that ends the program quietly with 0, as in ripgrep.
 
 pub mod dedup;
+pub mod migrate;
 pub mod remote;
 pub mod scan;
 pub mod serve;

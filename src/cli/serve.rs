@@ -19,8 +19,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use neardup::cluster::{ClusterOptions, ClusterService};
 use neardup::grpc::Limits;
 use neardup::grpc::auth::Authenticator;
+use neardup::grpc::backend::Backing;
 use neardup::server::{
     DEFAULT_MAX_INFLIGHT_BYTES, EdgeConfig, Listeners, ServerConfig, StoreConfig, TlsFiles,
     open_store, serve,
@@ -35,9 +37,23 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the bound address is printed).
     #[arg(long, env = "NEARDUP_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
-    /// Directory of durable data.
+    /// Directory of durable data (the embedded index).
     #[arg(long, env = "NEARDUP_DATA_DIR", default_value = "./neardup-data")]
     pub data_dir: PathBuf,
+    /// Where the index lives: `embedded` (in this process, durable in --data-dir), or
+    /// `redis-cluster://HOST:PORT,HOST:PORT,...` (shared by every replica started with it;
+    /// see the README).
+    #[arg(long, env = "NEARDUP_INDEX", default_value = "embedded")]
+    pub index: String,
+    /// With a Redis Cluster index: acknowledge a write only once N replicas of each
+    /// primary have it (Redis WAIT); 0 acknowledges at once (asynchronous replication).
+    #[arg(
+        long,
+        env = "NEARDUP_REDIS_WAIT",
+        default_value_t = 0,
+        value_name = "N"
+    )]
+    pub redis_wait: usize,
     /// When to fsync the write-ahead log: `always` (before acknowledging each write;
     /// concurrent writes share fsyncs), an interval such as `100ms`, or `never` (survives a
     /// crash of the process, not of the machine).
@@ -124,6 +140,16 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 impl ServeArgs {
+    /// The cluster `--index` names, if it is not the embedded one.
+    pub fn cluster(&self) -> Result<Option<ClusterOptions>, UsageError> {
+        if self.index == "embedded" {
+            return Ok(None);
+        }
+        let mut options = ClusterOptions::new(neardup::cluster::parse_url(&self.index)?);
+        options.wait_replicas = self.redis_wait;
+        Ok(Some(options))
+    }
+
     /// The validated server configuration these flags give.
     pub fn config(&self) -> Result<ServerConfig, UsageError> {
         let config = ServerConfig {
@@ -179,6 +205,7 @@ impl ServeArgs {
 /// Runs the server until a shutdown signal.
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let config = args.config()?;
+    let cluster = args.cluster()?;
     let metrics_listen = args.metrics_listen;
     let filter = tracing_subscriber::EnvFilter::try_from_env("NEARDUP_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
@@ -207,7 +234,15 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             None => None,
         };
         let mut config = config;
-        let store = open_store(&config)?;
+        let backing: Backing = match &cluster {
+            None => open_store(&config)?.into(),
+            Some(options) => {
+                let service = ClusterService::connect(config.settings.clone(), options.clone())
+                    .await
+                    .context("cannot use the Redis Cluster")?;
+                Arc::new(service).into()
+            }
+        };
         if let Some(m) = &metrics {
             eprintln!("neardup: metrics on http://{}/metrics", m.local_addr()?);
         }
@@ -224,7 +259,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             grpc: listener,
             metrics,
         };
-        serve(config, store, listeners, shutdown_signal()).await?;
+        serve(config, backing, listeners, shutdown_signal()).await?;
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)

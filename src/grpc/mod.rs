@@ -8,6 +8,7 @@
 //! the [`crate::store::Store`] trait only.
 
 pub mod auth;
+pub mod backend;
 pub mod budget;
 pub mod convert;
 pub mod service;

@@ -26,6 +26,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
 use super::auth::{Permission, authorize};
+use super::backend::Backend;
 use super::convert::{query_options, report_to_pb};
 use super::pb::{self, near_dup_server::NearDup};
 use super::telemetry::{record, record_counts};
@@ -107,7 +108,7 @@ pub struct NearDupService {
 }
 
 struct Inner {
-    service: Service,
+    service: Backend,
     defaults: QueryOptions,
     limits: Limits,
     workers: Arc<Semaphore>,
@@ -151,6 +152,12 @@ impl NearDupService {
     ) -> Result<NearDupService, ServiceError> {
         limits.validate()?;
         let service = Service::open(settings, store)?;
+        NearDupService::with_backend(Backend::Embedded(service), limits)
+    }
+
+    /// The service over a backend already open (the embedded one, or a cluster replica).
+    pub fn with_backend(service: Backend, limits: Limits) -> Result<NearDupService, ServiceError> {
+        limits.validate()?;
         Ok(NearDupService {
             inner: Arc::new(Inner {
                 defaults: service.settings().query_options(),
@@ -164,7 +171,7 @@ impl NearDupService {
     }
 
     /// The service layer underneath.
-    pub fn service(&self) -> &Service {
+    pub fn service(&self) -> &Backend {
         &self.inner.service
     }
 
@@ -188,7 +195,7 @@ impl NearDupService {
 
     /// Figures of every namespace, by name.
     pub fn namespace_stats(&self) -> Vec<(String, EngineStats)> {
-        self.inner.service.stats(None).unwrap_or_default()
+        self.inner.service.live_stats()
     }
 
     /// Runs `job` on the blocking pool once a worker is free (in arrival order), or fails
@@ -342,7 +349,7 @@ impl Inner {
         self.check_text(&req.text)?;
         let opts = query_options(req.options, self.defaults)?;
         // Refuse an unknown namespace before analyzing anything.
-        self.service.engine(&namespace)?;
+        self.service.require_namespace(&namespace)?;
         let doc = self.service.analyzer().document(req.text, Split::Auto);
         self.check_paragraphs(doc.paragraphs.len())?;
         let report = self
@@ -383,6 +390,7 @@ impl Inner {
                 max_text_bytes: self.limits.max_text_bytes as u64,
                 max_paragraphs: self.limits.max_paragraphs as u64,
             }),
+            cluster_used_memory_bytes: self.service.cluster_memory()?.unwrap_or(0),
         })
     }
 }
