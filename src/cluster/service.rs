@@ -511,7 +511,8 @@ impl ClusterService {
         };
         let mut out = Vec::with_capacity(namespaces.len());
         for (name, n) in namespaces {
-            let (documents, paragraphs) = self.core_of(n).index().counts().await?;
+            let core = self.core_of(n);
+            let (documents, paragraphs) = core.index().counts().await?;
             out.push((
                 name,
                 EngineStats {
@@ -520,6 +521,8 @@ impl ClusterService {
                     index_bytes: 0,
                     record_bytes: 0,
                     lsh: self.settings.lsh_params(),
+                    // This replica's own funnel: the cluster keeps no counters.
+                    funnel: core.funnel(),
                 },
             ));
         }
