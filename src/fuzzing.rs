@@ -147,7 +147,7 @@ pub fn jsonl_record(data: &[u8]) {
 /// used as the body of a WAL segment behind a valid header, which [`WalStore::open`]
 /// replays. The first byte is flags: bit 0 fixes each frame's checksum first (so the
 /// fuzzer reaches replay with frames that pass their CRC), bit 1 opens with
-/// [`WalOptions::repair`]. See [`open_fuzzed`] for what opening must do.
+/// [`WalOptions::repair`]. Opening must not panic; a store that opens loads every document with its text; a store refused for damage in the middle is refused at an offset inside the file, opens with a repair, and then opens without one.
 pub fn wal_record(data: &[u8]) {
     payload(data);
     let Some((&flags, body)) = data.split_first() else {
@@ -160,7 +160,7 @@ pub fn wal_record(data: &[u8]) {
 
 /// Store decoding, snapshot side: the bytes after two (flags as in [`wal_record`], and
 /// the record count the header declares) are the body of a snapshot behind a valid
-/// header, which [`WalStore::open`] reads. See [`open_fuzzed`].
+/// header, which [`WalStore::open`] reads, with the checks of [`wal_record`].
 pub fn snapshot(data: &[u8]) {
     let [flags, count, body @ ..] = data else {
         return;

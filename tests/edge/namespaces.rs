@@ -325,3 +325,63 @@ async fn namespace_rpcs_need_admin() {
     assert_eq!(deleted.into_inner().documents, 1);
     server.stop().await;
 }
+
+/// A namespace deleted while writers submit to it: every write lands before the deletion
+/// (and goes with it) or fails with NOT_FOUND after it; the store never keeps a document
+/// of the deleted namespace, and a restart agrees.
+#[test]
+fn a_namespace_deleted_under_concurrent_writes_leaves_nothing_behind() {
+    use neardup::service::{Service, ServiceError, Submission};
+    let store = Arc::new(MemStore::default());
+    let settings = Settings::default();
+    let no_auto = NamespaceLimits {
+        auto_create: false,
+        ..NamespaceLimits::default()
+    };
+    let service = Arc::new(Service::open_with(settings.clone(), store.clone(), no_auto).unwrap());
+    let analyzer = Arc::new(Analyzer::new(settings.shape()).unwrap());
+    for round in 0..20 {
+        let ns = format!("r{round}");
+        assert!(service.create_namespace(&ns).unwrap());
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let (service, analyzer, ns) = (service.clone(), analyzer.clone(), ns.clone());
+                std::thread::spawn(move || {
+                    let mut refused = 0;
+                    for i in 0..10 {
+                        let submission = Submission {
+                            namespace: ns.clone(),
+                            id: format!("w{w}-{i}"),
+                            doc: analyzer.document(text(w * 100 + i), Split::Auto),
+                            split: Split::Auto,
+                            metadata: Default::default(),
+                            opts: service.settings().query_options(),
+                            replace: false,
+                        };
+                        match service.submit(submission, || {}) {
+                            Ok(_) => {}
+                            Err(ServiceError::NamespaceNotFound(_)) => refused += 1,
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                    refused
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(round % 5));
+        service.delete_namespace(&ns).unwrap();
+        let refused: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
+        let kept = store
+            .load()
+            .unwrap()
+            .iter()
+            .filter(|d| d.namespace == ns)
+            .count();
+        assert_eq!(kept, 0, "round {round}: {refused} refused");
+        assert!(!store.namespaces().unwrap().contains(&ns));
+        assert!(!service.namespaces().contains(&ns));
+    }
+    let reopened = Service::open(settings, store).unwrap();
+    assert_eq!(reopened.namespaces(), Vec::<String>::new());
+    assert_eq!(reopened.documents(), 0);
+}
