@@ -1573,7 +1573,16 @@ impl Store for WalStore {
             .map(|h| {
                 let payload = h.payload()?;
                 let mut d = codec::decode_document(&payload).ok_or_else(|| {
-                    StoreError::Corrupt("a stored record no longer decodes".to_string())
+                    let what = codec::decode_key(&payload).map_or_else(
+                        || "a record".to_string(),
+                        |k| format!("the record of {:?} in namespace {:?}", k.name, k.namespace),
+                    );
+                    StoreError::Corrupt(format!(
+                        "{what} (sequence {}) passes its checksum but does not decode: a \
+                         faulty build wrote it or another program changed it; restore the \
+                         data directory from a backup",
+                        h.seq
+                    ))
                 })?;
                 if reindexed {
                     // Written under other settings: the analysis does not fit this index.
