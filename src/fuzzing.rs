@@ -3,11 +3,17 @@
 //! the same checks run on the committed corpus in a stable `cargo test`
 //! (`tests/fuzz_corpus.rs`) as under libFuzzer. Not a public API: hidden from the docs.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use prost::Message;
 
 use crate::engine::Settings;
 use crate::grpc::convert::{query_options, report_from_pb};
 use crate::grpc::pb;
+use crate::store::codec::{self, SNAPSHOT_MAGIC, WAL_MAGIC};
+use crate::store::{
+    Fingerprint, FsyncPolicy, Store, StoreError, StoredRecord, WalOptions, WalStore, snapshot,
+};
 use crate::text::normalize::{normalize, tokenize, tokenize_graphemes};
 use crate::text::paragraph::{Split, split_paragraphs_with};
 
@@ -134,4 +140,228 @@ pub fn jsonl_record(data: &[u8]) {
         (Err(_), None) => {}
         (got, want) => panic!("parse_record gave {got:?}, serde_json {want:?}"),
     }
+}
+
+/// Store decoding, WAL side. The bytes are decoded as one record payload (key, catalog
+/// entry, analysis, text: never a panic, and what decodes encodes back to the same), then
+/// used as the body of a WAL segment behind a valid header, which [`WalStore::open`]
+/// replays. The first byte is flags: bit 0 fixes each frame's checksum first (so the
+/// fuzzer reaches replay with frames that pass their CRC), bit 1 opens with
+/// [`WalOptions::repair`]. Opening must not panic; a store that opens loads every document with its text; a store refused for damage in the middle is refused at an offset inside the file, opens with a repair, and then opens without one.
+pub fn wal_record(data: &[u8]) {
+    payload(data);
+    let Some((&flags, body)) = data.split_first() else {
+        return;
+    };
+    let mut file = header(WAL_MAGIC, 1, 0).to_vec();
+    file.extend_from_slice(&fixed(body, flags & 1 != 0));
+    open_fuzzed(&format!("wal-{:020}.log", 1), &file, flags & 2 != 0);
+}
+
+/// Store decoding, snapshot side: the bytes after two (flags as in [`wal_record`], and
+/// the record count the header declares) are the body of a snapshot behind a valid
+/// header, which [`WalStore::open`] reads, with the checks of [`wal_record`].
+pub fn snapshot(data: &[u8]) {
+    let [flags, count, body @ ..] = data else {
+        return;
+    };
+    let mut file = header(SNAPSHOT_MAGIC, u64::from(*count), u64::from(*count)).to_vec();
+    file.extend_from_slice(&fixed(body, flags & 1 != 0));
+    open_fuzzed(snapshot::SNAPSHOT, &file, flags & 2 != 0);
+}
+
+/// One record payload: decoding never panics, a put that decodes whole encodes back to
+/// the same document and text, and the key agrees with the document.
+fn payload(data: &[u8]) {
+    let key = codec::decode_key(data);
+    let document = codec::decode_document(data);
+    let text = codec::decode_text(data);
+    if let (Some(key), Some(document)) = (&key, &document) {
+        assert_eq!(key.op, codec::Op::Put);
+        assert_eq!(
+            (&key.namespace, &key.name),
+            (&document.namespace, &document.name)
+        );
+    }
+    if let (Some(document), Some(text)) = (document, text)
+        && document.records.is_some()
+    {
+        let record = StoredRecord { document, text };
+        let encoded = codec::encode_put(&record);
+        assert_eq!(
+            codec::decode_document(&encoded).as_ref(),
+            Some(&record.document)
+        );
+        assert_eq!(codec::decode_text(&encoded).as_ref(), Some(&record.text));
+    }
+}
+
+fn header(magic: [u8; 8], seq: u64, count: u64) -> [u8; codec::HEADER_LEN] {
+    codec::Header {
+        magic,
+        version: codec::FORMAT_VERSION,
+        fingerprint: Fingerprint::from_settings(&Settings::default()),
+        seq,
+        count,
+    }
+    .encode()
+}
+
+/// `body` with the checksum of each whole frame recomputed, if `fix`.
+fn fixed(body: &[u8], fix: bool) -> Vec<u8> {
+    let mut out = body.to_vec();
+    let mut at = 0usize;
+    while fix && at + codec::FRAME_HEADER <= out.len() {
+        let len = u32::from_le_bytes([out[at], out[at + 1], out[at + 2], out[at + 3]]) as usize;
+        let Some(end) = (at + codec::FRAME_HEADER).checked_add(len) else {
+            break;
+        };
+        if end > out.len() {
+            break;
+        }
+        let crc = crc32fast::hash(&out[at + 8..end]);
+        out[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
+        at = end;
+    }
+    out
+}
+
+/// Writes `file` as `name` in an empty data directory and opens a [`WalStore`] on it.
+/// Never a panic; it opens, or refuses with an error. Opened, every document it loads has
+/// its text. Refused for damage in the middle of the log, the damage lies inside the
+/// file, a repair opens it, and the store then opens without repair.
+fn open_fuzzed(name: &str, file: &[u8], repair: bool) {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "neardup-fuzz-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    std::fs::write(dir.join(name), file).expect("a temporary file");
+    let options = |repair| WalOptions {
+        fsync: FsyncPolicy::Never,
+        compact_min_bytes: u64::MAX,
+        repair,
+        ..WalOptions::new(&Settings::default())
+    };
+    let check = |store: WalStore| {
+        // A put whose checksum holds but whose body does not decode passes open (which
+        // reads keys only) and is refused here, by name (found by this target).
+        let documents = match store.load() {
+            Ok(documents) => documents,
+            Err(StoreError::Corrupt(message)) => {
+                assert!(message.contains("does not decode"), "{message}");
+                return;
+            }
+            Err(e) => panic!("load failed: {e}"),
+        };
+        for d in &documents {
+            let text = store.text(&d.namespace, &d.name);
+            assert!(
+                matches!(text, Ok(Some(_))),
+                "{:?}/{:?}: no text ({text:?})",
+                d.namespace,
+                d.name
+            );
+        }
+        store
+            .namespaces()
+            .expect("a store that opened lists its namespaces");
+    };
+    match WalStore::open(&dir, options(repair)) {
+        Ok(store) => check(store),
+        Err(StoreError::Damaged(damage)) => {
+            assert!(!repair, "a repair refused: {damage}");
+            assert!(damage.offset <= file.len() as u64, "{damage}");
+            let repaired = WalStore::open(&dir, options(true))
+                .unwrap_or_else(|e| panic!("the repair of {damage} failed: {e}"));
+            drop(repaired);
+            let store = WalStore::open(&dir, options(false))
+                .unwrap_or_else(|e| panic!("after a repair, open failed: {e}"));
+            check(store);
+        }
+        Err(_) => {}
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Seeds of the store targets, made by the current encoder: a log of puts (short and
+/// compressed texts), a replacement, deletions and namespace changes, and the snapshot
+/// of the same store; each as the bytes its target takes. `tests/fuzz_corpus.rs` runs
+/// them (so they follow the format) and the committed corpus starts from them.
+pub fn store_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    let settings = Settings::default();
+    let analyzer = crate::analysis::Analyzer::new(settings.shape()).expect("default settings");
+    let record = |ns: &str, name: &str, text: String| {
+        let doc = analyzer.document(text, Split::Auto);
+        crate::service::record(ns, name, &doc, Split::Auto, &Default::default(), 7)
+    };
+    let short = "A short paragraph of a few words, long enough to be indexed by the engine.";
+    let long = format!("{short}\n\n").repeat(20) + "中文段落也在这里，以便测试字符切分。";
+    let mut seeds = Vec::new();
+    for (i, r) in [
+        record("ns", "a", short.to_string()),
+        record("ns", "b", long.clone()),
+    ]
+    .iter()
+    .enumerate()
+    {
+        seeds.push((
+            "wal_record",
+            format!("seed-put-{i}"),
+            codec::encode_put(r).to_vec(),
+        ));
+    }
+    seeds.push((
+        "wal_record",
+        "seed-delete".into(),
+        codec::encode_delete("ns", "a"),
+    ));
+    seeds.push((
+        "wal_record",
+        "seed-create-namespace".into(),
+        codec::encode_namespace("x", false),
+    ));
+
+    let dir = std::env::temp_dir().join(format!("neardup-fuzz-seeds-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let options = WalOptions {
+        compact_min_bytes: u64::MAX,
+        ..WalOptions::new(&settings)
+    };
+    let store = WalStore::open(&dir, options.clone()).expect("a new store");
+    let store_ops = |store: &WalStore| -> Result<(), StoreError> {
+        store.create_namespace("empty")?;
+        store.put(&record("ns", "a", short.to_string()))?;
+        store.put(&record("ns", "b", long.clone()))?;
+        store.put(&record("gone", "g", short.to_string()))?;
+        store.put(&record("ns", "a", format!("{short} Replaced.")))?;
+        store.delete("ns", "b")?;
+        store.delete_namespace("gone")?;
+        Ok(())
+    };
+    store_ops(&store).expect("store writes");
+    drop(store);
+    let segment = std::fs::read(dir.join(format!("wal-{:020}.log", 1))).expect("the segment");
+    for flags in [0u8, 1, 2] {
+        let mut seed = vec![flags];
+        seed.extend_from_slice(&segment[codec::HEADER_LEN..]);
+        seeds.push(("wal_record", format!("seed-log-flags-{flags}"), seed));
+    }
+    let store = WalStore::open(&dir, options).expect("the store again");
+    store.compact().expect("a snapshot");
+    drop(store);
+    let snap = std::fs::read(dir.join(snapshot::SNAPSHOT)).expect("the snapshot");
+    let count = codec::Header::decode(&snap, SNAPSHOT_MAGIC)
+        .expect("its header")
+        .count as u8;
+    for flags in [0u8, 1] {
+        let mut seed = vec![flags, count];
+        seed.extend_from_slice(&snap[codec::HEADER_LEN..]);
+        seeds.push(("snapshot", format!("seed-flags-{flags}"), seed));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    seeds
 }

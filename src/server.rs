@@ -174,6 +174,9 @@ pub struct StoreConfig {
     /// Take over a data directory written under other engine settings, re-indexing its
     /// documents, instead of refusing to start.
     pub reindex: bool,
+    /// Open a log damaged in the middle by cutting it at the damage (see
+    /// [`WalOptions::repair`]) instead of refusing to start.
+    pub repair: bool,
 }
 
 impl ServerConfig {
@@ -221,10 +224,22 @@ pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, StoreError> {
     let options = WalOptions {
         fsync: config.store.fsync,
         reindex: config.store.reindex,
+        repair: config.store.repair,
         observer: Some(config.edge.metrics.wal_observer()),
         ..WalOptions::new(&config.settings)
     };
     let store = WalStore::open(&config.data_dir, options)?;
+    if let Some(damage) = &store.recovery().repaired {
+        tracing::warn!(
+            segment = %damage.segment.display(),
+            offset = damage.offset,
+            kept_up_to = damage.last_good_seq,
+            dropped = damage.after.len(),
+            "repaired the write-ahead log: {}; dropped:{}",
+            damage.kind,
+            damage.describe_dropped(usize::MAX)
+        );
+    }
     config
         .edge
         .metrics

@@ -3,7 +3,17 @@
 //! Everything a front end needs that is neither transport nor algorithm lives here, so
 //! the gRPC handlers, the `scan` command, the Python binding and the tests all go through
 //! the same code, with or without a server:
-//! - the namespace registry (one [`Engine`] per namespace, created by its first Submit);
+//! - the namespace registry: one [`Engine`] per namespace, created explicitly
+//!   ([`Service::create_namespace`]) or, when [`NamespaceLimits::auto_create`] allows it,
+//!   by its first Submit; deleted with every document in it ([`Service::delete_namespace`]),
+//!   each as one durable change of the store. Names of new namespaces are validated
+//!   ([`validate_namespace`]);
+//! - the limits that keep one caller from exhausting the server ([`NamespaceLimits`]):
+//!   how many namespaces, how many documents and index bytes per namespace, and index
+//!   bytes in all. Index bytes are accounted per document from its analysis
+//!   ([`footprint`]): the band keys, shingle sets and sketches it adds to memory. Limits
+//!   are checked before a write, so concurrent writes may pass one by at most one
+//!   document each;
 //! - the write transaction: a submission is reported on and indexed by its engine, then
 //!   recorded in the store, and only then acknowledged; if the store fails, the engine
 //!   change is rolled back (a replaced document is put back from its records) and the
@@ -17,12 +27,13 @@
 //! It is synchronous and blocking (store I/O): async callers run it off their runtime.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
 
-use crate::analysis::{AnalyzedDocument, Analyzer};
+use crate::analysis::{AnalyzedDocument, Analyzer, ParagraphRecord};
 use crate::engine::{
     Document, Engine, EngineStats, QueryOptions, Report, Settings, Submitted, Texts,
 };
@@ -40,9 +51,22 @@ pub enum ServiceError {
     /// The engine refused the request.
     #[error(transparent)]
     Engine(#[from] Error),
-    /// The namespace has no documents yet.
-    #[error("namespace {0:?} not found (it is created by its first Submit)")]
+    /// The namespace does not exist (or the caller may not see it).
+    #[error("namespace {0:?} not found")]
     NamespaceNotFound(String),
+    /// CreateNamespace of a namespace that exists.
+    #[error("namespace {0:?} already exists")]
+    NamespaceExists(String),
+    /// A limit of [`NamespaceLimits`] would be passed.
+    #[error("{detail}: the limit is {limit} (`--{flag}`)")]
+    LimitExceeded {
+        /// The flag that sets the limit.
+        flag: &'static str,
+        /// The limit.
+        limit: usize,
+        /// What the refused call would have done.
+        detail: String,
+    },
     /// Too many calls are waiting for a worker.
     #[error("server overloaded: {0} calls already waiting for a worker, retry later")]
     Overloaded(usize),
@@ -83,6 +107,114 @@ pub enum ServiceError {
     Internal(String),
 }
 
+/// The longest name of a new namespace, in bytes.
+pub const MAX_NAMESPACE_LEN: usize = 64;
+
+/// Checks the name of a new namespace: 1 to [`MAX_NAMESPACE_LEN`] ASCII letters, digits,
+/// `-`, `_` and `.`, starting with a letter or digit. (Names are checked when a namespace
+/// is created; an existing namespace of an older, looser rule stays usable.)
+pub fn validate_namespace(name: &str) -> Result<(), Error> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if name.is_empty()
+        || name.len() > MAX_NAMESPACE_LEN
+        || !name.chars().all(ok_char)
+        || !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        return Err(Error::invalid(
+            "namespace",
+            format!(
+                "{name:?} is not a valid namespace name: 1 to {MAX_NAMESPACE_LEN} ASCII letters, \
+                 digits, `-`, `_` or `.`, starting with a letter or digit"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// What a service holds at most, so that no caller can exhaust the server. `usize::MAX`
+/// means no limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceLimits {
+    /// Namespaces (`--max-namespaces`).
+    pub max_namespaces: usize,
+    /// Documents in one namespace (`--max-namespace-documents`).
+    pub max_documents: usize,
+    /// Index bytes of one namespace (`--max-namespace-bytes`), as [`footprint`] counts them.
+    pub max_namespace_bytes: usize,
+    /// Index bytes of every namespace together (`--max-index-bytes`).
+    pub max_index_bytes: usize,
+    /// Whether a Submit to a namespace that does not exist creates it (otherwise it fails
+    /// with NOT_FOUND, and namespaces are made with CreateNamespace).
+    pub auto_create: bool,
+}
+
+impl Default for NamespaceLimits {
+    /// No limits; namespaces are created by their first Submit.
+    fn default() -> NamespaceLimits {
+        NamespaceLimits {
+            max_namespaces: usize::MAX,
+            max_documents: usize::MAX,
+            max_namespace_bytes: usize::MAX,
+            max_index_bytes: usize::MAX,
+            auto_create: true,
+        }
+    }
+}
+
+/// The index memory a document's paragraph records account for: per record its band
+/// keys and exact key (a posting each), its shingle set, its sketch and its fixed fields.
+pub fn footprint(records: &[ParagraphRecord]) -> usize {
+    records
+        .iter()
+        .map(|r| paragraph_footprint(r.band_keys.len(), r.set.len()))
+        .sum()
+}
+
+/// [`footprint`] of the records an analyzed document will have.
+pub fn document_footprint(doc: &AnalyzedDocument) -> usize {
+    doc.paragraphs
+        .iter()
+        .filter(|p| !p.too_short)
+        .map(|p| paragraph_footprint(p.band_keys.len(), p.text.set.len()))
+        .sum()
+}
+
+fn paragraph_footprint(band_keys: usize, set: usize) -> usize {
+    // A posting: a key and a slot in a map, with the map's control byte.
+    const POSTING: usize = std::mem::size_of::<(u64, u32)>() + 1;
+    std::mem::size_of::<ParagraphRecord>() + (band_keys + 1) * POSTING + set * 4
+}
+
+/// One namespace: its engine and what it accounts for.
+struct Namespace {
+    engine: Arc<Engine>,
+    /// Held shared by every write and exclusively by the namespace's deletion, which sets
+    /// it: a write never lands in a namespace being deleted.
+    deleted: RwLock<bool>,
+    documents: AtomicUsize,
+    bytes: AtomicUsize,
+}
+
+impl Namespace {
+    fn new(engine: Engine) -> Arc<Namespace> {
+        Arc::new(Namespace {
+            engine: Arc::new(engine),
+            deleted: RwLock::new(false),
+            documents: AtomicUsize::new(0),
+            bytes: AtomicUsize::new(0),
+        })
+    }
+}
+
+/// What a namespace holds, as the service accounts it (see [`NamespaceLimits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamespaceUsage {
+    /// Documents.
+    pub documents: usize,
+    /// Index bytes ([`footprint`]).
+    pub bytes: usize,
+}
+
 /// A submission, validated and analyzed, ready to apply.
 #[derive(Debug)]
 pub struct Submission {
@@ -117,8 +249,11 @@ pub struct StoredText {
 pub struct Service {
     settings: Settings,
     analyzer: Analyzer,
-    engines: RwLock<HashMap<String, Arc<Engine>>>,
+    namespaces: RwLock<HashMap<String, Arc<Namespace>>>,
     store: Arc<dyn Store>,
+    limits: NamespaceLimits,
+    /// Index bytes of every namespace ([`footprint`]).
+    bytes: AtomicUsize,
     /// Striped per-document write locks (see the module docs).
     write_locks: Box<[Mutex<()>]>,
 }
@@ -161,15 +296,27 @@ fn now_ms() -> u64 {
 }
 
 impl Service {
-    /// Opens the service over `store`, restoring every namespace's engine from
-    /// [`Store::load`]. Blocking (CPU and store I/O).
+    /// Opens the service over `store` without limits, restoring every namespace's engine
+    /// from [`Store::load`]. Blocking (CPU and store I/O).
     pub fn open(settings: Settings, store: Arc<dyn Store>) -> Result<Service, ServiceError> {
+        Service::open_with(settings, store, NamespaceLimits::default())
+    }
+
+    /// [`Service::open`] with these limits. A store that holds more than they allow
+    /// still opens, whole; only new writes are refused.
+    pub fn open_with(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        limits: NamespaceLimits,
+    ) -> Result<Service, ServiceError> {
         settings.validate()?;
         let service = Service {
             analyzer: Analyzer::new(settings.shape())?,
             settings,
-            engines: RwLock::new(HashMap::new()),
+            namespaces: RwLock::new(HashMap::new()),
             store,
+            limits,
+            bytes: AtomicUsize::new(0),
             write_locks: (0..WRITE_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         };
         service.restore()?;
@@ -179,6 +326,11 @@ impl Service {
     /// The engine settings every namespace uses.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &NamespaceLimits {
+        &self.limits
     }
 
     /// The analyzer submissions are analyzed with (before any namespace is touched).
@@ -191,14 +343,21 @@ impl Service {
         &self.store
     }
 
+    fn registry(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Namespace>>> {
+        self.namespaces.read().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Documents in every namespace.
     pub fn documents(&self) -> usize {
-        self.engines
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+        self.registry()
             .values()
-            .map(|e| e.stats().documents)
+            .map(|n| n.documents.load(Ordering::Relaxed))
             .sum()
+    }
+
+    /// Index bytes of every namespace ([`footprint`]).
+    pub fn index_bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
     }
 
     /// The write lock of one document id.
@@ -210,49 +369,157 @@ impl Service {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The engine of a namespace that exists.
-    pub fn engine(&self, ns: &str) -> Result<Arc<Engine>, ServiceError> {
-        self.engines
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+    fn namespace(&self, ns: &str) -> Result<Arc<Namespace>, ServiceError> {
+        self.registry()
             .get(ns)
             .cloned()
             .ok_or_else(|| ServiceError::NamespaceNotFound(ns.to_string()))
     }
 
-    fn engine_or_create(&self, ns: &str) -> Result<Arc<Engine>, ServiceError> {
-        if let Ok(engine) = self.engine(ns) {
-            return Ok(engine);
-        }
-        let mut engines = self.engines.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(engine) = engines.get(ns) {
-            return Ok(engine.clone());
-        }
-        let engine = Arc::new(Engine::new(self.settings.clone())?);
-        engines.insert(ns.to_string(), engine.clone());
-        Ok(engine)
+    /// The engine of a namespace that exists.
+    pub fn engine(&self, ns: &str) -> Result<Arc<Engine>, ServiceError> {
+        self.namespace(ns).map(|n| n.engine.clone())
     }
 
-    /// Creates a namespace if it does not exist yet (Submit does it implicitly).
-    pub fn create_namespace(&self, ns: &str) -> Result<(), ServiceError> {
-        self.engine_or_create(ns).map(|_| ())
+    /// What a namespace that exists holds.
+    pub fn usage(&self, ns: &str) -> Result<NamespaceUsage, ServiceError> {
+        let n = self.namespace(ns)?;
+        Ok(NamespaceUsage {
+            documents: n.documents.load(Ordering::Relaxed),
+            bytes: n.bytes.load(Ordering::Relaxed),
+        })
+    }
+
+    /// The namespace a write goes to: an existing one, or a new one if
+    /// [`NamespaceLimits::auto_create`].
+    fn namespace_for_write(&self, ns: &str) -> Result<Arc<Namespace>, ServiceError> {
+        match self.namespace(ns) {
+            Ok(n) => Ok(n),
+            Err(err) if !self.limits.auto_create => Err(err),
+            Err(_) => {
+                self.create_namespace(ns)?;
+                self.namespace(ns)
+            }
+        }
+    }
+
+    /// Creates a namespace, recording it in the store; `false` if it existed already.
+    /// Fails with [`ServiceError::LimitExceeded`] past `max_namespaces`, and with an
+    /// invalid argument for a bad name ([`validate_namespace`]).
+    pub fn create_namespace(&self, ns: &str) -> Result<bool, ServiceError> {
+        validate_namespace(ns)?;
+        if self.registry().contains_key(ns) {
+            return Ok(false);
+        }
+        // Creation is rare: holding the registry across the store's write keeps the
+        // count and the store in step.
+        let mut registry = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
+        if registry.contains_key(ns) {
+            return Ok(false);
+        }
+        if registry.len() >= self.limits.max_namespaces {
+            return Err(ServiceError::LimitExceeded {
+                flag: "max-namespaces",
+                limit: self.limits.max_namespaces,
+                detail: format!(
+                    "cannot create namespace {ns:?}: the server holds {} namespaces",
+                    registry.len()
+                ),
+            });
+        }
+        let engine = Engine::new(self.settings.clone())?;
+        self.store.create_namespace(ns)?;
+        registry.insert(ns.to_string(), Namespace::new(engine));
+        Ok(true)
+    }
+
+    /// Deletes a namespace and every document in it, as one change of the store; returns
+    /// how many documents it held. Writes to it under way finish first; later ones find
+    /// no namespace.
+    pub fn delete_namespace(&self, ns: &str) -> Result<usize, ServiceError> {
+        let n = self.namespace(ns)?;
+        let mut deleted = n.deleted.write().unwrap_or_else(|e| e.into_inner());
+        if *deleted {
+            return Err(ServiceError::NamespaceNotFound(ns.to_string()));
+        }
+        let documents = self.store.delete_namespace(ns)?;
+        *deleted = true;
+        self.namespaces
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(ns);
+        self.bytes
+            .fetch_sub(n.bytes.load(Ordering::Relaxed), Ordering::Relaxed);
+        Ok(documents)
     }
 
     /// Names of the namespaces, sorted.
     pub fn namespaces(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .engines
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .cloned()
-            .collect();
+        let mut names: Vec<String> = self.registry().keys().cloned().collect();
         names.sort();
         names
     }
 
+    /// Accounts for a document added to (`added`) or removed from a namespace.
+    fn account(&self, n: &Namespace, documents: isize, bytes_added: usize, bytes_removed: usize) {
+        if documents >= 0 {
+            n.documents.fetch_add(documents as usize, Ordering::Relaxed);
+        } else {
+            n.documents
+                .fetch_sub(documents.unsigned_abs(), Ordering::Relaxed);
+        }
+        n.bytes.fetch_add(bytes_added, Ordering::Relaxed);
+        n.bytes.fetch_sub(bytes_removed, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes_added, Ordering::Relaxed);
+        self.bytes.fetch_sub(bytes_removed, Ordering::Relaxed);
+    }
+
+    /// Refuses a write that would add a document (`new`) of `bytes` to `n` past a limit.
+    fn check_limits(
+        &self,
+        ns: &str,
+        n: &Namespace,
+        new: bool,
+        bytes: usize,
+    ) -> Result<(), ServiceError> {
+        let l = &self.limits;
+        let documents = n.documents.load(Ordering::Relaxed);
+        if new && documents >= l.max_documents {
+            return Err(ServiceError::LimitExceeded {
+                flag: "max-namespace-documents",
+                limit: l.max_documents,
+                detail: format!("namespace {ns:?} holds {documents} documents"),
+            });
+        }
+        let held = n.bytes.load(Ordering::Relaxed);
+        if held.saturating_add(bytes) > l.max_namespace_bytes {
+            return Err(ServiceError::LimitExceeded {
+                flag: "max-namespace-bytes",
+                limit: l.max_namespace_bytes,
+                detail: format!(
+                    "namespace {ns:?} holds {held} index bytes, and this document needs {bytes} more"
+                ),
+            });
+        }
+        let total = self.bytes.load(Ordering::Relaxed);
+        if total.saturating_add(bytes) > l.max_index_bytes {
+            return Err(ServiceError::LimitExceeded {
+                flag: "max-index-bytes",
+                limit: l.max_index_bytes,
+                detail: format!(
+                    "the server's index holds {total} bytes, and this document needs {bytes} more"
+                ),
+            });
+        }
+        Ok(())
+    }
+
     fn restore(&self) -> Result<(), ServiceError> {
         let started = Instant::now();
+        // Namespaces the store lists exist, documents or not.
+        for ns in self.store.namespaces()? {
+            self.restored_namespace(&ns)?;
+        }
         let documents = self.store.load()?;
         let count = documents.len();
         let mut migrated = 0usize;
@@ -282,7 +549,8 @@ impl Service {
             // The engine's maps are concurrent: indexing in parallel halves the restore on
             // two cores.
             ready.par_iter().try_for_each(|d| {
-                let engine = self.engine_or_create(&d.namespace)?;
+                let n = self.restored_namespace(&d.namespace)?;
+                let records = d.records.as_deref().unwrap_or_default();
                 let document = Document {
                     id: 0,
                     name: d.name.as_str().into(),
@@ -292,9 +560,9 @@ impl Service {
                     split: d.split,
                     paragraphs: d.paragraphs as usize,
                 };
-                engine
-                    .restore(document, d.records.as_deref().unwrap_or_default())
-                    .map(|_| ())
+                n.engine
+                    .restore(document, records)
+                    .map(|_| self.account(&n, 1, footprint(records), 0))
                     .map_err(|e| {
                         ServiceError::Store(StoreError::Corrupt(format!(
                             "cannot restore {:?} in namespace {:?}: {e}",
@@ -312,6 +580,21 @@ impl Service {
             );
         }
         Ok(())
+    }
+
+    /// The namespace of a restored document (or of the store's list), created without
+    /// writing to the store or checking limits: what the store holds is restored whole.
+    fn restored_namespace(&self, ns: &str) -> Result<Arc<Namespace>, ServiceError> {
+        if let Ok(n) = self.namespace(ns) {
+            return Ok(n);
+        }
+        let mut registry = self.namespaces.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = registry.get(ns) {
+            return Ok(n.clone());
+        }
+        let n = Namespace::new(Engine::new(self.settings.clone())?);
+        registry.insert(ns.to_string(), n.clone());
+        Ok(n)
     }
 
     /// The record of a stored document analyzed again from its stored text.
@@ -335,8 +618,22 @@ impl Service {
     /// docs). Blocking. `indexed` is called once the CPU work is done, before the wait for
     /// the store (a caller that bounds concurrent CPU work frees its slot there).
     pub fn submit(&self, s: Submission, indexed: impl FnOnce()) -> Result<Submitted, ServiceError> {
-        let engine = self.engine_or_create(&s.namespace)?;
+        let n = self.namespace_for_write(&s.namespace)?;
+        let deleted = n.deleted.read().unwrap_or_else(|e| e.into_inner());
+        if *deleted {
+            return Err(ServiceError::NamespaceNotFound(s.namespace));
+        }
+        let engine = &n.engine;
         let _write = self.write_lock(&s.namespace, &s.id);
+        let bytes = document_footprint(&s.doc);
+        let existing = engine.document(&s.id);
+        let same_text = existing
+            .as_ref()
+            .is_some_and(|d| d.text_hash == xxhash_rust::xxh3::xxh3_64(s.doc.text.as_bytes()));
+        // An unchanged resubmission adds nothing, and a conflict fails in the engine.
+        if existing.is_none() || (s.replace && !same_text) {
+            self.check_limits(&s.namespace, &n, existing.is_none(), bytes)?;
+        }
         let previous = if s.replace {
             engine
                 .document(&s.id)
@@ -380,6 +677,13 @@ impl Service {
             tracing::warn!(namespace = %s.namespace, document_id = %s.id, error = %err, "store put failed; rolled back");
             return Err(err.into());
         }
+        if submitted.created {
+            let removed = previous
+                .filter(|_| submitted.replaced)
+                .map_or(0, |(_, records)| footprint(&records));
+            let documents = if submitted.replaced { 0 } else { 1 };
+            self.account(&n, documents, bytes, removed);
+        }
         Ok(submitted)
     }
 
@@ -401,13 +705,19 @@ impl Service {
 
     /// Deletes a document (store first); returns how many paragraphs it had.
     pub fn delete(&self, namespace: &str, id: &str) -> Result<usize, ServiceError> {
-        let engine = self.engine(namespace)?;
-        let _write = self.write_lock(namespace, id);
-        if engine.document(id).is_none() {
-            return Err(Error::NotFound(id.to_string()).into());
+        let n = self.namespace(namespace)?;
+        let deleted = n.deleted.read().unwrap_or_else(|e| e.into_inner());
+        if *deleted {
+            return Err(ServiceError::NamespaceNotFound(namespace.to_string()));
         }
+        let _write = self.write_lock(namespace, id);
+        let Some(records) = n.engine.records(id) else {
+            return Err(Error::NotFound(id.to_string()).into());
+        };
         self.store.delete(namespace, id)?;
-        Ok(engine.remove(id)?.paragraphs)
+        let paragraphs = n.engine.remove(id)?.paragraphs;
+        self.account(&n, -1, 0, footprint(&records));
+        Ok(paragraphs)
     }
 
     /// A stored document with its text and paragraphs.
@@ -434,10 +744,11 @@ impl Service {
         namespace: Option<&str>,
     ) -> Result<Vec<(String, EngineStats)>, ServiceError> {
         let engines: Vec<(String, Arc<Engine>)> = match namespace {
-            None => {
-                let map = self.engines.read().unwrap_or_else(|e| e.into_inner());
-                map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-            }
+            None => self
+                .registry()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.engine.clone()))
+                .collect(),
             Some(ns) => vec![(ns.to_string(), self.engine(ns)?)],
         };
         let mut stats: Vec<(String, EngineStats)> =

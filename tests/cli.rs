@@ -168,6 +168,27 @@ impl NearDup for Malformed {
             ..Default::default()
         }))
     }
+
+    async fn create_namespace(
+        &self,
+        _: Request<pb::CreateNamespaceRequest>,
+    ) -> Result<Response<pb::CreateNamespaceResponse>, Status> {
+        Err(Status::unimplemented("create_namespace"))
+    }
+
+    async fn delete_namespace(
+        &self,
+        _: Request<pb::DeleteNamespaceRequest>,
+    ) -> Result<Response<pb::DeleteNamespaceResponse>, Status> {
+        Err(Status::unimplemented("delete_namespace"))
+    }
+
+    async fn list_namespaces(
+        &self,
+        _: Request<pb::ListNamespacesRequest>,
+    ) -> Result<Response<pb::ListNamespacesResponse>, Status> {
+        Err(Status::unimplemented("list_namespaces"))
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,3 +44,36 @@ fn paragraphs() {
 fn jsonl_record() {
     replay("jsonl_record", neardup::fuzzing::jsonl_record);
 }
+
+#[test]
+fn wal_record() {
+    replay("wal_record", neardup::fuzzing::wal_record);
+}
+
+#[test]
+fn snapshot() {
+    replay("snapshot", neardup::fuzzing::snapshot);
+}
+
+/// The store targets' seeds, made afresh by the current encoder, pass their checks (the
+/// committed ones were made the same way, and stay as regression inputs when the format
+/// moves on).
+#[test]
+fn store_seeds() {
+    let seeds = neardup::fuzzing::store_seeds();
+    assert!(seeds.len() >= 8);
+    for (target, name, data) in seeds {
+        let check = match target {
+            "wal_record" => neardup::fuzzing::wal_record,
+            "snapshot" => neardup::fuzzing::snapshot,
+            other => panic!("no target {other}"),
+        };
+        let outcome = std::panic::catch_unwind(|| check(&data));
+        assert!(outcome.is_ok(), "{target}/{name} fails its check");
+        if let Ok(dir) = std::env::var("NEARDUP_WRITE_SEEDS") {
+            let dir = std::path::Path::new(&dir).join(target);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(name), data).unwrap();
+        }
+    }
+}

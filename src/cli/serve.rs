@@ -27,6 +27,7 @@ use neardup::server::{
     DEFAULT_MAX_INFLIGHT_BYTES, EdgeConfig, Listeners, ServerConfig, StoreConfig, TlsFiles,
     open_store, serve,
 };
+use neardup::service::NamespaceLimits;
 use neardup::store::FsyncPolicy;
 
 use super::{EngineArgs, UsageError};
@@ -63,6 +64,11 @@ pub struct ServeArgs {
     /// documents, instead of refusing to start.
     #[arg(long, env = "NEARDUP_REINDEX")]
     pub reindex: bool,
+    /// Open a write-ahead log damaged in the middle by cutting it at the first damage,
+    /// keeping every change before it; what is dropped is printed, and the cut segments
+    /// are kept in DATA_DIR/damaged/. Without it, such a log refuses to start.
+    #[arg(long, env = "NEARDUP_REPAIR")]
+    pub repair: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
     /// Largest request message, in bytes.
@@ -83,6 +89,24 @@ pub struct ServeArgs {
     /// Requests of one SubmitStream analyzed ahead of the one being applied.
     #[arg(long, env = "NEARDUP_STREAM_WINDOW", default_value_t = Limits::default().stream_window)]
     pub stream_window: usize,
+    /// Most namespaces; creating one more fails with RESOURCE_EXHAUSTED [default: no limit].
+    #[arg(long, env = "NEARDUP_MAX_NAMESPACES", value_name = "N")]
+    pub max_namespaces: Option<usize>,
+    /// Most documents per namespace [default: no limit].
+    #[arg(long, env = "NEARDUP_MAX_NAMESPACE_DOCUMENTS", value_name = "N")]
+    pub max_namespace_documents: Option<usize>,
+    /// Most index bytes per namespace (band keys, shingle sets and sketches of its
+    /// paragraphs) [default: no limit].
+    #[arg(long, env = "NEARDUP_MAX_NAMESPACE_BYTES", value_name = "BYTES")]
+    pub max_namespace_bytes: Option<usize>,
+    /// Most index bytes of all namespaces together: the server's memory budget for the
+    /// index [default: no limit].
+    #[arg(long, env = "NEARDUP_MAX_INDEX_BYTES", value_name = "BYTES")]
+    pub max_index_bytes: Option<usize>,
+    /// Whether a Submit to a namespace that does not exist creates it [default: true
+    /// without --auth-tokens, false with them (namespaces are made with CreateNamespace)].
+    #[arg(long, env = "NEARDUP_AUTO_CREATE_NAMESPACES", value_name = "BOOL")]
+    pub auto_create_namespaces: Option<bool>,
     /// Request bytes all calls together may hold while they are received and processed;
     /// a message that would pass it fails with RESOURCE_EXHAUSTED before it is read.
     #[arg(long, env = "NEARDUP_MAX_INFLIGHT_BYTES", default_value_t = DEFAULT_MAX_INFLIGHT_BYTES)]
@@ -163,10 +187,20 @@ impl ServeArgs {
                 workers: self.workers.unwrap_or(Limits::default().workers),
                 max_pending: self.max_pending,
                 stream_window: self.stream_window,
+                namespaces: NamespaceLimits {
+                    max_namespaces: self.max_namespaces.unwrap_or(usize::MAX),
+                    max_documents: self.max_namespace_documents.unwrap_or(usize::MAX),
+                    max_namespace_bytes: self.max_namespace_bytes.unwrap_or(usize::MAX),
+                    max_index_bytes: self.max_index_bytes.unwrap_or(usize::MAX),
+                    auto_create: self
+                        .auto_create_namespaces
+                        .unwrap_or(self.auth_tokens.is_none()),
+                },
             },
             store: StoreConfig {
                 fsync: self.fsync,
                 reindex: self.reindex,
+                repair: self.repair,
             },
             edge: EdgeConfig {
                 tls: self

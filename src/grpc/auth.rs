@@ -15,8 +15,9 @@
 //! - `sha256` is the SHA-256 of the token, in hex; the token itself is never stored.
 //! - `namespaces` maps a namespace, or a prefix ending in `*` (`*` alone: every
 //!   namespace), to permissions: `read` (Check, GetDocument, Stats), `write` (Submit,
-//!   SubmitStream, DeleteDocument) and `admin` (everything, including the namespace
-//!   management to come). A token's permissions on a namespace are the union of every
+//!   SubmitStream, DeleteDocument) and `admin` (everything, and CreateNamespace,
+//!   DeleteNamespace, ListNamespaces; ListNamespaces lists the namespaces the token is
+//!   admin on, and needs admin on at least one). A token's permissions on a namespace are the union of every
 //!   entry that matches it.
 //! - Blank lines and lines starting with `#` are ignored; anything else that is not a
 //!   valid entry (unknown field or permission, bad hash, duplicate hash or name) makes the
@@ -176,6 +177,22 @@ impl Access {
         }
     }
 
+    /// Whether the token is admin on at least one namespace (anonymous access is).
+    pub fn is_admin_anywhere(&self) -> bool {
+        match &self.0 {
+            None => true,
+            Some(p) => p
+                .grants
+                .iter()
+                .any(|(_, perms)| perms.contains(Permission::Admin)),
+        }
+    }
+
+    /// The token's name (empty for anonymous access).
+    pub fn token_name(&self) -> &str {
+        self.0.as_ref().map_or("", |p| p.name.as_str())
+    }
+
     /// Whether the call may use `permission` on `namespace` (empty: the default one).
     pub fn may(&self, permission: Permission, namespace: &str) -> bool {
         self.permissions(namespace_or_default(namespace))
@@ -194,7 +211,7 @@ impl Access {
             Err(ServiceError::NamespaceNotFound(namespace.to_string()))
         } else {
             Err(ServiceError::PermissionDenied {
-                token: self.0.as_ref().map_or("", |p| p.name.as_str()).to_string(),
+                token: self.token_name().to_string(),
                 permission: permission.name(),
                 namespace: namespace.to_string(),
             })

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::analysis::{AnalyzedDocument, Analyzer};
 use crate::cluster::ClusterService;
 use crate::engine::{EngineStats, QueryOptions, Report, Settings, Submitted};
-use crate::service::{Service, ServiceError, StoredText, Submission};
+use crate::service::{NamespaceUsage, Service, ServiceError, StoredText, Submission};
 use crate::store::Store;
 
 /// Where the server keeps its index; see the module docs. (One per server: the size of
@@ -133,6 +133,54 @@ impl Backend {
         match self {
             Backend::Embedded(s) => s.stats(namespace),
             Backend::Cluster(c) => wait(c.stats(namespace)),
+        }
+    }
+
+    /// [`Service::namespaces`], sorted.
+    pub fn namespaces(&self) -> Result<Vec<String>, ServiceError> {
+        match self {
+            Backend::Embedded(s) => Ok(s.namespaces()),
+            Backend::Cluster(c) => wait(c.namespaces()).map(|mut names| {
+                names.sort();
+                names
+            }),
+        }
+    }
+
+    /// [`Service::usage`]. The cluster counts documents but accounts no bytes (0): its
+    /// memory is reported cluster-wide ([`Backend::cluster_memory`]).
+    pub fn usage(&self, ns: &str) -> Result<NamespaceUsage, ServiceError> {
+        match self {
+            Backend::Embedded(s) => s.usage(ns),
+            Backend::Cluster(c) => {
+                let stats = wait(c.stats(Some(ns)))?;
+                Ok(NamespaceUsage {
+                    documents: stats.iter().map(|(_, s)| s.documents).sum(),
+                    bytes: 0,
+                })
+            }
+        }
+    }
+
+    /// [`Service::create_namespace`]: true when it was created, false when it existed.
+    pub fn create_namespace(&self, ns: &str) -> Result<bool, ServiceError> {
+        match self {
+            Backend::Embedded(s) => s.create_namespace(ns),
+            Backend::Cluster(c) => {
+                crate::service::validate_namespace(ns)?;
+                if wait(c.namespaces())?.iter().any(|n| n == ns) {
+                    return Ok(false);
+                }
+                wait(c.create_namespace(ns)).map(|()| true)
+            }
+        }
+    }
+
+    /// [`Service::delete_namespace`]: the number of documents deleted with it.
+    pub fn delete_namespace(&self, ns: &str) -> Result<usize, ServiceError> {
+        match self {
+            Backend::Embedded(s) => s.delete_namespace(ns),
+            Backend::Cluster(c) => wait(c.delete_namespace(ns)),
         }
     }
 

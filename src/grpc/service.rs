@@ -25,14 +25,14 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
-use super::auth::{Permission, authorize};
+use super::auth::{Access, Permission, authorize};
 use super::backend::Backend;
 use super::convert::{query_options, report_to_pb};
 use super::pb::{self, near_dup_server::NearDup};
 use super::telemetry::{record, record_counts};
 use crate::engine::{EngineStats, QueryOptions, Report, Settings};
 use crate::error::Error;
-use crate::service::{DEFAULT_NAMESPACE, Service, ServiceError, Submission};
+use crate::service::{DEFAULT_NAMESPACE, NamespaceLimits, Service, ServiceError, Submission};
 use crate::store::Store;
 use crate::text::Split;
 
@@ -52,6 +52,9 @@ pub struct Limits {
     pub max_pending: usize,
     /// Requests of one SubmitStream analyzed ahead of the one being applied.
     pub stream_window: usize,
+    /// Namespaces, documents and index bytes held at most, and whether Submit creates
+    /// namespaces.
+    pub namespaces: NamespaceLimits,
 }
 
 impl Default for Limits {
@@ -63,6 +66,7 @@ impl Default for Limits {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_pending: 4096,
             stream_window: 32,
+            namespaces: NamespaceLimits::default(),
         }
     }
 }
@@ -70,7 +74,12 @@ impl Default for Limits {
 impl Limits {
     /// Checks that every limit is usable.
     pub fn validate(&self) -> Result<(), Error> {
+        let n = &self.namespaces;
         for (name, v) in [
+            ("max_namespaces", n.max_namespaces),
+            ("max_namespace_documents", n.max_documents),
+            ("max_namespace_bytes", n.max_namespace_bytes),
+            ("max_index_bytes", n.max_index_bytes),
             ("max_message_bytes", self.max_message_bytes),
             ("max_text_bytes", self.max_text_bytes),
             ("max_paragraphs", self.max_paragraphs),
@@ -151,7 +160,7 @@ impl NearDupService {
         store: Arc<dyn Store>,
     ) -> Result<NearDupService, ServiceError> {
         limits.validate()?;
-        let service = Service::open(settings, store)?;
+        let service = Service::open_with(settings, store, limits.namespaces.clone())?;
         NearDupService::with_backend(Backend::Embedded(service), limits)
     }
 
@@ -385,13 +394,44 @@ impl Inner {
         Ok(pb::StatsResponse {
             namespaces,
             settings: Some(pb::EngineSettings::from(self.service.settings())),
-            limits: Some(pb::Limits {
-                max_message_bytes: self.limits.max_message_bytes as u64,
-                max_text_bytes: self.limits.max_text_bytes as u64,
-                max_paragraphs: self.limits.max_paragraphs as u64,
-            }),
+            limits: Some(pb::Limits::from(&self.limits)),
             cluster_used_memory_bytes: self.service.cluster_memory()?.unwrap_or(0),
         })
+    }
+
+    fn list_namespaces(&self, access: &Access) -> Result<pb::ListNamespacesResponse, ServiceError> {
+        let namespaces = self
+            .service
+            .namespaces()?
+            .into_iter()
+            .filter(|ns| access.may(Permission::Admin, ns))
+            .filter_map(|ns| {
+                let usage = self.service.usage(&ns).ok()?;
+                Some(pb::NamespaceInfo {
+                    namespace: ns,
+                    documents: usage.documents as u64,
+                    accounted_bytes: usage.bytes as u64,
+                })
+            })
+            .collect();
+        Ok(pb::ListNamespacesResponse { namespaces })
+    }
+}
+
+impl From<&Limits> for pb::Limits {
+    fn from(l: &Limits) -> pb::Limits {
+        let limit = |v: usize| (v != usize::MAX).then_some(v as u64);
+        let n = &l.namespaces;
+        pb::Limits {
+            max_message_bytes: l.max_message_bytes as u64,
+            max_text_bytes: l.max_text_bytes as u64,
+            max_paragraphs: l.max_paragraphs as u64,
+            max_namespaces: limit(n.max_namespaces),
+            max_namespace_documents: limit(n.max_documents),
+            max_namespace_bytes: limit(n.max_namespace_bytes),
+            max_index_bytes: limit(n.max_index_bytes),
+            auto_create_namespaces: n.auto_create,
+        }
     }
 }
 
@@ -604,6 +644,76 @@ impl NearDup for NearDupService {
         response
             .namespaces
             .retain(|n| access.may(Permission::Read, &n.namespace));
+        Ok(Response::new(response))
+    }
+
+    async fn create_namespace(
+        &self,
+        request: Request<pb::CreateNamespaceRequest>,
+    ) -> Result<Response<pb::CreateNamespaceResponse>, Status> {
+        let ns = request.get_ref().namespace.clone();
+        record(&ns, "");
+        if ns.is_empty() {
+            return Err(
+                ServiceError::from(Error::invalid("namespace", "must not be empty")).into(),
+            );
+        }
+        authorize(&request, Permission::Admin, &ns)?;
+        let created = self
+            .blocking(move |inner, worker| {
+                drop(worker);
+                match inner.service.create_namespace(&ns)? {
+                    true => Ok(ns),
+                    false => Err(ServiceError::NamespaceExists(ns)),
+                }
+            })
+            .await?;
+        Ok(Response::new(pb::CreateNamespaceResponse {
+            namespace: created,
+        }))
+    }
+
+    async fn delete_namespace(
+        &self,
+        request: Request<pb::DeleteNamespaceRequest>,
+    ) -> Result<Response<pb::DeleteNamespaceResponse>, Status> {
+        let ns = request.get_ref().namespace.clone();
+        record(&ns, "");
+        if ns.is_empty() {
+            return Err(ServiceError::from(Error::invalid(
+                "namespace",
+                "must not be empty (name the namespace to delete, even \"default\")",
+            ))
+            .into());
+        }
+        authorize(&request, Permission::Admin, &ns)?;
+        let documents = self
+            .blocking(move |inner, worker| {
+                drop(worker);
+                inner.service.delete_namespace(&namespace(&ns)?)
+            })
+            .await?;
+        Ok(Response::new(pb::DeleteNamespaceResponse {
+            documents: documents as u64,
+        }))
+    }
+
+    async fn list_namespaces(
+        &self,
+        request: Request<pb::ListNamespacesRequest>,
+    ) -> Result<Response<pb::ListNamespacesResponse>, Status> {
+        let access = super::auth::access(&request);
+        if !access.is_admin_anywhere() {
+            return Err(ServiceError::PermissionDenied {
+                token: access.token_name().to_string(),
+                permission: Permission::Admin.name(),
+                namespace: "*".into(),
+            }
+            .into());
+        }
+        let response = self
+            .blocking(move |inner, _| inner.list_namespaces(&access))
+            .await?;
         Ok(Response::new(response))
     }
 }

@@ -3,7 +3,8 @@
 //! Every handler returns [`ServiceError`]; this file is the only place that picks a
 //! [`tonic::Code`]. Engine errors map by kind; storage failures are `UNAVAILABLE` (the
 //! change was rolled back, so a retry is safe); overload (too many calls or too many
-//! request bytes in flight) is `RESOURCE_EXHAUSTED`; a missing or unknown token is
+//! request bytes in flight) and a limit on namespaces, documents or index bytes are
+//! `RESOURCE_EXHAUSTED`; creating a namespace that exists is `ALREADY_EXISTS`; a missing or unknown token is
 //! `UNAUTHENTICATED`, a token without the permission `PERMISSION_DENIED`, and a namespace
 //! the token may not see at all is the same `NOT_FOUND` as a namespace that does not
 //! exist. The tower layers of [`crate::server`] answer with these codes too, through
@@ -21,13 +22,16 @@ impl ServiceError {
     pub fn code(&self) -> Code {
         match self {
             ServiceError::Engine(Error::InvalidArgument { .. }) => Code::InvalidArgument,
-            ServiceError::Engine(Error::AlreadyExists(_)) => Code::AlreadyExists,
+            ServiceError::Engine(Error::AlreadyExists(_)) | ServiceError::NamespaceExists(_) => {
+                Code::AlreadyExists
+            }
             ServiceError::Engine(Error::NotFound(_)) | ServiceError::NamespaceNotFound(_) => {
                 Code::NotFound
             }
             ServiceError::Engine(Error::TooLarge(_))
             | ServiceError::Overloaded(_)
-            | ServiceError::InflightBytes { .. } => Code::ResourceExhausted,
+            | ServiceError::InflightBytes { .. }
+            | ServiceError::LimitExceeded { .. } => Code::ResourceExhausted,
             ServiceError::Unauthenticated(_) => Code::Unauthenticated,
             ServiceError::PermissionDenied { .. } => Code::PermissionDenied,
             ServiceError::Store(_)
@@ -66,6 +70,18 @@ mod tests {
             (Error::AlreadyExists("a".into()).into(), Code::AlreadyExists),
             (Error::NotFound("a".into()).into(), Code::NotFound),
             (ServiceError::NamespaceNotFound("n".into()), Code::NotFound),
+            (
+                ServiceError::NamespaceExists("n".into()),
+                Code::AlreadyExists,
+            ),
+            (
+                ServiceError::LimitExceeded {
+                    flag: "max-namespaces",
+                    limit: 1,
+                    detail: "x".into(),
+                },
+                Code::ResourceExhausted,
+            ),
             (
                 Error::TooLarge("big".into()).into(),
                 Code::ResourceExhausted,

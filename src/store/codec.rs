@@ -23,8 +23,14 @@ use crate::text::Split;
 ///
 /// - 1: puts carry the text only (the index was rebuilt by analyzing it again).
 /// - 2: puts also carry the document's analysis (paragraph records) and split mode, so a
-///   restart loads the index instead of recomputing it. Version 1 files are still read.
-pub const FORMAT_VERSION: u32 = 2;
+///   restart loads the index instead of recomputing it.
+/// - 3: namespaces are logged: created (also kept in snapshots, so an empty namespace
+///   survives a restart) and deleted with all their documents in one record. A format-2
+///   build would skip these records as unreadable, and bring the documents of a deleted
+///   namespace back, so it must refuse such files rather than read them.
+///
+/// Versions 1 and 2 are still read.
+pub const FORMAT_VERSION: u32 = 3;
 /// The oldest version this build reads.
 pub const OLDEST_VERSION: u32 = 1;
 /// Most paragraph records a put may declare (decoding refuses more).
@@ -56,6 +62,10 @@ const OP_PUT_TEXT: u8 = 1;
 const OP_DELETE: u8 = 2;
 /// A put of format 2: catalog entry, analysis, text.
 const OP_PUT: u8 = 3;
+/// Format 3: a namespace was created.
+const OP_CREATE_NAMESPACE: u8 = 4;
+/// Format 3: a namespace and every document in it were deleted.
+const OP_DELETE_NAMESPACE: u8 = 5;
 const TEXT_RAW: u8 = 0;
 const TEXT_ZSTD: u8 = 1;
 
@@ -219,23 +229,27 @@ pub fn resync(buf: &[u8], from: usize, after: u64, window: u64) -> Option<usize>
 }
 
 /// One logged change.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     /// Store (or replace) a document; the payload is kept encoded.
     Put,
     /// Forget a document.
     Delete,
+    /// Create a namespace.
+    CreateNamespace,
+    /// Forget a namespace and every document in it.
+    DeleteNamespace,
 }
 
-/// The parts of a payload that replay needs: what happened to which document. The text
-/// stays compressed until [`decode_record`] is asked for it.
+/// The parts of a payload that replay needs: what happened to which document (or
+/// namespace). The text stays compressed until [`decode_text`] is asked for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PayloadKey {
-    /// Put or delete.
+    /// What happened.
     pub op: Op,
-    /// Namespace of the document.
+    /// Namespace of the document, or the namespace itself.
     pub namespace: String,
-    /// Name of the document.
+    /// Name of the document (empty for a namespace operation).
     pub name: String,
 }
 
@@ -352,17 +366,34 @@ pub fn encode_delete(namespace: &str, name: &str) -> Vec<u8> {
     out
 }
 
+/// Encodes the creation (`delete: false`) or the deletion of a namespace.
+pub fn encode_namespace(namespace: &str, delete: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 + namespace.len());
+    out.push(if delete {
+        OP_DELETE_NAMESPACE
+    } else {
+        OP_CREATE_NAMESPACE
+    });
+    put_str(&mut out, namespace);
+    out
+}
+
 /// Reads the operation and the document's key of a payload.
 pub fn decode_key(payload: &[u8]) -> Option<PayloadKey> {
     let mut r = Reader::new(payload);
     let op = match r.u8()? {
         OP_PUT | OP_PUT_TEXT => Op::Put,
         OP_DELETE => Op::Delete,
+        OP_CREATE_NAMESPACE => Op::CreateNamespace,
+        OP_DELETE_NAMESPACE => Op::DeleteNamespace,
         _ => return None,
     };
     let namespace = r.string()?;
-    let name = r.string()?;
-    if op == Op::Delete && !r.is_empty() {
+    let name = match op {
+        Op::Put | Op::Delete => r.string()?,
+        Op::CreateNamespace | Op::DeleteNamespace => String::new(),
+    };
+    if op != Op::Put && !r.is_empty() {
         return None;
     }
     Some(PayloadKey {
@@ -670,6 +701,28 @@ mod tests {
             })
         );
         assert_eq!(decode_record(&payload), None);
+    }
+
+    #[test]
+    fn namespace_operations_round_trip_and_are_not_records() {
+        for (delete, op) in [(false, Op::CreateNamespace), (true, Op::DeleteNamespace)] {
+            let payload = encode_namespace("新闻-2024", delete);
+            assert_eq!(
+                decode_key(&payload),
+                Some(PayloadKey {
+                    op,
+                    namespace: "新闻-2024".into(),
+                    name: String::new()
+                })
+            );
+            assert_eq!(decode_record(&payload), None);
+            for cut in 0..payload.len() {
+                assert_eq!(decode_key(&payload[..cut]), None, "cut at {cut}");
+            }
+            let mut longer = payload.clone();
+            longer.push(0);
+            assert_eq!(decode_key(&longer), None);
+        }
     }
 
     #[test]

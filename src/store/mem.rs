@@ -1,7 +1,7 @@
 //! An in-memory [`Store`]: nothing survives the process. For tests (and for embedding the
 //! service without a disk); `neardup serve` always uses the durable [`super::WalStore`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use super::{Store, StoreError, StoredDocument, StoredRecord};
@@ -17,6 +17,7 @@ pub struct MemStore {
 struct Records {
     next: u64,
     by_key: HashMap<(String, String), (u64, StoredRecord)>,
+    namespaces: BTreeSet<String>,
 }
 
 impl MemStore {
@@ -34,6 +35,9 @@ impl Store for MemStore {
             record.document.name.clone(),
         );
         let seq = records.by_key.get(&key).map_or(next, |(seq, _)| *seq);
+        if !records.namespaces.contains(&key.0) {
+            records.namespaces.insert(key.0.clone());
+        }
         records.by_key.insert(key, (seq, record.clone()));
         records.next += 1;
         Ok(())
@@ -44,6 +48,22 @@ impl Store for MemStore {
             .by_key
             .remove(&(namespace.to_string(), name.to_string()));
         Ok(())
+    }
+
+    fn create_namespace(&self, namespace: &str) -> Result<bool, StoreError> {
+        Ok(self.records().namespaces.insert(namespace.to_string()))
+    }
+
+    fn delete_namespace(&self, namespace: &str) -> Result<usize, StoreError> {
+        let mut records = self.records();
+        records.namespaces.remove(namespace);
+        let before = records.by_key.len();
+        records.by_key.retain(|(ns, _), _| ns != namespace);
+        Ok(before - records.by_key.len())
+    }
+
+    fn namespaces(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.records().namespaces.iter().cloned().collect())
     }
 
     fn load(&self) -> Result<Vec<StoredDocument>, StoreError> {

@@ -17,19 +17,25 @@
 //! - `load` returns every live document once, in the order it was first stored; a
 //!   replacement keeps its place, a deletion removes it. `text` returns the text of a
 //!   live document.
+//! - A namespace exists from its `create_namespace` or its first `put` until its
+//!   `delete_namespace`, which removes it and every document in it as one durable change
+//!   (a restart never sees part of it); `namespaces` lists those that exist, empty ones
+//!   included.
 //! - A store opened on data written with other engine settings ([`Fingerprint`]) refuses
 //!   to open unless asked to re-index.
 
-mod codec;
+pub(crate) mod codec;
 mod mem;
-mod snapshot;
+pub(crate) mod snapshot;
 mod wal;
 
 #[cfg(test)]
 mod tests;
 
 pub use mem::MemStore;
-pub use wal::{Recovery, WalObserver, WalOptions, WalStore};
+pub use wal::{
+    Change, ChangeKind, Damage, DamageKind, Recovery, WalObserver, WalOptions, WalStore,
+};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -116,6 +122,10 @@ pub enum StoreError {
     /// A record is larger than the store can frame.
     #[error("record of {0} bytes is too large to store")]
     TooLarge(usize),
+    /// A record in the middle of the log is damaged: the store refuses to open rather
+    /// than skip it (it may have been a deletion), until asked to repair.
+    #[error("{0}")]
+    Damaged(Box<Damage>),
 }
 
 /// When the store fsyncs its log.
@@ -253,6 +263,15 @@ pub trait Store: Send + Sync + 'static {
     fn put(&self, record: &StoredRecord) -> Result<(), StoreError>;
     /// Records the deletion of a document.
     fn delete(&self, namespace: &str, name: &str) -> Result<(), StoreError>;
+    /// Records that a namespace exists, documents or not; `false` if it did already
+    /// (nothing is recorded then).
+    fn create_namespace(&self, namespace: &str) -> Result<bool, StoreError>;
+    /// Records the deletion of a namespace and of every document in it, as one change;
+    /// returns how many documents it held (nothing is recorded for a namespace that does
+    /// not exist).
+    fn delete_namespace(&self, namespace: &str) -> Result<usize, StoreError>;
+    /// The namespaces that exist (created or written to, not deleted since), sorted.
+    fn namespaces(&self) -> Result<Vec<String>, StoreError>;
     /// Every live document without its text, in the order it was first stored.
     fn load(&self) -> Result<Vec<StoredDocument>, StoreError>;
     /// The text of a live document, if there is one under that name.

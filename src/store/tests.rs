@@ -109,6 +109,46 @@ fn namespaces_are_separate(store: &dyn Store) {
     );
 }
 
+fn namespaces_live_from_creation_or_first_put_until_deleted(store: &dyn Store) {
+    assert_eq!(store.namespaces().unwrap(), Vec::<String>::new());
+    assert!(store.create_namespace("empty").unwrap());
+    assert!(!store.create_namespace("empty").unwrap());
+    store.put(&record("written", "x", "x")).unwrap();
+    store.put(&record("doomed", "1", "one")).unwrap();
+    store.put(&record("doomed", "2", "two")).unwrap();
+    // A namespace whose name extends another's is not part of it.
+    store.put(&record("doomed-not", "1", "kept")).unwrap();
+    assert_eq!(
+        store.namespaces().unwrap(),
+        ["doomed", "doomed-not", "empty", "written"]
+    );
+    assert_eq!(store.delete_namespace("doomed").unwrap(), 2);
+    assert_eq!(store.delete_namespace("never").unwrap(), 0);
+    assert_eq!(store.text("doomed", "1").unwrap(), None);
+    assert_eq!(
+        names(store),
+        vec![pair("written", "x"), pair("doomed-not", "1")]
+    );
+    assert_eq!(
+        store.namespaces().unwrap(),
+        ["doomed-not", "empty", "written"]
+    );
+    // Deleting every document leaves the namespace; writing to a deleted one brings it
+    // back empty but for the new document.
+    store.delete("written", "x").unwrap();
+    store.put(&record("doomed", "3", "three")).unwrap();
+    assert_eq!(
+        store.namespaces().unwrap(),
+        ["doomed", "doomed-not", "empty", "written"]
+    );
+    store.compact().unwrap();
+    assert_eq!(
+        names(store),
+        vec![pair("doomed-not", "1"), pair("doomed", "3")]
+    );
+    assert_eq!(store.namespaces().unwrap().len(), 4);
+}
+
 fn compaction_keeps_live_records(store: &dyn Store) {
     for i in 0..20 {
         store.put(&record("ns", &format!("d{i}"), "first")).unwrap();
@@ -197,6 +237,11 @@ macro_rules! conformance {
             fn namespaces_are_separate() {
                 let (s, _keep) = $make;
                 super::namespaces_are_separate(&*s);
+            }
+            #[test]
+            fn namespaces_live_from_creation_or_first_put_until_deleted() {
+                let (s, _keep) = $make;
+                super::namespaces_live_from_creation_or_first_put_until_deleted(&*s);
             }
             #[test]
             fn compaction_keeps_live_records() {

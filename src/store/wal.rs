@@ -5,6 +5,7 @@
 //! - `snapshot`: every live record as of one log sequence (see `snapshot`).
 //! - `wal-<first seq>.log`: segments of the log, each a header (format version, engine
 //!   [`Fingerprint`], first sequence) followed by CRC-checked frames (see `codec`).
+//! - `damaged/`: segments a repair cut away, kept for inspection (never read again).
 //!
 //! Invariants:
 //! - Every change gets the next sequence number and is appended to the current segment;
@@ -14,17 +15,29 @@
 //!   once (group commit), so concurrent writers share fsyncs.
 //! - Replay applies a frame only if its sequence is above the last one applied, so
 //!   replaying a segment that a snapshot already covers changes nothing.
-//! - On open, a torn or damaged frame is found by its CRC. If good frames follow it (a
-//!   damaged record in the middle), it is skipped; otherwise the segment is cut back to
-//!   the last good frame (a torn tail). Either way a `tracing::warn!` says what was lost,
-//!   and a damaged store is rewritten at once, so the warning is not repeated forever and
-//!   the store never refuses to start because of a torn tail.
+//! - On open, a torn or damaged frame is found by its CRC. A bad frame that is the last
+//!   thing in the last segment is a torn tail (a crash mid-append): the segment is cut
+//!   back to the last good frame, with a `tracing::warn!`, and the store opens. Damage
+//!   anywhere else (good records follow it, records are missing, a record does not
+//!   decode, a segment header is damaged) is never skipped: skipping a deletion would
+//!   bring a document back, a state that never existed. The store refuses to open with
+//!   [`StoreError::Damaged`], naming the segment, the offset and every record after it;
+//!   opened with [`WalOptions::repair`], it keeps the store as of the last good record
+//!   (a snapshot of it), moves the damaged segment and those after it to `damaged/` for
+//!   inspection, and reports what it dropped in [`Recovery::repaired`]. Damage to records
+//!   that the snapshot already covers (an old segment left by a compaction cut short)
+//!   loses nothing and is only logged.
 //! - Compaction writes a snapshot of the live records (temp file, fsync, rename, fsync of
 //!   the directory) and only then deletes the segments it covers. It runs in the
 //!   background once the log outgrows both [`WalOptions::compact_min_bytes`] and the
 //!   live data, so a store's size stays proportional to its live documents.
 //! - Any failed write poisons the store: later writes fail instead of being acknowledged
 //!   on top of a log whose end is unknown.
+//!
+//! - Namespaces are logged too: a creation, and a deletion that removes the namespace and
+//!   every document in it in one record; snapshots list the namespaces that exist.
+//! - Background threads (the periodic fsync, a compaction) never outlive the store:
+//!   dropping it stops and joins them, so the directory lock is free once the drop returns.
 //!
 //! A [`WalObserver`] given in [`WalOptions::observer`] hears of every append and fsync
 //! (for metrics); the store works the same without one.
@@ -37,12 +50,14 @@
 
 use fs_err::os::unix::fs::FileExt;
 use fs_err::{self as fs, File, OpenOptions};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
 use std::fs::TryLockError;
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -58,6 +73,10 @@ use super::{
 use crate::engine::Settings;
 
 const LOCK_FILE: &str = "LOCK";
+/// Where a repair moves the segments it cuts away.
+const DAMAGED_DIR: &str = "damaged";
+/// Changes after a damage named in the error message (the [`Damage`] holds them all).
+const NAMED_CHANGES: usize = 20;
 /// How far past a damaged frame replay looks for the next good sequence number.
 const RESYNC_WINDOW: u64 = 1 << 20;
 
@@ -72,6 +91,9 @@ pub struct WalOptions {
     /// Its stored analyses no longer fit, so [`Store::load`] gives its documents without
     /// them (`records: None`), to be analyzed again.
     pub reindex: bool,
+    /// Open a log damaged in the middle by cutting it at the first damage (see the module
+    /// docs) instead of refusing to open.
+    pub repair: bool,
     /// The log is compacted once it holds at least this many bytes (and more than the
     /// live data). `u64::MAX` turns automatic compaction off.
     pub compact_min_bytes: u64,
@@ -94,6 +116,7 @@ impl WalOptions {
             fingerprint: Fingerprint::from_settings(settings),
             fsync: FsyncPolicy::Always,
             reindex: false,
+            repair: false,
             compact_min_bytes: 64 << 20,
             observer: None,
         }
@@ -111,22 +134,203 @@ pub struct Recovery {
     pub replayed: u64,
     /// Last sequence applied.
     pub last_seq: u64,
-    /// Bytes cut from torn segment tails.
+    /// Bytes cut from the torn tail of the last segment.
     pub truncated_bytes: u64,
-    /// Bytes of damaged records skipped in the middle of a segment.
-    pub skipped_bytes: u64,
-    /// Sequence numbers missing from the log (records lost to damage).
-    pub lost_records: u64,
+    /// Bytes of damaged records that the snapshot already covered (nothing was lost).
+    pub covered_bytes: u64,
+    /// The damage a repair cut the log at, and what it dropped.
+    pub repaired: Option<Damage>,
     /// Whether data written under other settings was taken over (`reindex`).
     pub reindexed: bool,
     /// Time it took to open.
     pub elapsed: Duration,
 }
 
+/// What a logged change did, as a damage report names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// A document was stored or replaced.
+    Put,
+    /// A document was deleted.
+    Delete,
+    /// A namespace was created.
+    CreateNamespace,
+    /// A namespace and its documents were deleted.
+    DeleteNamespace,
+}
+
+/// One logged change, read back from the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Its sequence number.
+    pub seq: u64,
+    /// What it did.
+    pub kind: ChangeKind,
+    /// The namespace of the document, or the namespace created or deleted.
+    pub namespace: String,
+    /// The document's name (empty for a namespace change).
+    pub name: String,
+}
+
+impl Change {
+    fn of(seq: u64, key: codec::PayloadKey) -> Change {
+        Change {
+            seq,
+            kind: match key.op {
+                Op::Put => ChangeKind::Put,
+                Op::Delete => ChangeKind::Delete,
+                Op::CreateNamespace => ChangeKind::CreateNamespace,
+                Op::DeleteNamespace => ChangeKind::DeleteNamespace,
+            },
+            namespace: key.namespace,
+            name: key.name,
+        }
+    }
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (seq, ns, name) = (self.seq, &self.namespace, &self.name);
+        match self.kind {
+            ChangeKind::Put => write!(f, "#{seq} put {name:?} in namespace {ns:?}"),
+            ChangeKind::Delete => write!(f, "#{seq} delete {name:?} in namespace {ns:?}"),
+            ChangeKind::CreateNamespace => write!(f, "#{seq} create namespace {ns:?}"),
+            ChangeKind::DeleteNamespace => write!(f, "#{seq} delete namespace {ns:?}"),
+        }
+    }
+}
+
+/// How the first bad record of a log is bad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DamageKind {
+    /// Its checksum does not match.
+    Checksum,
+    /// It claims more bytes than there are before the next good record.
+    Length,
+    /// Its checksum matches but its content does not decode.
+    Unreadable,
+    /// Records are missing: sequence numbers jump from `after` to `next`.
+    Missing {
+        /// The last sequence before the gap.
+        after: u64,
+        /// The first sequence after it.
+        next: u64,
+    },
+    /// A segment's header is damaged.
+    Header,
+}
+
+impl fmt::Display for DamageKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DamageKind::Checksum => f.write_str("a record fails its checksum"),
+            DamageKind::Length => f.write_str("a record has a damaged length"),
+            DamageKind::Unreadable => f.write_str("a record does not decode"),
+            DamageKind::Missing { after, next } => write!(
+                f,
+                "records {}..={} are missing",
+                after + 1,
+                next.saturating_sub(1)
+            ),
+            DamageKind::Header => f.write_str("the segment header is damaged"),
+        }
+    }
+}
+
+/// The first damage in the middle of a log: where it is and what follows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// The segment it is in.
+    pub segment: PathBuf,
+    /// Its byte offset in that segment.
+    pub offset: u64,
+    /// What is wrong there.
+    pub kind: DamageKind,
+    /// The last sequence applied before it: a repair keeps the store as of this one.
+    pub last_good_seq: u64,
+    /// What the damaged record itself seems to have been (its key read despite the bad
+    /// checksum, so not to be trusted).
+    pub suspect: Option<Change>,
+    /// The good records after the damage, in log order: what a repair drops.
+    pub after: Vec<Change>,
+    /// Bytes of the log from the damage to its end.
+    pub bytes: u64,
+    /// The segments from the damaged one to the last (a repair moves them to `damaged/`).
+    pub segments: Vec<PathBuf>,
+}
+
+impl Damage {
+    /// The documents (namespace, name) whose state the damage leaves unknown: those the
+    /// dropped records name (a namespace change names the namespace, with no document),
+    /// sorted, each once. The damaged record itself may have concerned any document.
+    pub fn documents(&self) -> Vec<(String, String)> {
+        let set: BTreeSet<(String, String)> = self
+            .suspect
+            .iter()
+            .chain(&self.after)
+            .map(|c| (c.namespace.clone(), c.name.clone()))
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// One line per record dropped, at most `limit`, then how many more.
+    pub fn describe_dropped(&self, limit: usize) -> String {
+        let mut out = String::new();
+        if let Some(s) = &self.suspect {
+            out.push_str(&format!("\n  the damaged record itself, probably: {s}"));
+        }
+        for c in self.after.iter().take(limit) {
+            out.push_str(&format!("\n  {c}"));
+        }
+        if self.after.len() > limit {
+            out.push_str(&format!("\n  … and {} more", self.after.len() - limit));
+        }
+        out
+    }
+}
+
+impl fmt::Display for Damage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "WAL segment {} is damaged at offset {}: {}, after sequence {}, with {} good \
+             records after it. Skipping it could bring back a deleted document, so the store \
+             does not open. The records after the damage, which a repair drops:{}\n\
+             If the machine crashed or lost power, those records were probably never \
+             acknowledged. Start with --repair to cut the log there, keeping every change up \
+             to sequence {} (the cut segments are kept in {}/ for inspection); or restore the \
+             data directory from a backup.",
+            self.segment.display(),
+            self.offset,
+            self.kind,
+            self.last_good_seq,
+            self.after.len(),
+            if self.after.is_empty() && self.suspect.is_none() {
+                "\n  (none)".to_string()
+            } else {
+                self.describe_dropped(NAMED_CHANGES)
+            },
+            self.last_good_seq,
+            DAMAGED_DIR,
+        )
+    }
+}
+
 /// A store in a data directory: see the module docs.
 #[derive(Debug)]
 pub struct WalStore {
     inner: Arc<Inner>,
+    /// The periodic fsync thread, stopped and joined on drop.
+    flusher: Option<(Arc<Stop>, JoinHandle<()>)>,
+    /// The last background compaction, joined on drop.
+    compactor: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Tells the periodic fsync thread to stop.
+#[derive(Debug, Default)]
+struct Stop {
+    stopped: Mutex<bool>,
+    cond: Condvar,
 }
 
 #[derive(Debug)]
@@ -206,17 +410,23 @@ impl Held {
     }
 }
 
-/// The live records: where each is, in load order, and where each key sits.
+/// The live records: where each is, in load order, and where each key sits; and the
+/// namespaces that exist.
 #[derive(Debug, Default)]
 struct Live {
     order: HashMap<Vec<u8>, u64>,
     records: BTreeMap<u64, Held>,
     bytes: u64,
+    namespaces: BTreeSet<String>,
 }
 
 impl Live {
-    /// Records `held` (of `len` payload bytes) under `key`; returns its load order.
-    fn put(&mut self, key: Vec<u8>, seq: u64, held: Held, len: u64) -> u64 {
+    /// Records `held` (of `len` payload bytes) under `key`, a key of `namespace`; returns
+    /// its load order.
+    fn put(&mut self, namespace: &str, key: Vec<u8>, seq: u64, held: Held, len: u64) -> u64 {
+        if !self.namespaces.contains(namespace) {
+            self.namespaces.insert(namespace.to_string());
+        }
         let order = *self.order.entry(key).or_insert(seq);
         self.bytes += len;
         if let Some(old) = self.records.insert(order, held) {
@@ -233,6 +443,23 @@ impl Live {
             self.bytes -= old.len();
         }
         true
+    }
+
+    /// Removes a namespace and its documents (a scan of every key: namespaces are
+    /// deleted rarely); `None` if there was no such namespace.
+    fn delete_namespace(&mut self, namespace: &str) -> Option<usize> {
+        let existed = self.namespaces.remove(namespace);
+        let prefix = key_of(namespace, "");
+        let keys: Vec<Vec<u8>> = self
+            .order
+            .keys()
+            .filter(|k| k.starts_with(&prefix))
+            .cloned()
+            .collect();
+        for key in &keys {
+            self.delete(key);
+        }
+        (existed || !keys.is_empty()).then_some(keys.len())
     }
 
     fn held(&self, key: &[u8]) -> Option<Held> {
@@ -385,8 +612,9 @@ impl WalStore {
     /// Fails with [`StoreError::SettingsMismatch`] if the data was written under another
     /// fingerprint (unless `opts.reindex`), [`StoreError::FormatVersion`] if by a format
     /// this build does not read, [`StoreError::Locked`] if another process has it open,
-    /// and [`StoreError::Corrupt`] if the snapshot or a segment header is damaged. A torn
-    /// or damaged log record is cut or skipped with a warning, never an error.
+    /// [`StoreError::Corrupt`] if the snapshot is damaged, and [`StoreError::Damaged`] if
+    /// the log is damaged anywhere but in a torn tail (unless `opts.repair`; see the
+    /// module docs). A torn tail is cut with a warning.
     pub fn open(dir: impl AsRef<Path>, opts: WalOptions) -> Result<WalStore, StoreError> {
         let start = Instant::now();
         let dir = dir.as_ref().to_path_buf();
@@ -437,14 +665,32 @@ impl WalStore {
                     .iter()
                     .map(|(o, h)| (*o, h.clone()))
                     .collect();
-                let (bytes, offsets, file) =
-                    write_snapshot(&dir, opts.fingerprint, replay.applied, &records)?;
+                let namespaces: Vec<String> = replay.live.namespaces.iter().cloned().collect();
+                let (bytes, offsets, file) = write_snapshot(
+                    &dir,
+                    opts.fingerprint,
+                    replay.applied,
+                    &namespaces,
+                    &records,
+                )?;
                 replay.snapshot_bytes = bytes;
                 replay.snapshot_seq = replay.applied;
                 relocate(&mut replay.live, &records, &offsets, &file);
                 replay.tail = None;
+                // Only once the snapshot is durable: segments a repair cut away are
+                // moved aside, the others (all covered by the snapshot) removed.
+                let cut: &[PathBuf] = replay
+                    .recovery
+                    .repaired
+                    .as_ref()
+                    .map_or(&[], |d| &d.segments);
+                if !cut.is_empty() {
+                    move_aside(&dir, cut)?;
+                }
                 for (_, path) in &replay.segments {
-                    fs::remove_file(path)?;
+                    if !cut.contains(path) {
+                        fs::remove_file(path)?;
+                    }
                 }
                 sync_dir(&dir)?;
             }
@@ -500,13 +746,23 @@ impl WalStore {
             #[cfg(test)]
             fail_writes: AtomicBool::new(false),
         });
-        if let FsyncPolicy::Interval(every) = inner.opts.fsync {
-            let weak = Arc::downgrade(&inner);
-            std::thread::Builder::new()
-                .name("neardup-wal-sync".into())
-                .spawn(move || flush_every(weak, every))?;
-        }
-        Ok(WalStore { inner })
+        let flusher = match inner.opts.fsync {
+            FsyncPolicy::Interval(every) => {
+                let weak = Arc::downgrade(&inner);
+                let stop = Arc::new(Stop::default());
+                let stopped = stop.clone();
+                let thread = std::thread::Builder::new()
+                    .name("neardup-wal-sync".into())
+                    .spawn(move || flush_every(weak, every, &stopped))?;
+                Some((stop, thread))
+            }
+            FsyncPolicy::Always | FsyncPolicy::Never => None,
+        };
+        Ok(WalStore {
+            inner,
+            flusher,
+            compactor: Mutex::new(None),
+        })
     }
 
     /// What opening the store found.
@@ -532,17 +788,47 @@ impl WalStore {
     }
 }
 
-/// Writes a snapshot of `records` (order and where each is), reading each back.
+/// Moves segments a repair cut away into `damaged/`, under names that say when.
+fn move_aside(dir: &Path, segments: &[PathBuf]) -> Result<(), StoreError> {
+    let aside = dir.join(DAMAGED_DIR);
+    fs::create_dir_all(&aside)?;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    for path in segments {
+        let name = path
+            .file_name()
+            .map_or_else(|| "segment".into(), |n| n.to_string_lossy().into_owned());
+        fs::rename(path, aside.join(format!("{stamp}-{name}")))?;
+    }
+    sync_dir(&aside)?;
+    Ok(())
+}
+
+/// Writes a snapshot of `namespaces` and `records` (order and where each is), reading
+/// each record back. Returns the offsets of the records' frames (not the namespaces').
 fn write_snapshot(
     dir: &Path,
     fingerprint: Fingerprint,
     last_seq: u64,
+    namespaces: &[String],
     records: &[(u64, Held)],
 ) -> Result<(u64, Vec<u64>, Arc<File>), StoreError> {
-    let orders: Vec<u64> = records.iter().map(|(o, _)| *o).collect();
-    snapshot::write(dir, fingerprint, last_seq, &orders, |i| {
-        records[i].1.payload()
-    })
+    // Namespaces first, under order 0 (no record has it: sequences start at 1).
+    let orders: Vec<u64> = namespaces
+        .iter()
+        .map(|_| 0)
+        .chain(records.iter().map(|(o, _)| *o))
+        .collect();
+    let n = namespaces.len();
+    let (bytes, mut offsets, file) = snapshot::write(dir, fingerprint, last_seq, &orders, |i| {
+        match i.checked_sub(n) {
+            None => Ok(codec::encode_namespace(&namespaces[i], false).into()),
+            Some(r) => records[r].1.payload(),
+        }
+    })?;
+    offsets.drain(..n);
+    Ok((bytes, offsets, file))
 }
 
 /// Points the live records just written to a snapshot at it, unless a later write
@@ -561,9 +847,19 @@ fn relocate(live: &mut Live, records: &[(u64, Held)], offsets: &[u64], file: &Ar
     }
 }
 
-fn flush_every(weak: Weak<Inner>, every: Duration) {
+/// Fsyncs the log every `every` until the store is dropped (`stop`). It holds the store
+/// only while it syncs, and the store's drop joins it, so it never outlives the store.
+fn flush_every(weak: Weak<Inner>, every: Duration, stop: &Stop) {
+    let mut stopped = lock(&stop.stopped);
     loop {
-        std::thread::sleep(every);
+        stopped = stop
+            .cond
+            .wait_timeout_while(stopped, every, |s| !*s)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        if *stopped {
+            return;
+        }
         let Some(inner) = weak.upgrade() else { return };
         let synced = lock(&inner.writer).sync();
         if let Err(e) = synced {
@@ -573,7 +869,71 @@ fn flush_every(weak: Weak<Inner>, every: Duration) {
     }
 }
 
-/// Reads the snapshot and every segment of `dir`, cutting torn tails.
+/// The sequence of the frame at `offset` of `buf` (which must hold a frame header).
+fn seq_at(buf: &[u8], offset: usize) -> u64 {
+    let mut seq = [0u8; 8];
+    seq.copy_from_slice(&buf[offset + 8..offset + 16]);
+    u64::from_le_bytes(seq)
+}
+
+/// The good records of `buf` from `offset` on whose sequence is above `after`, looking
+/// past damaged bytes for the next good frame: what a damage report names.
+fn changes_from(buf: &[u8], mut offset: usize, after: u64) -> Vec<Change> {
+    let mut out = Vec::new();
+    let mut last = after;
+    loop {
+        match codec::read_frame(buf, offset) {
+            FrameRead::Frame { seq, payload, next } => {
+                if seq > after
+                    && let Some(key) = codec::decode_key(payload)
+                {
+                    out.push(Change::of(seq, key));
+                }
+                last = last.max(seq);
+                offset = next;
+            }
+            FrameRead::End => return out,
+            FrameRead::Truncated | FrameRead::Checksum => {
+                match codec::resync(buf, offset, last, RESYNC_WINDOW) {
+                    Some(good) => offset = good,
+                    None => return out,
+                }
+            }
+        }
+    }
+}
+
+/// The damage at `offset` of the segment `path` (read into `buf`), found after
+/// sequence `applied`.
+fn damage_at(
+    path: &Path,
+    buf: &[u8],
+    applied: u64,
+    offset: usize,
+    kind: DamageKind,
+    suspect: Option<Change>,
+    after: Vec<Change>,
+) -> Damage {
+    Damage {
+        segment: path.to_path_buf(),
+        offset: offset as u64,
+        kind,
+        last_good_seq: applied,
+        suspect,
+        after,
+        bytes: (buf.len() - offset) as u64,
+        segments: vec![path.to_path_buf()],
+    }
+}
+
+/// What the damaged frame at `offset` (the next good one at `good`) seems to hold.
+fn suspect_at(buf: &[u8], offset: usize, good: usize) -> Option<Change> {
+    let body = buf.get(offset + FRAME_HEADER..good)?;
+    codec::decode_key(body).map(|key| Change::of(seq_at(buf, offset), key))
+}
+
+/// Reads the snapshot and every segment of `dir`, cutting a torn tail, and stopping at
+/// the first damage elsewhere (see the module docs).
 fn replay(dir: &Path, opts: &WalOptions) -> Result<Replay, StoreError> {
     let dir_name = || dir.display().to_string();
     let version_error = |found| StoreError::FormatVersion {
@@ -593,20 +953,22 @@ fn replay(dir: &Path, opts: &WalOptions) -> Result<Replay, StoreError> {
         log_bytes: 0,
         recovery: Recovery::default(),
     };
-    let mut located: Vec<(u64, u64, u32, Vec<u8>)> = Vec::new();
+    let mut located: Vec<(u64, u64, u32, String, Vec<u8>)> = Vec::new();
+    let mut namespaces = Vec::new();
     let snap = snapshot::read(dir, |order, offset, payload| {
-        let Some(key) = codec::decode_key(payload).filter(|k| k.op == Op::Put) else {
-            return Err(StoreError::Corrupt(format!(
-                "snapshot in {} holds an unreadable record (order {order})",
-                dir_name()
-            )));
-        };
-        located.push((
-            order,
-            offset,
-            payload.len() as u32,
-            key_of(&key.namespace, &key.name),
-        ));
+        match codec::decode_key(payload) {
+            Some(key) if key.op == Op::Put => {
+                let k = key_of(&key.namespace, &key.name);
+                located.push((order, offset, payload.len() as u32, key.namespace, k));
+            }
+            Some(key) if key.op == Op::CreateNamespace => namespaces.push(key.namespace),
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "snapshot in {} holds an unreadable record (order {order})",
+                    dir_name()
+                )));
+            }
+        }
         Ok(())
     })?;
     if let Some(snap) = snap {
@@ -617,7 +979,8 @@ fn replay(dir: &Path, opts: &WalOptions) -> Result<Replay, StoreError> {
             r.mismatch = Some(snap.header.fingerprint);
         }
         r.recovery.snapshot_records = located.len();
-        for (order, offset, len, key) in located {
+        r.live.namespaces.extend(namespaces);
+        for (order, offset, len, namespace, key) in located {
             let held = Held {
                 seq: snap.header.seq,
                 place: Place::File {
@@ -626,7 +989,7 @@ fn replay(dir: &Path, opts: &WalOptions) -> Result<Replay, StoreError> {
                     len,
                 },
             };
-            r.live.put(key, order, held, len as u64);
+            r.live.put(&namespace, key, order, held, len as u64);
         }
         r.applied = snap.header.seq;
         r.snapshot_seq = snap.header.seq;
@@ -635,12 +998,25 @@ fn replay(dir: &Path, opts: &WalOptions) -> Result<Replay, StoreError> {
 
     let segments = list_segments(dir)?;
     let count = segments.len();
+    let mut damage: Option<Damage> = None;
     for (i, (_, path)) in segments.iter().enumerate() {
         let is_last = i + 1 == count;
         let buf = fs::read(path)?;
+        if let Some(d) = &mut damage {
+            // Past the damage nothing is applied: the records are only named.
+            let from = if Header::decode(&buf, WAL_MAGIC).is_ok() {
+                HEADER_LEN
+            } else {
+                0
+            };
+            d.after.extend(changes_from(&buf, from, d.last_good_seq));
+            d.bytes += buf.len() as u64;
+            d.segments.push(path.clone());
+            continue;
+        }
         let header = match Header::decode(&buf, WAL_MAGIC) {
             Ok(h) => h,
-            Err(e) if buf.len() <= HEADER_LEN || e == HeaderError::Short => {
+            Err(e) if is_last && (buf.len() <= HEADER_LEN || e == HeaderError::Short) => {
                 // Creation was cut short before any record could be written to it.
                 tracing::warn!(
                     segment = %path.display(),
@@ -651,12 +1027,18 @@ fn replay(dir: &Path, opts: &WalOptions) -> Result<Replay, StoreError> {
                 sync_dir(dir)?;
                 continue;
             }
-            Err(e) => {
-                return Err(StoreError::Corrupt(format!(
-                    "WAL segment {} has a damaged header ({e:?}); move it away to start \
-                     without the records it holds",
-                    path.display()
-                )));
+            Err(_) => {
+                let after = changes_from(&buf, 0, r.applied);
+                damage = Some(damage_at(
+                    path,
+                    &buf,
+                    r.applied,
+                    0,
+                    DamageKind::Header,
+                    None,
+                    after,
+                ));
+                continue;
             }
         };
         if !(OLDEST_VERSION..=FORMAT_VERSION).contains(&header.version) {
@@ -668,50 +1050,88 @@ fn replay(dir: &Path, opts: &WalOptions) -> Result<Replay, StoreError> {
         let file = Arc::new(OpenOptions::new().read(true).write(true).open(path)?);
         r.segments.push((header.seq, path.clone()));
         let mut offset = HEADER_LEN;
+        if header.seq > r.applied + 1 {
+            // Records between the last applied one and this segment are gone.
+            let kind = DamageKind::Missing {
+                after: r.applied,
+                next: header.seq,
+            };
+            let after = changes_from(&buf, offset, r.applied);
+            damage = Some(damage_at(path, &buf, r.applied, offset, kind, None, after));
+            continue;
+        }
         let mut last_in_file = header.seq.saturating_sub(1);
         loop {
             match codec::read_frame(&buf, offset) {
                 FrameRead::Frame { seq, payload, next } => {
                     last_in_file = last_in_file.max(seq);
-                    if seq > r.applied {
-                        if seq > r.applied + 1 {
-                            let lost = seq - r.applied - 1;
-                            tracing::warn!(
-                                segment = %path.display(),
-                                after = r.applied,
-                                lost,
-                                "WAL records are missing; they cannot be recovered"
-                            );
-                            r.recovery.lost_records += lost;
-                            r.rewrite = true;
-                        }
-                        let place = Place::File {
-                            file: file.clone(),
-                            offset: offset as u64,
-                            len: payload.len() as u32,
-                        };
-                        apply(&mut r, path, seq, payload, place);
-                        r.applied = seq;
+                    if seq <= r.applied {
+                        // Already in the snapshot.
+                        offset = next;
+                        continue;
                     }
+                    let key = codec::decode_key(payload);
+                    if seq > r.applied + 1 {
+                        let kind = DamageKind::Missing {
+                            after: r.applied,
+                            next: seq,
+                        };
+                        let after = changes_from(&buf, offset, r.applied);
+                        damage = Some(damage_at(path, &buf, r.applied, offset, kind, None, after));
+                        break;
+                    }
+                    let Some(key) = key else {
+                        let after = changes_from(&buf, next, seq);
+                        damage = Some(damage_at(
+                            path,
+                            &buf,
+                            r.applied,
+                            offset,
+                            DamageKind::Unreadable,
+                            None,
+                            after,
+                        ));
+                        break;
+                    };
+                    let place = Place::File {
+                        file: file.clone(),
+                        offset: offset as u64,
+                        len: payload.len() as u32,
+                    };
+                    apply(&mut r.live, key, seq, place, payload.len() as u64);
+                    r.recovery.replayed += 1;
+                    r.applied = seq;
                     offset = next;
                 }
                 FrameRead::End => break,
-                FrameRead::Truncated | FrameRead::Checksum => {
+                bad @ (FrameRead::Truncated | FrameRead::Checksum) => {
                     match codec::resync(&buf, offset, last_in_file, RESYNC_WINDOW) {
-                        Some(good) => {
+                        Some(good) if seq_at(&buf, good) <= r.applied + 1 => {
+                            // Every record up to the next good one is in the snapshot.
                             tracing::warn!(
                                 segment = %path.display(),
                                 offset,
                                 bytes = good - offset,
-                                after_seq = last_in_file,
-                                "skipping a damaged WAL record (checksum mismatch); the \
-                                 store will be rewritten without it"
+                                "a damaged WAL record is already in the snapshot; nothing \
+                                 is lost, and the store will be rewritten without it"
                             );
-                            r.recovery.skipped_bytes += (good - offset) as u64;
+                            r.recovery.covered_bytes += (good - offset) as u64;
                             r.rewrite = true;
                             offset = good;
                         }
-                        None => {
+                        Some(good) => {
+                            let kind = match bad {
+                                FrameRead::Checksum => DamageKind::Checksum,
+                                _ => DamageKind::Length,
+                            };
+                            let suspect = suspect_at(&buf, offset, good);
+                            let after = changes_from(&buf, good, r.applied);
+                            damage = Some(damage_at(
+                                path, &buf, r.applied, offset, kind, suspect, after,
+                            ));
+                            break;
+                        }
+                        None if is_last => {
                             let cut = buf.len() - offset;
                             tracing::warn!(
                                 segment = %path.display(),
@@ -721,17 +1141,29 @@ fn replay(dir: &Path, opts: &WalOptions) -> Result<Replay, StoreError> {
                                 "cutting a torn WAL tail back to the last good record"
                             );
                             r.recovery.truncated_bytes += cut as u64;
-                            if is_last {
-                                file.set_len(offset as u64)?;
-                                file.sync_all()?;
-                            } else {
-                                r.rewrite = true;
-                            }
+                            file.set_len(offset as u64)?;
+                            file.sync_all()?;
+                            break;
+                        }
+                        None => {
+                            // The end of an older segment: whether records were lost shows
+                            // in the first sequence of the next one.
+                            tracing::warn!(
+                                segment = %path.display(),
+                                offset,
+                                bytes = buf.len() - offset,
+                                "a WAL segment that is not the last ends in damage"
+                            );
+                            r.recovery.covered_bytes += (buf.len() - offset) as u64;
+                            r.rewrite = true;
                             break;
                         }
                     }
                 }
             }
+        }
+        if damage.is_some() {
+            continue;
         }
         r.log_bytes += offset as u64;
         // Appends go to the last readable segment of this format (a later one may have
@@ -749,30 +1181,42 @@ fn replay(dir: &Path, opts: &WalOptions) -> Result<Replay, StoreError> {
             },
         );
     }
+    if let Some(d) = damage {
+        if !opts.repair {
+            return Err(StoreError::Damaged(Box::new(d)));
+        }
+        tracing::warn!(
+            segment = %d.segment.display(),
+            offset = d.offset,
+            kept_up_to_seq = d.last_good_seq,
+            dropped = d.after.len(),
+            "repair: cutting the WAL at the first damage; dropped:{}",
+            d.describe_dropped(usize::MAX)
+        );
+        r.recovery.repaired = Some(d);
+        r.rewrite = true;
+        r.tail = None;
+    }
     Ok(r)
 }
 
-fn apply(r: &mut Replay, path: &Path, seq: u64, payload: &[u8], place: Place) {
-    let Some(key) = codec::decode_key(payload) else {
-        tracing::warn!(
-            segment = %path.display(),
-            seq,
-            "skipping an unreadable WAL record (checksum good, content not)"
-        );
-        r.rewrite = true;
-        return;
-    };
+/// Applies one logged change to the live records.
+fn apply(live: &mut Live, key: codec::PayloadKey, seq: u64, place: Place, len: u64) {
     let k = key_of(&key.namespace, &key.name);
     match key.op {
         Op::Put => {
-            r.live
-                .put(k, seq, Held { seq, place }, payload.len() as u64);
+            live.put(&key.namespace, k, seq, Held { seq, place }, len);
         }
         Op::Delete => {
-            r.live.delete(&k);
+            live.delete(&k);
+        }
+        Op::CreateNamespace => {
+            live.namespaces.insert(key.namespace);
+        }
+        Op::DeleteNamespace => {
+            live.delete_namespace(&key.namespace);
         }
     }
-    r.recovery.replayed += 1;
 }
 
 impl Inner {
@@ -941,13 +1385,21 @@ impl Inner {
             .filter(|(_, h)| h.seq <= last)
             .map(|(o, h)| (*o, h.clone()))
             .collect();
+        // Namespace changes logged after `last` may show here already; the log replays
+        // them again on top of the snapshot, which changes nothing.
+        let namespaces: Vec<String> = st.live.namespaces.iter().cloned().collect();
         self.cond.notify_all();
         drop(st);
         flushed?;
         rotated?;
 
-        let (snapshot_bytes, offsets, file) =
-            write_snapshot(&self.dir, self.opts.fingerprint, last, &records)?;
+        let (snapshot_bytes, offsets, file) = write_snapshot(
+            &self.dir,
+            self.opts.fingerprint,
+            last,
+            &namespaces,
+            &records,
+        )?;
         relocate(&mut lock(&self.state).live, &records, &offsets, &file);
         for (first_seq, path) in list_segments(&self.dir)? {
             if first_seq <= last {
@@ -998,6 +1450,11 @@ impl WalStore {
             return;
         }
         let inner = self.inner.clone();
+        let mut slot = lock(&self.compactor);
+        if let Some(done) = slot.take() {
+            // The previous compaction has finished (`compacting` was clear).
+            let _ = done.join();
+        }
         let spawned = std::thread::Builder::new()
             .name("neardup-compact".into())
             .spawn(move || {
@@ -1006,14 +1463,32 @@ impl WalStore {
                 }
                 inner.compacting.store(false, Ordering::Release);
             });
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "could not start a compaction thread");
-            self.inner.compacting.store(false, Ordering::Release);
+        match spawned {
+            Ok(thread) => *slot = Some(thread),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not start a compaction thread");
+                self.inner.compacting.store(false, Ordering::Release);
+            }
         }
     }
 
     fn held(&self, namespace: &str, name: &str) -> Option<Held> {
         lock(&self.inner.state).live.held(&key_of(namespace, name))
+    }
+}
+
+/// Stops the background threads before the store goes, so that nothing holds the
+/// directory (its lock, its files) once the drop returns.
+impl Drop for WalStore {
+    fn drop(&mut self) {
+        if let Some((stop, thread)) = self.flusher.take() {
+            *lock(&stop.stopped) = true;
+            stop.cond.notify_all();
+            let _ = thread.join();
+        }
+        if let Some(thread) = lock(&self.compactor).take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -1023,16 +1498,57 @@ impl Store for WalStore {
         if payload.len() > codec::MAX_PAYLOAD {
             return Err(StoreError::TooLarge(payload.len()));
         }
-        let key = key_of(&record.document.namespace, &record.document.name);
+        let namespace = &record.document.namespace;
+        let key = key_of(namespace, &record.document.name);
         let due = self.inner.commit(&payload, |live, seq| {
             let held = Held {
                 seq,
                 place: Place::Memory(payload.clone()),
             };
-            Some(Some(live.put(key, seq, held, payload.len() as u64)))
+            Some(Some(live.put(
+                namespace,
+                key,
+                seq,
+                held,
+                payload.len() as u64,
+            )))
         })?;
         self.maybe_compact(due);
         Ok(())
+    }
+
+    fn create_namespace(&self, namespace: &str) -> Result<bool, StoreError> {
+        let payload = codec::encode_namespace(namespace, false);
+        let mut created = false;
+        let due = self.inner.commit(&payload, |live, _| {
+            created = !live.namespaces.contains(namespace);
+            if created {
+                live.namespaces.insert(namespace.to_string());
+            }
+            created.then_some(None)
+        })?;
+        self.maybe_compact(due);
+        Ok(created)
+    }
+
+    fn delete_namespace(&self, namespace: &str) -> Result<usize, StoreError> {
+        let payload = codec::encode_namespace(namespace, true);
+        let mut deleted = 0;
+        let due = self.inner.commit(&payload, |live, _| {
+            deleted = live.delete_namespace(namespace)?;
+            Some(None)
+        })?;
+        self.maybe_compact(due);
+        Ok(deleted)
+    }
+
+    fn namespaces(&self) -> Result<Vec<String>, StoreError> {
+        Ok(lock(&self.inner.state)
+            .live
+            .namespaces
+            .iter()
+            .cloned()
+            .collect())
     }
 
     fn delete(&self, namespace: &str, name: &str) -> Result<(), StoreError> {
@@ -1057,7 +1573,16 @@ impl Store for WalStore {
             .map(|h| {
                 let payload = h.payload()?;
                 let mut d = codec::decode_document(&payload).ok_or_else(|| {
-                    StoreError::Corrupt("a stored record no longer decodes".to_string())
+                    let what = codec::decode_key(&payload).map_or_else(
+                        || "a record".to_string(),
+                        |k| format!("the record of {:?} in namespace {:?}", k.name, k.namespace),
+                    );
+                    StoreError::Corrupt(format!(
+                        "{what} (sequence {}) passes its checksum but does not decode: a \
+                         faulty build wrote it or another program changed it; restore the \
+                         data directory from a backup",
+                        h.seq
+                    ))
                 })?;
                 if reindexed {
                     // Written under other settings: the analysis does not fit this index.
@@ -1122,10 +1647,13 @@ mod tests {
 
     /// Offsets of the frames of a segment.
     fn frame_offsets(path: &Path) -> Vec<usize> {
-        let buf = fs::read(path).unwrap();
+        frame_offsets_of(&fs::read(path).unwrap())
+    }
+
+    fn frame_offsets_of(buf: &[u8]) -> Vec<usize> {
         let mut offsets = Vec::new();
         let mut offset = HEADER_LEN;
-        while let FrameRead::Frame { next, .. } = codec::read_frame(&buf, offset) {
+        while let FrameRead::Frame { next, .. } = codec::read_frame(buf, offset) {
             offsets.push(offset);
             offset = next;
         }
@@ -1147,10 +1675,8 @@ mod tests {
         assert_eq!(texts(&store), ["a2", "c1"]);
         let r = store.recovery();
         assert_eq!((r.documents, r.replayed, r.last_seq), (2, 5, 5));
-        assert_eq!(
-            (r.truncated_bytes, r.skipped_bytes, r.lost_records),
-            (0, 0, 0)
-        );
+        assert_eq!((r.truncated_bytes, r.covered_bytes), (0, 0));
+        assert_eq!(r.repaired, None);
         // Sequence numbers carry on: a write after reopening survives another reopen.
         store.put(&record("ns", "d", "d1")).unwrap();
         drop(store);
@@ -1212,8 +1738,33 @@ mod tests {
         assert_eq!(texts(&store), ["text-0", "text-1", "text-2"]);
     }
 
+    fn damaged(dir: &Path, opts: WalOptions) -> Damage {
+        match WalStore::open(dir, opts) {
+            Err(StoreError::Damaged(d)) => *d,
+            Err(e) => panic!("expected a damage report, got {e}"),
+            Ok(_) => panic!("a damaged store opened"),
+        }
+    }
+
+    fn repair() -> WalOptions {
+        WalOptions {
+            repair: true,
+            ..opts()
+        }
+    }
+
+    fn put_names(changes: &[Change]) -> Vec<&str> {
+        changes
+            .iter()
+            .map(|c| {
+                assert_eq!(c.kind, ChangeKind::Put);
+                c.name.as_str()
+            })
+            .collect()
+    }
+
     #[test]
-    fn a_corrupted_record_in_the_middle_is_skipped_and_the_rest_kept() {
+    fn a_damaged_record_in_the_middle_refuses_to_open_until_repaired() {
         for damage_length in [false, true] {
             let dir = tempfile::tempdir().unwrap();
             write_docs(dir.path(), 6);
@@ -1223,26 +1774,195 @@ mod tests {
             if damage_length {
                 buf[third + 2] = 0x7f; // the frame now claims to be megabytes long
             } else {
-                buf[third + 17] ^= 0x01; // a flipped bit in the payload
+                buf[third + 36] ^= 0x01; // a flipped bit in the payload, past its key
             }
             fs::write(&path, &buf).unwrap();
-            let store = open(dir.path());
+            let what = format!("damaged length: {damage_length}");
+
+            // Refused, naming the segment, the offset and the documents after it.
+            let d = damaged(dir.path(), opts());
+            assert_eq!(d.segment, path, "{what}");
+            assert_eq!(d.offset, third as u64, "{what}");
+            let kind = match damage_length {
+                true => DamageKind::Length,
+                false => DamageKind::Checksum,
+            };
+            assert_eq!(d.kind, kind, "{what}");
+            assert_eq!(d.last_good_seq, 2, "{what}");
+            assert_eq!(put_names(&d.after), ["d3", "d4", "d5"], "{what}");
+            let seqs: Vec<u64> = d.after.iter().map(|c| c.seq).collect();
+            assert_eq!(seqs, [4, 5, 6]);
+            if !damage_length {
+                // Its key still reads, though it cannot be trusted.
+                assert_eq!(d.suspect.as_ref().map(|c| c.name.as_str()), Some("d2"));
+            }
+            let message = StoreError::Damaged(Box::new(d.clone())).to_string();
+            for needle in [
+                path.display().to_string(),
+                format!("offset {third}"),
+                "#4 put \"d3\" in namespace \"ns\"".to_string(),
+                "#6 put \"d5\"".to_string(),
+                "--repair".to_string(),
+            ] {
+                assert!(message.contains(&needle), "{needle:?} in {message}");
+            }
+            // Refusing changed nothing on disk.
+            assert_eq!(fs::read(&path).unwrap(), buf);
+            assert_eq!(damaged(dir.path(), opts()), d);
+
+            // Repair keeps the store as of the last good record, and says what it dropped.
+            let store = WalStore::open(dir.path(), repair()).unwrap();
+            assert_eq!(texts(&store), ["text-0", "text-1"], "{what}");
+            assert_eq!(store.recovery().repaired.as_ref(), Some(&d));
             assert_eq!(
-                texts(&store),
-                ["text-0", "text-1", "text-3", "text-4", "text-5"],
-                "damaged length: {damage_length}"
+                d.documents(),
+                ["d2", "d3", "d4", "d5"]
+                    .map(|n| ("ns".to_string(), n.to_string()))
+                    .to_vec()
             );
-            let r = store.recovery().clone();
-            assert!(r.skipped_bytes > 0);
-            assert_eq!(r.lost_records, 1);
-            assert_eq!(r.truncated_bytes, 0);
+            // The cut segment is kept aside, byte for byte.
+            let aside: Vec<PathBuf> = fs::read_dir(dir.path().join(DAMAGED_DIR))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            assert_eq!(aside.len(), 1);
+            assert_eq!(fs::read(&aside[0]).unwrap(), buf);
+            store.put(&record("ns", "d9", "text-9")).unwrap();
             drop(store);
-            // The store was rewritten without the damage: the next open is clean.
+            // The next open is clean, without --repair.
             let store = open(dir.path());
-            assert_eq!(store.recovery().skipped_bytes, 0);
-            assert_eq!(store.recovery().lost_records, 0);
-            assert_eq!(texts(&store).len(), 5);
+            assert_eq!(store.recovery().repaired, None);
+            assert_eq!(texts(&store), ["text-0", "text-1", "text-9"]);
         }
+    }
+
+    #[test]
+    fn a_damaged_deletion_is_never_skipped() {
+        // Skipping the damaged deletion of `a` would give {a, b, c}: a state that never
+        // existed. The store refuses; a repair gives {a, b}, the state after sequence 2.
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        store.put(&record("ns", "a", "a1")).unwrap();
+        store.put(&record("ns", "b", "b1")).unwrap();
+        store.delete("ns", "a").unwrap();
+        store.put(&record("ns", "c", "c1")).unwrap();
+        drop(store);
+        let path = last_segment(dir.path());
+        let mut buf = fs::read(&path).unwrap();
+        let delete = frame_offsets(&path)[2];
+        buf[delete + 5] ^= 0x10; // its checksum
+        fs::write(&path, &buf).unwrap();
+        let d = damaged(dir.path(), opts());
+        let suspect = d.suspect.clone().unwrap();
+        assert_eq!(
+            (suspect.kind, suspect.name.as_str()),
+            (ChangeKind::Delete, "a")
+        );
+        assert_eq!(put_names(&d.after), ["c"]);
+        let message = StoreError::Damaged(Box::new(d)).to_string();
+        assert!(message.contains("probably: #3 delete \"a\""), "{message}");
+        let store = WalStore::open(dir.path(), repair()).unwrap();
+        assert_eq!(texts(&store), ["a1", "b1"]);
+    }
+
+    #[test]
+    fn damage_in_an_older_segment_refuses_and_names_the_later_segments() {
+        // Two segments (a compaction cut short after rotating), damage in the first.
+        let dir = tempfile::tempdir().unwrap();
+        write_docs(dir.path(), 3);
+        let first = last_segment(dir.path());
+        let mut buf = fs::read(&first).unwrap();
+        let second_frame = frame_offsets(&first)[1];
+        let store = open(dir.path());
+        drop(store);
+        let mut seg = Segment::create(dir.path(), 4, opts().fingerprint).unwrap();
+        let mut frames = Vec::new();
+        codec::encode_frame(
+            &mut frames,
+            4,
+            &codec::encode_put(&record("ns", "d3", "text-3")),
+        );
+        codec::encode_frame(&mut frames, 5, &codec::encode_delete("ns", "d0"));
+        seg.append(&frames, 2, FsyncPolicy::Always).unwrap();
+        buf[second_frame + 20] ^= 0x01;
+        fs::write(&first, &buf).unwrap();
+        let d = damaged(dir.path(), opts());
+        assert_eq!(
+            (d.segment.clone(), d.offset),
+            (first.clone(), second_frame as u64)
+        );
+        let after: Vec<String> = d.after.iter().map(|c| c.to_string()).collect();
+        assert_eq!(
+            after,
+            [
+                "#3 put \"d2\" in namespace \"ns\"",
+                "#4 put \"d3\" in namespace \"ns\"",
+                "#5 delete \"d0\" in namespace \"ns\"",
+            ]
+        );
+        assert_eq!(d.segments.len(), 2);
+        let store = WalStore::open(dir.path(), repair()).unwrap();
+        assert_eq!(texts(&store), ["text-0"]);
+        assert_eq!(list_segments(dir.path()).unwrap().len(), 1);
+        assert_eq!(
+            fs::read_dir(dir.path().join(DAMAGED_DIR)).unwrap().count(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_damaged_segment_header_or_unreadable_record_is_damage_too() {
+        let dir = tempfile::tempdir().unwrap();
+        write_docs(dir.path(), 2);
+        let path = last_segment(dir.path());
+        let good = fs::read(&path).unwrap();
+        let mut bad = good.clone();
+        bad[12] ^= 0x01; // inside the header: its checksum fails
+        fs::write(&path, &bad).unwrap();
+        let d = damaged(dir.path(), opts());
+        assert_eq!(
+            (d.kind, d.offset, d.last_good_seq),
+            (DamageKind::Header, 0, 0)
+        );
+        assert_eq!(put_names(&d.after), ["d0", "d1"]);
+
+        // A frame whose checksum is good but whose content is not a record.
+        let mut bad = good[..frame_offsets(&path)[1]].to_vec();
+        codec::encode_frame(&mut bad, 2, b"\xffnot a record");
+        codec::encode_frame(&mut bad, 3, &codec::encode_delete("ns", "d0"));
+        fs::write(&path, &bad).unwrap();
+        let d = damaged(dir.path(), opts());
+        assert_eq!((d.kind, d.last_good_seq), (DamageKind::Unreadable, 1));
+        assert_eq!(d.after.len(), 1);
+        assert_eq!(d.after[0].kind, ChangeKind::Delete);
+        let store = WalStore::open(dir.path(), repair()).unwrap();
+        assert_eq!(texts(&store), ["text-0"]);
+    }
+
+    #[test]
+    fn damage_the_snapshot_already_covers_loses_nothing() {
+        // As after a crash between a snapshot's rename and its segments' removal, with
+        // the old segment damaged since: every record in it is in the snapshot.
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        for i in 0..4 {
+            store.put(&record("ns", &format!("d{i}"), "v1")).unwrap();
+        }
+        let old = last_segment(dir.path());
+        let mut old_bytes = fs::read(&old).unwrap();
+        store.compact().unwrap();
+        store.put(&record("ns", "d4", "v1")).unwrap();
+        drop(store);
+        let second = frame_offsets_of(&old_bytes)[1];
+        old_bytes[second + 20] ^= 0x01;
+        fs::write(&old, &old_bytes).unwrap();
+        let store = open(dir.path());
+        assert_eq!(texts(&store).len(), 5);
+        assert!(store.recovery().covered_bytes > 0);
+        assert_eq!(store.recovery().repaired, None);
+        drop(store);
+        assert!(!old.exists(), "the store was rewritten without it");
+        assert_eq!(open(dir.path()).recovery().covered_bytes, 0);
     }
 
     #[test]
@@ -1318,11 +2038,8 @@ mod tests {
             assert!(
                 matches!(
                     err,
-                    StoreError::FormatVersion {
-                        found: 3,
-                        expected: 2,
-                        ..
-                    }
+                    StoreError::FormatVersion { found, expected, .. }
+                        if found == FORMAT_VERSION + 1 && expected == FORMAT_VERSION
                 ),
                 "{err}"
             );
@@ -1414,7 +2131,7 @@ mod tests {
                 .collect::<Vec<_>>(),
             [("d1", "v2"), ("d2", "v1"), ("d3", "v1"), ("d4", "v1")]
         );
-        assert_eq!(store.recovery().lost_records, 0);
+        assert_eq!(store.recovery().repaired, None);
     }
 
     #[test]
@@ -1428,15 +2145,79 @@ mod tests {
         assert_eq!(texts(&store), ["text-0", "text-1", "text-2"]);
         assert!(!dir.path().join(snapshot::SNAPSHOT_TMP).exists());
         drop(store);
-        // A lost first segment is reported, not ignored.
+        // A lost record is damage, not something to carry on past.
         let first = last_segment(dir.path());
         let mut buf = fs::read(&first).unwrap();
         let second = frame_offsets(&first)[1];
         buf.drain(HEADER_LEN..second);
         fs::write(&first, &buf).unwrap();
+        let d = damaged(dir.path(), opts());
+        assert_eq!(d.kind, DamageKind::Missing { after: 0, next: 2 });
+        assert_eq!(d.offset, HEADER_LEN as u64);
+        assert_eq!(put_names(&d.after), ["d1", "d2"]);
+        assert!(
+            StoreError::Damaged(Box::new(d))
+                .to_string()
+                .contains("records 1..=1 are missing")
+        );
+    }
+
+    #[test]
+    fn namespaces_survive_reopen_and_compaction_and_deletion_is_one_record() {
+        let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
-        assert_eq!(texts(&store), ["text-1", "text-2"]);
-        assert_eq!(store.recovery().lost_records, 1);
+        assert!(store.create_namespace("empty").unwrap());
+        assert!(!store.create_namespace("empty").unwrap());
+        store.put(&record("gone", "a", "a")).unwrap();
+        store.put(&record("gone", "b", "b")).unwrap();
+        store.put(&record("kept", "a", "kept a")).unwrap();
+        let before = last_segment(dir.path());
+        let frames_before = frame_offsets(&before).len();
+        assert_eq!(store.delete_namespace("gone").unwrap(), 2);
+        assert_eq!(frame_offsets(&before).len(), frames_before + 1);
+        assert_eq!(store.delete_namespace("never").unwrap(), 0);
+        assert_eq!(frame_offsets(&before).len(), frames_before + 1);
+        assert_eq!(store.namespaces().unwrap(), ["empty", "kept"]);
+        drop(store);
+        for compact in [false, true] {
+            let store = open(dir.path());
+            assert_eq!(store.namespaces().unwrap(), ["empty", "kept"], "{compact}");
+            assert_eq!(texts(&store), ["kept a"]);
+            assert_eq!(store.text("gone", "a").unwrap(), None);
+            if compact {
+                store.compact().unwrap();
+            }
+        }
+        let store = open(dir.path());
+        assert_eq!(store.recovery().snapshot_records, 1);
+        assert_eq!(store.namespaces().unwrap(), ["empty", "kept"]);
+        // A namespace deleted and written to again starts empty.
+        store.delete_namespace("kept").unwrap();
+        store.put(&record("kept", "new", "new")).unwrap();
+        drop(store);
+        let store = open(dir.path());
+        assert_eq!(texts(&store), ["new"]);
+        assert_eq!(store.namespaces().unwrap(), ["empty", "kept"]);
+    }
+
+    #[test]
+    fn dropping_a_store_stops_its_threads_and_frees_the_directory_at_once() {
+        // The periodic fsync (every millisecond here) and a background compaction must
+        // not hold the store, and so the directory lock, past its drop.
+        let dir = tempfile::tempdir().unwrap();
+        let options = WalOptions {
+            fsync: FsyncPolicy::Interval(Duration::from_millis(1)),
+            compact_min_bytes: 1,
+            ..opts()
+        };
+        for round in 0..50 {
+            let store = WalStore::open(dir.path(), options.clone())
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            store.put(&record("ns", &format!("d{round}"), "x")).unwrap();
+            std::thread::sleep(Duration::from_micros(500 * (round % 4)));
+        }
+        let store = WalStore::open(dir.path(), options).unwrap();
+        assert_eq!(texts(&store).len(), 50);
     }
 
     #[test]

@@ -182,16 +182,17 @@ async fn counters_move_with_the_calls_made() {
     assert_eq!(value(&after, "neardup_jobs_running", &[]), Some(0.0));
     assert_eq!(value(&after, "neardup_jobs_waiting", &[]), Some(0.0));
 
-    // Three records logged, each fsynced (the calls were sequential).
-    assert_eq!(value(&after, "neardup_wal_appends_total", &[]), Some(3.0));
+    // Four records logged (the creation of "news" by its first Submit, three documents),
+    // each fsynced (the calls were sequential).
+    assert_eq!(value(&after, "neardup_wal_appends_total", &[]), Some(4.0));
     assert!(value(&after, "neardup_wal_append_bytes_total", &[]).unwrap() > 0.0);
     assert_eq!(
         value(&after, "neardup_wal_fsync_duration_seconds_count", &[]),
-        Some(3.0)
+        Some(4.0)
     );
     assert_eq!(
         value(&after, "neardup_wal_records_per_fsync_sum", &[]),
-        Some(3.0)
+        Some(4.0)
     );
     assert!(
         value(

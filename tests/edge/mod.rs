@@ -5,6 +5,7 @@
 mod auth;
 mod health;
 mod metrics;
+mod namespaces;
 mod overload;
 mod tls;
 

@@ -142,6 +142,9 @@ async fn scan_over_mutual_tls_with_a_token() {
             &path("ca.pem"),
             "--auth-tokens",
             tokens.to_str().unwrap(),
+            // With tokens, Submit creates no namespace unless told to.
+            "--auto-create-namespaces",
+            "true",
         ],
         "warn",
     );

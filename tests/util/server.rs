@@ -176,6 +176,24 @@ impl Store for FlakyStore {
         self.inner.delete(namespace, name)
     }
 
+    fn create_namespace(&self, namespace: &str) -> Result<bool, StoreError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(StoreError::Io(std::io::Error::other("disk on fire")));
+        }
+        self.inner.create_namespace(namespace)
+    }
+
+    fn delete_namespace(&self, namespace: &str) -> Result<usize, StoreError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(StoreError::Io(std::io::Error::other("disk on fire")));
+        }
+        self.inner.delete_namespace(namespace)
+    }
+
+    fn namespaces(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.namespaces()
+    }
+
     fn load(&self) -> Result<Vec<StoredDocument>, StoreError> {
         while self.hold_load.load(Ordering::SeqCst) {
             std::thread::sleep(std::time::Duration::from_millis(2));
