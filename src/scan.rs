@@ -1,23 +1,11 @@
 //! Scanning a sequence of documents with one engine: each is reported against all
-//! earlier ones (and its own earlier paragraphs) and then indexed. Shared by the `scan`
-//! command's renderers (text, JSON, HTML).
+//! earlier ones (and its own earlier paragraphs) and then indexed. What it gives is the
+//! report model the `scan` command renders ([`crate::report`]).
 
-use std::sync::Arc;
-
-use crate::engine::{Engine, Report};
+use crate::engine::Engine;
 use crate::error::Result;
+use crate::report::ScannedDocument;
 use crate::text::Split;
-
-/// One scanned document and its report.
-#[derive(Debug, Clone)]
-pub struct ScannedDocument {
-    /// The name it was scanned under (a file name).
-    pub name: Arc<str>,
-    /// Its text.
-    pub text: Arc<str>,
-    /// What each of its paragraphs repeats.
-    pub report: Report,
-}
 
 /// Scans `(name, text)` pairs in order. Names must be distinct.
 pub fn scan(

@@ -2,15 +2,14 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use serde_json::json;
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use neardup::engine::{Engine, ParagraphStatus};
-use neardup::scan::{ScannedDocument, scan_with, unique_names};
+use neardup::engine::Engine;
+use neardup::report::{self, Scan};
+use neardup::scan::{scan_with, unique_names};
 use neardup::text::Split;
-use neardup::verify::round_score;
 
 use super::{EngineArgs, UsageError};
 
@@ -130,10 +129,14 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
                 && std::env::var_os("NO_COLOR").is_none()
         }
     };
+    let scan = Scan {
+        documents: scanned,
+        sources,
+    };
     match args.format {
-        Format::Text => write_text(&mut out, &scanned, &sources, color)?,
-        Format::Json => write_json(&mut out, &scanned)?,
-        Format::Html => out.write_all(neardup::html::render(&scanned).as_bytes())?,
+        Format::Text => report::text::write(&mut out, &scan, color)?,
+        Format::Json => report::json::write(&mut out, &scan)?,
+        Format::Html => out.write_all(report::html::render(&scan).as_bytes())?,
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
@@ -160,148 +163,4 @@ pub fn read_input(file: &str) -> Result<String> {
 
 fn input_error(message: String) -> anyhow::Error {
     UsageError::new(message).into()
-}
-
-/// Writes the JSON Lines report: one object per paragraph with at least one match.
-pub fn write_json(out: &mut dyn Write, scanned: &[ScannedDocument]) -> Result<()> {
-    for doc in scanned {
-        for p in doc
-            .report
-            .paragraphs
-            .iter()
-            .filter(|p| !p.matches.is_empty())
-        {
-            let matches: Vec<_> = p
-                .matches
-                .iter()
-                .map(|m| {
-                    json!({
-                        "document": &*m.source.name,
-                        "paragraph": m.source.paragraph,
-                        "line": m.source.line,
-                        "start": m.source.start,
-                        "end": m.source.end,
-                        "kind": m.kind.as_str(),
-                        "jaccard": round_score(m.scores.jaccard),
-                        "containment": round_score(m.scores.containment),
-                        "containment_source": round_score(m.scores.containment_source),
-                        "spans": m.spans.iter().map(|s| [s.start, s.end, s.source_start, s.source_end]).collect::<Vec<_>>(),
-                    })
-                })
-                .collect();
-            let line = json!({
-                "document": &*doc.name,
-                "paragraph": p.index,
-                "line": p.line,
-                "start": p.start,
-                "end": p.end,
-                "matches": matches,
-            });
-            writeln!(out, "{line}")?;
-        }
-    }
-    Ok(())
-}
-
-/// The first `n` characters of a paragraph on one line, with an ellipsis when cut.
-fn excerpt(text: &str, start: usize, end: usize, n: usize) -> String {
-    let mut s: String = text
-        .chars()
-        .skip(start)
-        .take((end - start).min(n))
-        .map(|c| if c.is_whitespace() { ' ' } else { c })
-        .collect();
-    if end - start > n {
-        s.push('…');
-    }
-    s
-}
-
-struct Paint(bool);
-
-impl Paint {
-    fn paint(&self, code: &str, s: &str) -> String {
-        if self.0 {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    }
-}
-
-/// Writes the human-readable report; `sources` holds the texts of sources that are not
-/// among `scanned` (documents on a server), for their excerpts.
-pub fn write_text(
-    out: &mut dyn Write,
-    scanned: &[ScannedDocument],
-    sources: &std::collections::HashMap<String, String>,
-    color: bool,
-) -> Result<()> {
-    let paint = Paint(color);
-    let mut texts: std::collections::HashMap<&str, &str> = sources
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    texts.extend(scanned.iter().map(|d| (&*d.name, &*d.text)));
-    let (mut total, mut recycled, mut too_short) = (0, 0, 0);
-    for doc in scanned {
-        total += doc.report.summary.paragraphs;
-        recycled += doc.report.summary.recycled;
-        too_short += doc.report.summary.too_short;
-        for p in doc
-            .report
-            .paragraphs
-            .iter()
-            .filter(|p| p.status == ParagraphStatus::Recycled)
-        {
-            writeln!(
-                out,
-                "{}",
-                paint.paint("1", &format!("{}:{}", doc.name, p.line))
-            )?;
-            for m in &p.matches {
-                let kind = paint.paint(
-                    match m.kind {
-                        neardup::MatchKind::Exact => "31",
-                        neardup::MatchKind::Near => "33",
-                        neardup::MatchKind::Partial => "36",
-                    },
-                    &format!("{:<7}", m.kind.as_str()),
-                );
-                writeln!(
-                    out,
-                    "  {kind} jaccard {:.2}  containment {:.2} / {:.2}  from {}:{}",
-                    m.scores.jaccard,
-                    m.scores.containment,
-                    m.scores.containment_source,
-                    m.source.name,
-                    m.source.line
-                )?;
-            }
-            let best = &p.matches[0];
-            writeln!(
-                out,
-                "    this:   {}",
-                excerpt(&doc.text, p.start, p.end, 60)
-            )?;
-            let source_text = texts.get(&*best.source.name).copied().unwrap_or("");
-            writeln!(
-                out,
-                "    source: {}",
-                excerpt(source_text, best.source.start, best.source.end, 60)
-            )?;
-            writeln!(out)?;
-        }
-    }
-    let files = if scanned.len() == 1 {
-        "1 file".to_string()
-    } else {
-        format!("{} files", scanned.len())
-    };
-    writeln!(
-        out,
-        "{} of {total} paragraphs recycled in {files} ({too_short} too short to judge)",
-        paint.paint("1", &recycled.to_string())
-    )?;
-    Ok(())
 }
