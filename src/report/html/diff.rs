@@ -81,7 +81,7 @@ fn tokens(text: &str) -> Vec<(usize, &str)> {
 }
 
 /// Per code point edits turning `old` into `new`: a character-level diff for CJK text and
-/// a word-level one for alphabetic text (see [`tokens`]).
+/// a word-level one for alphabetic text (see the module docs).
 pub fn edits(old: &str, new: &str) -> (Vec<Edit>, Vec<Edit>) {
     let (ot, nt) = (tokens(old), tokens(new));
     let (on, nn) = (old.chars().count(), new.chars().count());
