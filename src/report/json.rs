@@ -7,6 +7,10 @@
 //! match, in scan order. Offsets are code points; lines are 1-based; paragraphs 0-based.
 //! Scores are rounded to four decimals ([`round_score`]).
 //!
+//! A paragraph that belongs to a passage (a run of paragraphs reprinting a run of one
+//! source, [`super::passage`]) carries it in `passages`, one [`PassageLine`] per source;
+//! the field is left out when empty, so lines outside passages read as they always did.
+//!
 //! Fields are declared in alphabetical order: the key order of the JSON Lines report
 //! since its first release, which consumers that compare lines as text rely on.
 
@@ -15,6 +19,7 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 
 use super::model::Scan;
+use super::passage::Passage;
 use crate::engine::{Match, ParagraphReport};
 use crate::verify::round_score;
 
@@ -31,8 +36,73 @@ pub struct ParagraphLine {
     pub matches: Vec<MatchLine>,
     /// 0-based index among the document's paragraphs.
     pub paragraph: usize,
+    /// The passages it is part of (left out when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passages: Vec<PassageLine>,
     /// Its first code point.
     pub start: usize,
+}
+
+/// A passage: consecutive recycled paragraphs that follow consecutive paragraphs of one
+/// source. Ranges are code points, `[start, end)`; lines are 1-based, first and last.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PassageLine {
+    /// One past its last code point in this document.
+    pub end: usize,
+    /// Paired paragraphs by kind: `{"exact": n, "near": n, "partial": n}`.
+    pub kinds: KindCounts,
+    /// Its first and last lines in this document.
+    pub lines: [usize; 2],
+    /// The paired paragraphs, `[paragraph, source paragraph]`, in order.
+    pub pairs: Vec<[usize; 2]>,
+    /// Paragraphs inside it that are not paired (short, new or edited).
+    pub skipped: Vec<usize>,
+    /// The source document's name.
+    pub source: String,
+    /// One past its last code point in the source.
+    pub source_end: usize,
+    /// Its first and last lines in the source.
+    pub source_lines: [usize; 2],
+    /// Its first code point in the source.
+    pub source_start: usize,
+    /// Its first code point in this document.
+    pub start: usize,
+}
+
+/// Paired paragraphs of a passage by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindCounts {
+    /// Identical after normalization.
+    pub exact: usize,
+    /// Lightly edited.
+    pub near: usize,
+    /// Fragments or supersets.
+    pub partial: usize,
+}
+
+impl From<&Passage> for PassageLine {
+    fn from(p: &Passage) -> PassageLine {
+        PassageLine {
+            end: p.range.end,
+            kinds: KindCounts {
+                exact: p.kinds.exact,
+                near: p.kinds.near,
+                partial: p.kinds.partial,
+            },
+            lines: [p.range.first_line, p.range.last_line],
+            pairs: p
+                .pairs
+                .iter()
+                .map(|q| [q.paragraph, q.source_paragraph])
+                .collect(),
+            skipped: p.skipped.clone(),
+            source: p.source_name.to_string(),
+            source_end: p.source_range.end,
+            source_lines: [p.source_range.first_line, p.source_range.last_line],
+            source_start: p.source_range.start,
+            start: p.range.start,
+        }
+    }
 }
 
 /// One earlier paragraph that a paragraph repeats.
@@ -69,6 +139,7 @@ impl ParagraphLine {
             line: p.line,
             matches: p.matches.iter().map(MatchLine::from).collect(),
             paragraph: p.index,
+            passages: Vec::new(),
             start: p.start,
         }
     }
@@ -97,14 +168,23 @@ impl From<&Match> for MatchLine {
 
 /// Writes the JSON Lines report: one line per paragraph with at least one match.
 pub fn write(out: &mut dyn Write, scan: &Scan) -> std::io::Result<()> {
-    for doc in &scan.documents {
+    for (di, doc) in scan.documents.iter().enumerate() {
+        let found = scan.passages(di);
+        let passages: Vec<(&Passage, PassageLine)> =
+            found.iter().map(|p| (p, PassageLine::from(p))).collect();
         for p in doc
             .report
             .paragraphs
             .iter()
             .filter(|p| !p.matches.is_empty())
         {
-            serde_json::to_writer(&mut *out, &ParagraphLine::new(&doc.name, p))?;
+            let mut line = ParagraphLine::new(&doc.name, p);
+            line.passages = passages
+                .iter()
+                .filter(|(q, _)| q.pairs.iter().any(|x| x.paragraph == p.index))
+                .map(|(_, l)| l.clone())
+                .collect();
+            serde_json::to_writer(&mut *out, &line)?;
             out.write_all(b"\n")?;
         }
     }

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
+use super::passage::{Passage, PassageOptions, passages};
 use crate::engine::{ParagraphReport, Report};
 
 /// One scanned document and its report.
@@ -52,6 +53,24 @@ impl Scan {
             .map(|d| &*d.text)
             .or_else(|| self.sources.get(name).map(String::as_str))
     }
+
+    /// The passages of document `di` (longest first), with both sides' lines where the
+    /// texts are known.
+    pub fn passages(&self, di: usize) -> Vec<Passage> {
+        let d = &self.documents[di];
+        let text_of = |name: &str| self.text_of(name).map(Arc::<str>::from);
+        passages_in(d, &text_of)
+    }
+}
+
+/// The passages of `d`, `text_of` giving a source's text by name.
+fn passages_in(d: &ScannedDocument, text_of: &dyn Fn(&str) -> Option<Arc<str>>) -> Vec<Passage> {
+    passages(
+        &d.report,
+        &d.text,
+        &|s| text_of(&s.name),
+        PassageOptions::default(),
+    )
 }
 
 /// A document's text with a table of its character boundaries, for slicing by code point.
@@ -126,6 +145,8 @@ pub struct Overview<'a> {
     pub rank: HashMap<&'a str, usize>,
     /// (document, paragraph) → the (document, paragraph)s that reuse it.
     pub reused_by: HashMap<(usize, usize), Vec<(usize, usize)>>,
+    /// Each document's passages, longest first ([`Scan::passages`]).
+    pub passages: Vec<Vec<Passage>>,
 }
 
 /// Code points of each paragraph attributed to a match: for each code point of the
@@ -198,6 +219,8 @@ impl<'a> Overview<'a> {
             .enumerate()
             .map(|(i, s)| (s.name, i))
             .collect();
+        let text_of = |name: &str| by_name.get(name).map(|&i| scanned[i].text.clone());
+        let passages = scanned.iter().map(|d| passages_in(d, &text_of)).collect();
         Overview {
             scanned,
             texts,
@@ -205,6 +228,7 @@ impl<'a> Overview<'a> {
             sources,
             rank,
             reused_by,
+            passages,
         }
     }
 }

@@ -72,6 +72,22 @@ pub struct KindMix {
     pub partial: usize,
 }
 
+impl KindMix {
+    /// "18 exact, 1 near": the kinds present, most alike first.
+    pub fn describe(&self) -> String {
+        [
+            (self.exact, "exact"),
+            (self.near, "near"),
+            (self.partial, "partial"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, k)| format!("{n} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
+}
+
 /// A run of recycled paragraphs that follows one source document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Passage {

@@ -1,6 +1,7 @@
 //! The human-readable report of `neardup scan`: one block per recycled paragraph (where
-//! it is, each match with its scores and source, an excerpt of both sides), then a
-//! summary line. ANSI colour when asked for.
+//! it is, each match with its scores and source, an excerpt of both sides), then the
+//! passages (runs of paragraphs reprinting a run of one source, [`super::passage`]), then
+//! a summary line. ANSI colour when asked for.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -94,6 +95,34 @@ pub fn write(out: &mut dyn Write, scan: &Scan, color: bool) -> std::io::Result<(
             )?;
             writeln!(out)?;
         }
+    }
+    let mut heading = false;
+    for (di, doc) in scanned.iter().enumerate() {
+        for p in scan.passages(di) {
+            if !heading {
+                writeln!(out, "{}", paint.paint("1", "passages"))?;
+                heading = true;
+            }
+            writeln!(
+                out,
+                "  {}:{}-{} reprints {}:{}-{}  {} paragraphs ({}){}",
+                doc.name,
+                p.range.first_line,
+                p.range.last_line,
+                p.source_name,
+                p.source_range.first_line,
+                p.source_range.last_line,
+                p.pairs.len(),
+                p.kinds.describe(),
+                match p.skipped.len() {
+                    0 => String::new(),
+                    n => format!(", {n} skipped"),
+                }
+            )?;
+        }
+    }
+    if heading {
+        writeln!(out)?;
     }
     let files = if scanned.len() == 1 {
         "1 file".to_string()

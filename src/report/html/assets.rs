@@ -66,9 +66,9 @@ h2 small { text-transform: none; letter-spacing: 0; font-weight: 400; }
 .k-partial { background: #fff; color: #1e5d63; border-color: #1e5d63; }
 .k-short { background: #fff; color: var(--muted); border: 1px dashed #9aa1a9; }
 .k-orig { background: #e8edf4; color: var(--accent); }
-.sources { list-style: none; margin: 0; padding: 0; font-size: .86rem; }
-.sources li { display: grid; grid-template-columns: auto 1fr; gap: .15rem .5rem; align-items: center; margin-bottom: .55rem; }
-.sources a, .sources li > span[title] { overflow-wrap: anywhere; }
+.sources, .passages { list-style: none; margin: 0; padding: 0; font-size: .86rem; }
+.sources li, .passages li { display: grid; grid-template-columns: auto 1fr; gap: .15rem .5rem; align-items: center; margin-bottom: .55rem; }
+.sources a, .sources li > span[title], .passages a { overflow-wrap: anywhere; }
 .amount { grid-column: 2; font-size: .74rem; color: var(--muted); }
 .bar { grid-column: 1 / 3; height: 6px; background: #ebe7df; border-radius: 3px; overflow: hidden; }
 .bar span { display: block; height: 100%; background: var(--line); }

@@ -40,6 +40,7 @@ use std::fmt::Write as _;
 use self::assets::{CSS, JS};
 use self::diff::{Edit, edits};
 use super::model::{Chars, Overview, Scan, owners};
+use super::passage::Passage;
 use crate::engine::{Match, ParagraphReport, ParagraphStatus};
 use crate::verify::MatchKind;
 
@@ -190,8 +191,10 @@ impl Page<'_> {
             &percent(recycled_chars, chars),
             &format!("{} in shared passages", percent(shared_chars, chars)),
         );
+        out.push_str("</dl>\n");
+        self.passages(out);
         out.push_str(
-            "</dl>\n<p class=\"tools\">\
+            "<p class=\"tools\">\
              <button type=\"button\" id=\"nd-review\" aria-pressed=\"false\" \
              title=\"Only recycled paragraphs, each beside its source (link: #review)\">Review side by side</button> \
              <button type=\"button\" id=\"nd-open\">Open all</button> \
@@ -294,6 +297,74 @@ impl Page<'_> {
              <li><span class=\"kind k-short\">too short</span> too short to judge · <span class=\"kind k-orig\">source</span> reused later</li>\n\
              </ul>\n</aside>\n",
         );
+    }
+
+    /// The passages of every document: what was reprinted from where, as runs.
+    fn passages(&self, out: &mut String) {
+        let all: Vec<(usize, &Passage)> = self
+            .0
+            .passages
+            .iter()
+            .enumerate()
+            .flat_map(|(di, ps)| ps.iter().map(move |p| (di, p)))
+            .collect();
+        w!(
+            out,
+            "<h2>Passages <small>runs reprinted from one source</small></h2>\n"
+        );
+        if all.is_empty() {
+            out.push_str("<p class=\"none\">No passages.</p>\n");
+            return;
+        }
+        // Names are left out when there is one document.
+        let from = if self.0.scanned.len() == 1 {
+            0
+        } else {
+            usize::MAX
+        };
+        out.push_str("<ol class=\"passages\">\n");
+        for (di, p) in all {
+            let (label, class) = self.source_class(&p.source_name);
+            let (first, last) = (p.pairs[0], p.pairs[p.pairs.len() - 1]);
+            w!(
+                out,
+                "<li><span class=\"tag {class}\">S{label}</span> <span><a href=\"#d{di}-p{}\">",
+                first.paragraph
+            );
+            self.paragraph_label(out, from, di, first.paragraph);
+            w!(out, "–¶{}</a> from ", last.paragraph + 1);
+            match self.0.by_name.get(&*p.source_name) {
+                Some(&sd) => {
+                    w!(out, "<a href=\"#d{sd}-p{}\">", first.source_paragraph);
+                    self.paragraph_label(out, from, sd, first.source_paragraph);
+                    w!(out, "–¶{}</a>", last.source_paragraph + 1);
+                }
+                None => {
+                    escape(out, basename(&p.source_name));
+                    w!(
+                        out,
+                        " ¶{}–¶{}",
+                        first.source_paragraph + 1,
+                        last.source_paragraph + 1
+                    );
+                }
+            }
+            w!(
+                out,
+                "</span><span class=\"amount\">lines {}–{} from {}–{} · {} ¶ · ",
+                p.range.first_line,
+                p.range.last_line,
+                p.source_range.first_line,
+                p.source_range.last_line,
+                p.pairs.len()
+            );
+            escape(out, &p.kinds.describe());
+            if !p.skipped.is_empty() {
+                w!(out, " · {} skipped", p.skipped.len());
+            }
+            out.push_str("</span></li>\n");
+        }
+        out.push_str("</ol>\n");
     }
 
     fn document(&self, out: &mut String, di: usize) {

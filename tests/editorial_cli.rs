@@ -1,0 +1,131 @@
+//! Editorial depth through `neardup scan` (the binary): passages in the JSON, text and
+//! HTML reports of the magazine, with offsets that slice the original text.
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::process::Output;
+
+use crate::scan::MAGAZINE_REPEATS;
+use crate::util::{neardup, slice_chars, test_data};
+
+fn run(args: &[&str]) -> Output {
+    let out = neardup().args(args).output().expect("neardup runs");
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    stdout(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
+fn magazine() -> (String, String) {
+    let path = test_data("magazine-zh/magazine.txt");
+    let text = std::fs::read_to_string(&path).unwrap();
+    (path.to_str().unwrap().to_string(), text)
+}
+
+fn u(v: &Value) -> u64 {
+    v.as_u64().unwrap()
+}
+
+/// The magazine's passages as the JSON report gives them, once each: (lines, source
+/// lines, pairs, exact, near).
+#[test]
+fn magazine_passages_are_in_the_json_report_and_slice_the_text() {
+    let (path, text) = magazine();
+    let lines = json_lines(&run(&["scan", "--format", "json", &path]));
+    let mut pairs = BTreeSet::new();
+    let mut passages = BTreeSet::new();
+    for l in &lines {
+        for m in l["matches"].as_array().unwrap() {
+            pairs.insert((u(&l["line"]), u(&m["line"])));
+        }
+        let Some(ps) = l["passages"].as_array() else {
+            continue;
+        };
+        for p in ps {
+            // The paragraph is one of the passage's pairs, inside its range.
+            assert!(
+                p["pairs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|q| q[0] == l["paragraph"])
+            );
+            assert!(u(&p["start"]) <= u(&l["start"]) && u(&l["end"]) <= u(&p["end"]));
+            // Both ranges start and end at the first and last paired paragraphs' text.
+            let this = slice_chars(&text, u(&p["start"]), u(&p["end"]));
+            let source = slice_chars(&text, u(&p["source_start"]), u(&p["source_end"]));
+            let lines_of = |s: &str| s.matches('\n').count() as u64;
+            assert_eq!(u(&p["lines"][0]) + lines_of(&this), u(&p["lines"][1]));
+            assert_eq!(
+                u(&p["source_lines"][0]) + lines_of(&source),
+                u(&p["source_lines"][1])
+            );
+            let first_line = text.lines().nth(u(&p["lines"][0]) as usize - 1).unwrap();
+            // (A heading's range starts after its `## `.)
+            assert!(
+                first_line.ends_with(this.lines().next().unwrap()),
+                "{first_line:?}"
+            );
+            passages.insert((
+                (u(&p["lines"][0]), u(&p["lines"][1])),
+                (u(&p["source_lines"][0]), u(&p["source_lines"][1])),
+                p["pairs"].as_array().unwrap().len(),
+                u(&p["kinds"]["exact"]),
+                u(&p["kinds"]["near"]),
+            ));
+        }
+    }
+    // Passages change nothing in the paragraph matches.
+    assert_eq!(pairs, MAGAZINE_REPEATS.iter().copied().collect());
+    assert_eq!(
+        passages,
+        BTreeSet::from([
+            ((133, 135), (59, 61), 2, 1, 1),
+            ((137, 147), (55, 67), 6, 6, 0),
+            ((161, 165), (37, 41), 3, 3, 0),
+            ((179, 215), (151, 187), 19, 18, 1),
+        ])
+    );
+    // Lines outside passages: none (every recycled paragraph of the magazine is in one).
+    assert!(lines.iter().all(|l| l["passages"].is_array()));
+}
+
+#[test]
+fn magazine_passages_lead_the_text_and_html_reports() {
+    let (path, _) = magazine();
+    let text = stdout(&run(&["scan", &path]));
+    let block = text.split("passages\n").nth(1).expect("a passages block");
+    assert_eq!(
+        block.lines().next().unwrap(),
+        format!("  {path}:179-215 reprints {path}:151-187  19 paragraphs (18 exact, 1 near)")
+    );
+    assert_eq!(block.lines().take_while(|l| !l.is_empty()).count(), 4);
+    assert!(text.ends_with("30 of 103 paragraphs recycled in 1 file (0 too short to judge)\n"));
+
+    let html = stdout(&run(&["scan", "--format", "html", &path]));
+    let (summary, _) = html.split_once("<main>").unwrap();
+    let passages = summary
+        .split("<h2>Passages")
+        .nth(1)
+        .expect("passages in the summary");
+    assert!(summary.find("<h2>Passages").unwrap() < summary.find("<h2>Sources").unwrap());
+    assert!(
+        passages.contains("<a href=\"#d0-p84\">¶85–¶103</a> from <a href=\"#d0-p70\">¶71–¶89</a>")
+    );
+    assert!(passages.contains("lines 179–215 from 151–187 · 19 ¶ · 18 exact, 1 near"));
+    // Still one self-contained page.
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+}
