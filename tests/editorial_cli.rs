@@ -129,3 +129,67 @@ fn magazine_passages_lead_the_text_and_html_reports() {
     // Still one self-contained page.
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
 }
+
+/// Submit the magazine over gRPC: the report carries the same four passages, with
+/// offsets that slice the submitted text, and the paragraph matches are the 39 pairs.
+#[tokio::test]
+async fn magazine_passages_are_in_the_grpc_report() {
+    use neardup::grpc::pb;
+    let (_, text) = magazine();
+    let server = crate::util::server::TestServer::start().await;
+    let mut client = server.client().await;
+    let r = client
+        .submit(pb::SubmitRequest {
+            document_id: "magazine".into(),
+            text: text.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let report = r.report.unwrap();
+    let pairs: BTreeSet<(u64, u64)> = report
+        .paragraphs
+        .iter()
+        .flat_map(|p| {
+            p.matches
+                .iter()
+                .map(move |m| (p.line as u64, m.source.as_ref().unwrap().line as u64))
+        })
+        .collect();
+    assert_eq!(pairs, MAGAZINE_REPEATS.iter().copied().collect());
+    let found: Vec<_> = report
+        .passages
+        .iter()
+        .map(|p| {
+            assert!(p.same_document);
+            assert_eq!(p.source_document_id, "magazine");
+            let first = &report.paragraphs[p.pairs[0].paragraph as usize];
+            let last = &report.paragraphs[p.pairs.last().unwrap().paragraph as usize];
+            assert_eq!((p.start, p.end), (first.start, last.end));
+            let this = slice_chars(&text, p.start, p.end);
+            let source = slice_chars(&text, p.source_start, p.source_end);
+            assert!(!this.is_empty() && !source.is_empty());
+            let near = p
+                .pairs
+                .iter()
+                .filter(|q| q.kind() == pb::MatchKind::Near)
+                .count();
+            (
+                (p.line, p.last_paragraph_line),
+                (p.source_line, p.source_last_paragraph_line),
+                p.pairs.len(),
+                near,
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ((179, 215), (151, 187), 19, 1),
+            ((137, 147), (55, 67), 6, 0),
+            ((161, 165), (37, 41), 3, 0),
+            ((133, 135), (59, 61), 2, 1),
+        ]
+    );
+}

@@ -154,11 +154,17 @@ pub fn passages(
                     continue;
                 }
                 best[k] = (1, None);
-                for l in 0..k {
+                // Pairs are sorted by paragraph: only the last `max_gap + 1` paragraphs
+                // before this one can precede it, which keeps a long report linear.
+                for l in (0..k).rev() {
+                    if pairs[l].i + options.max_gap + 1 < pairs[k].i {
+                        break;
+                    }
                     if !used[l]
                         && step(pairs[l].i, pairs[k].i)
                         && step(pairs[l].j, pairs[k].j)
-                        && best[l].0 + 1 > best[k].0
+                        // `>=` going backwards: the earliest of equal chains wins.
+                        && best[l].0 + 1 >= best[k].0
                     {
                         best[k] = (best[l].0 + 1, Some(l));
                     }
