@@ -2,10 +2,23 @@
 //! earlier ones (and its own earlier paragraphs) and then indexed. What it gives is the
 //! report model the `scan` command renders ([`crate::report`]).
 
-use crate::engine::Engine;
+use std::sync::Arc;
+
+use crate::engine::{Engine, Match, QueryOptions, Span};
 use crate::error::Result;
-use crate::report::ScannedDocument;
-use crate::text::Split;
+use crate::report::{Repaired, ScannedDocument};
+use crate::text::repair::{Repair, Unit, find_joins, units};
+use crate::text::{Split, split_paragraphs_with};
+
+/// How a scan reads its documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScanOptions {
+    /// How documents are cut into paragraphs.
+    pub split: Split,
+    /// Whether paragraphs cut at page breaks are also judged joined with their
+    /// continuations ([`ScannedDocument::repairs`]).
+    pub repair: Repair,
+}
 
 /// Scans `(name, text)` pairs in order. Names must be distinct.
 pub fn scan(
@@ -15,12 +28,29 @@ pub fn scan(
     scan_with(engine, documents, Split::Auto)
 }
 
-/// [`scan`] with a choice of paragraph splitting.
+/// [`scan`] with a choice of paragraph splitting (and no page-break repair).
 pub fn scan_with(
     engine: &Engine,
     documents: impl IntoIterator<Item = (String, String)>,
     split: Split,
 ) -> Result<Vec<ScannedDocument>> {
+    scan_with_options(
+        engine,
+        documents,
+        ScanOptions {
+            split,
+            repair: Repair::Off,
+        },
+    )
+}
+
+/// [`scan`] with [`ScanOptions`].
+pub fn scan_with_options(
+    engine: &Engine,
+    documents: impl IntoIterator<Item = (String, String)>,
+    options: ScanOptions,
+) -> Result<Vec<ScannedDocument>> {
+    let split = options.split;
     let opts = engine.settings().query_options();
     let mut out: Vec<ScannedDocument> = Vec::new();
     for (name, text) in documents {
@@ -41,9 +71,78 @@ pub fn scan_with(
             name: name.into(),
             text: analyzed.text,
             report: submitted.report,
+            repairs: Vec::new(),
         });
+        if options.repair == Repair::Auto {
+            let doc = &out[out.len() - 1];
+            let spans = split_paragraphs_with(&doc.text, split);
+            let joins = find_joins(&doc.text, &spans);
+            let mut repairs = Vec::new();
+            for unit in units(&spans, &joins).into_iter().filter(Unit::is_repaired) {
+                let texts = |n: &str| out.iter().find(|d| &*d.name == n).map(|d| d.text.clone());
+                repairs.push(judge_repaired(
+                    engine, &doc.name, &doc.text, unit, &opts, &texts,
+                )?);
+            }
+            let last = out.len() - 1;
+            out[last].repairs = repairs;
+        }
     }
     Ok(out)
+}
+
+/// Judges a repaired paragraph of document `name` (already indexed) against the index:
+/// its joined text is checked like a paragraph of its own, and what it repeats is kept
+/// when it is earlier than the paragraph (another document, or an earlier paragraph of
+/// this one) and not one of its own pieces. Spans map back to the pieces.
+fn judge_repaired(
+    engine: &Engine,
+    name: &str,
+    text: &str,
+    unit: Unit,
+    opts: &QueryOptions,
+    texts: &dyn Fn(&str) -> Option<Arc<str>>,
+) -> Result<Repaired> {
+    let joined = unit.joined_text(text);
+    let analyzed = engine.analyze_with(joined.text.as_str(), Split::None);
+    let report = engine.check(&analyzed, name, opts, &texts)?;
+    let first = unit.pieces[0].index;
+    let matches = report
+        .paragraphs
+        .into_iter()
+        .flat_map(|p| p.matches)
+        .filter(|m| &*m.source.name != name || m.source.paragraph < first)
+        .map(|m| Match {
+            spans: m
+                .spans
+                .iter()
+                .flat_map(|s| {
+                    // The shared text is the same on both sides: the source range is cut
+                    // where the paragraph's is.
+                    let mut at = s.source_start;
+                    joined
+                        .to_document(s.start, s.end)
+                        .into_iter()
+                        .map(move |(a, b)| {
+                            let end = (at + (b - a)).min(s.source_end);
+                            let span = Span {
+                                start: a,
+                                end: b,
+                                source_start: at,
+                                source_end: end,
+                            };
+                            at = end;
+                            span
+                        })
+                })
+                .collect(),
+            ..m
+        })
+        .collect();
+    Ok(Repaired {
+        pieces: unit.pieces,
+        matches,
+    })
 }
 
 /// Unique display names for files given on a command line: a repeated name gets `#2`,

@@ -272,6 +272,7 @@ pub fn scan(
                 name: Arc::from(name.as_str()),
                 text: Arc::from(text),
                 report,
+                repairs: Vec::new(),
             });
         }
         let mut sources = HashMap::new();

@@ -8,8 +8,9 @@ use std::process::ExitCode;
 
 use neardup::engine::Engine;
 use neardup::report::{self, Scan};
-use neardup::scan::{scan_with, unique_names};
+use neardup::scan::{ScanOptions, scan_with_options, unique_names};
 use neardup::text::Split;
+use neardup::text::repair::Repair;
 
 use super::{EngineArgs, UsageError};
 
@@ -36,6 +37,21 @@ pub struct ScanArgs {
     /// blank line), at blank lines only, at every line break, or not at all.
     #[arg(long, value_enum, default_value_t = SplitArg::Auto)]
     pub split: SplitArg,
+    /// Page-break repair: `auto` also judges each paragraph cut at a page or column break
+    /// joined with its continuation, where the evidence is unambiguous, and reports what
+    /// the joined paragraph repeats (the paragraph reports do not change); `off` does not.
+    /// Default: `auto`, and `off` with --server.
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub repair: Option<RepairArg>,
+}
+
+/// Page-break repair, as a flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RepairArg {
+    /// Join cut paragraphs with their continuations where the evidence is unambiguous.
+    Auto,
+    /// Judge paragraphs as split.
+    Off,
 }
 
 /// Report formats.
@@ -93,6 +109,16 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         )
         .into());
     }
+    if args.remote.server.is_some() && args.repair == Some(RepairArg::Auto) {
+        return Err(UsageError::new(
+            "invalid repair: page-break repair is not available with --server",
+        )
+        .into());
+    }
+    let repair = match args.repair {
+        Some(RepairArg::Off) => Repair::Off,
+        Some(RepairArg::Auto) | None => Repair::Auto,
+    };
     let mut inputs = Vec::with_capacity(args.files.len());
     for (name, file) in unique_names(&args.files).into_iter().zip(&args.files) {
         inputs.push((name, read_input(file)?));
@@ -104,10 +130,13 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         }
         None => (
             // The engine refuses only what is wrong with the files (too many paragraphs).
-            scan_with(
+            scan_with_options(
                 &Engine::new(settings).map_err(UsageError::from)?,
                 inputs,
-                args.split.into(),
+                ScanOptions {
+                    split: args.split.into(),
+                    repair,
+                },
             )
             .map_err(UsageError::from)?,
             Default::default(),

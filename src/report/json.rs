@@ -4,7 +4,7 @@
 //! pipes.
 //!
 //! A report is JSON Lines: one [`ParagraphLine`] per paragraph that has at least one
-//! match, in scan order. Offsets are code points; lines are 1-based; paragraphs 0-based.
+//! match or was repaired at a page break (`repaired`), in scan order. Offsets are code points; lines are 1-based; paragraphs 0-based.
 //! Scores are rounded to four decimals ([`round_score`]).
 //!
 //! A paragraph that belongs to a passage (a run of paragraphs reprinting a run of one
@@ -18,7 +18,7 @@ use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::Scan;
+use super::model::{Repaired, Scan};
 use super::passage::Passage;
 use crate::engine::{Match, ParagraphReport};
 use crate::verify::round_score;
@@ -39,8 +39,35 @@ pub struct ParagraphLine {
     /// The passages it is part of (left out when none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub passages: Vec<PassageLine>,
+    /// When it was cut at a page break and repaired: the joined paragraph (left out
+    /// otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repaired: Option<RepairedLine>,
     /// Its first code point.
     pub start: usize,
+}
+
+/// A paragraph cut at a page break, joined with its continuation and judged as one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepairedLine {
+    /// What the joined paragraph repeats (spans are ranges of the original text, one per
+    /// piece a shared run touches).
+    pub matches: Vec<MatchLine>,
+    /// Its pieces in reading order: `[paragraph, start, end, line]`.
+    pub pieces: Vec<[usize; 4]>,
+}
+
+impl From<&Repaired> for RepairedLine {
+    fn from(r: &Repaired) -> RepairedLine {
+        RepairedLine {
+            matches: r.matches.iter().map(MatchLine::from).collect(),
+            pieces: r
+                .pieces
+                .iter()
+                .map(|p| [p.index, p.start, p.end, p.line])
+                .collect(),
+        }
+    }
 }
 
 /// A passage: consecutive recycled paragraphs that follow consecutive paragraphs of one
@@ -140,6 +167,7 @@ impl ParagraphLine {
             matches: p.matches.iter().map(MatchLine::from).collect(),
             paragraph: p.index,
             passages: Vec::new(),
+            repaired: None,
             start: p.start,
         }
     }
@@ -172,13 +200,15 @@ pub fn write(out: &mut dyn Write, scan: &Scan) -> std::io::Result<()> {
         let found = scan.passages(di);
         let passages: Vec<(&Passage, PassageLine)> =
             found.iter().map(|p| (p, PassageLine::from(p))).collect();
+        let repaired = |i: usize| doc.repairs.iter().find(|r| r.pieces[0].index == i);
         for p in doc
             .report
             .paragraphs
             .iter()
-            .filter(|p| !p.matches.is_empty())
+            .filter(|p| !p.matches.is_empty() || repaired(p.index).is_some())
         {
             let mut line = ParagraphLine::new(&doc.name, p);
+            line.repaired = repaired(p.index).map(RepairedLine::from);
             line.passages = passages
                 .iter()
                 .filter(|(q, _)| q.pairs.iter().any(|x| x.paragraph == p.index))

@@ -12,7 +12,8 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::passage::{Passage, PassageOptions, passages};
-use crate::engine::{ParagraphReport, Report};
+use crate::engine::{Match, ParagraphReport, Report};
+use crate::text::ParagraphSpan;
 
 /// One scanned document and its report.
 #[derive(Debug, Clone)]
@@ -23,6 +24,22 @@ pub struct ScannedDocument {
     pub text: Arc<str>,
     /// What each of its paragraphs repeats.
     pub report: Report,
+    /// Paragraphs cut at a page break and judged again joined with their continuations
+    /// (empty unless the scan repairs page breaks).
+    pub repairs: Vec<Repaired>,
+}
+
+/// A paragraph cut at a page or column break, joined with the block that continues it
+/// and judged as one paragraph. The paragraph reports stay as they were: this is what
+/// the joined paragraph repeats besides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Repaired {
+    /// The pieces in reading order (the cut paragraph first), as the document's
+    /// paragraphs: indexes, ranges and lines of the original text.
+    pub pieces: Vec<ParagraphSpan>,
+    /// What the joined paragraph repeats, best first. Spans are ranges of the original
+    /// text, a span that crosses the break being cut in two (one per piece).
+    pub matches: Vec<Match>,
 }
 
 /// What a scan renders: the scanned documents, and the texts of other sources.

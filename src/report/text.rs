@@ -1,7 +1,8 @@
 //! The human-readable report of `neardup scan`: one block per recycled paragraph (where
 //! it is, each match with its scores and source, an excerpt of both sides), then the
-//! passages (runs of paragraphs reprinting a run of one source, [`super::passage`]), then
-//! a summary line. ANSI colour when asked for.
+//! paragraphs repaired at page breaks and what they repeat joined, then the passages
+//! (runs of paragraphs reprinting a run of one source, [`super::passage`]), then a
+//! summary line. ANSI colour when asked for.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -95,6 +96,37 @@ pub fn write(out: &mut dyn Write, scan: &Scan, color: bool) -> std::io::Result<(
             )?;
             writeln!(out)?;
         }
+    }
+    let mut heading = false;
+    for doc in scanned {
+        for r in &doc.repairs {
+            if !heading {
+                writeln!(out, "{}", paint.paint("1", "page breaks repaired"))?;
+                heading = true;
+            }
+            let lines: Vec<String> = r.pieces.iter().map(|p| p.line.to_string()).collect();
+            write!(out, "  {}:{}", doc.name, lines.join("+"))?;
+            match r.matches.first() {
+                None => writeln!(out, "  repeats nothing")?,
+                Some(m) => writeln!(
+                    out,
+                    "  {} jaccard {:.2}  containment {:.2} / {:.2}  from {}:{}{}",
+                    m.kind.as_str(),
+                    m.scores.jaccard,
+                    m.scores.containment,
+                    m.scores.containment_source,
+                    m.source.name,
+                    m.source.line,
+                    match r.matches.len() {
+                        1 => String::new(),
+                        n => format!(" (and {} more)", n - 1),
+                    }
+                )?,
+            }
+        }
+    }
+    if heading {
+        writeln!(out)?;
     }
     let mut heading = false;
     for (di, doc) in scanned.iter().enumerate() {

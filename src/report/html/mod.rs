@@ -948,6 +948,7 @@ mod tests {
                 paragraphs: vec![p.clone(), ParagraphReport { index: 1, ..p }],
                 summary: Default::default(),
             },
+            repairs: Vec::new(),
         };
         let html = render(&Scan::new(vec![doc]));
         assert!(html.contains("The source text is not in this report."));
