@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
+use crate::align::{AlignOptions, Vocabulary, align};
 use crate::engine::{Engine, Match, QueryOptions, Span};
 use crate::error::Result;
-use crate::report::{Repaired, ScannedDocument};
+use crate::report::{Aligned, Repaired, ScannedDocument};
 use crate::text::repair::{Repair, Unit, find_joins, units};
 use crate::text::{Split, split_paragraphs_with};
 
@@ -18,7 +19,14 @@ pub struct ScanOptions {
     /// Whether paragraphs cut at page breaks are also judged joined with their
     /// continuations ([`ScannedDocument::repairs`]).
     pub repair: Repair,
+    /// Whether to run the passage mode: reused text between each document and the
+    /// earlier documents its paragraphs match, wherever paragraphs begin and end
+    /// ([`ScannedDocument::alignments`]).
+    pub align: bool,
 }
+
+/// Function words for the passage mode: the tokens found in the most scanned documents.
+const STOPWORDS: usize = 50;
 
 /// Scans `(name, text)` pairs in order. Names must be distinct.
 pub fn scan(
@@ -40,6 +48,7 @@ pub fn scan_with(
         ScanOptions {
             split,
             repair: Repair::Off,
+            align: false,
         },
     )
 }
@@ -72,6 +81,7 @@ pub fn scan_with_options(
             text: analyzed.text,
             report: submitted.report,
             repairs: Vec::new(),
+            alignments: Vec::new(),
         });
         if options.repair == Repair::Auto {
             let doc = &out[out.len() - 1];
@@ -88,7 +98,42 @@ pub fn scan_with_options(
             out[last].repairs = repairs;
         }
     }
+    if options.align {
+        align_all(&mut out);
+    }
     Ok(out)
+}
+
+/// The passage mode over scanned documents: each is aligned with the earlier documents
+/// that its paragraph matches name (the paragraph index picks the candidates, so a
+/// document is aligned with few others).
+fn align_all(docs: &mut [ScannedDocument]) {
+    let vocab = Vocabulary::from_documents(docs.iter().map(|d| &*d.text), STOPWORDS);
+    let options = AlignOptions::default();
+    for di in 0..docs.len() {
+        let mut sources: Vec<usize> = Vec::new();
+        for m in docs[di].report.paragraphs.iter().flat_map(|p| &p.matches) {
+            if let Some(si) = docs[..di].iter().position(|d| d.name == m.source.name)
+                && !sources.contains(&si)
+            {
+                sources.push(si);
+            }
+        }
+        let mut found: Vec<Aligned> = sources
+            .into_iter()
+            .flat_map(|si| {
+                let source = docs[si].name.clone();
+                align(&docs[di].text, &docs[si].text, &vocab, &options)
+                    .into_iter()
+                    .map(move |alignment| Aligned {
+                        source: source.clone(),
+                        alignment,
+                    })
+            })
+            .collect();
+        found.sort_by_key(|a| (a.alignment.start, a.alignment.source_start));
+        docs[di].alignments = found;
+    }
 }
 
 /// Judges a repaired paragraph of document `name` (already indexed) against the index:

@@ -278,3 +278,77 @@ fn magazine_page_breaks_are_repaired_in_the_scan_report() {
         "page breaks repaired\n  {path}:17+43  repeats nothing\n"
     )));
 }
+
+/// Code points of `[a, b)` that are also in `[c, d)`.
+fn overlap((a, b): (u64, u64), (c, d): (u64, u64)) -> u64 {
+    b.min(d).saturating_sub(a.max(c))
+}
+
+/// `scan --passages`: a passage of the magazine that starts in the middle of one
+/// paragraph and ends in the middle of another, printed as one paragraph of a new
+/// article, is reported as one character range on each side, as PAN scores it.
+#[test]
+fn passage_mode_finds_reuse_across_paragraph_boundaries() {
+    let (path, text) = magazine();
+    let lines: Vec<&str> = text.split('\n').collect();
+    let half = |s: &str, first: bool| -> String {
+        let n = s.chars().count() / 2;
+        if first {
+            s.chars().take(n).collect()
+        } else {
+            s.chars().skip(n).collect()
+        }
+    };
+    // The second half of line 57, line 59, and the first half of line 61.
+    let (head, tail) = (half(lines[56], false), half(lines[60], true));
+    let copied = format!("{head}{}{tail}", lines[58]);
+    let intro =
+        "本刊讯 记者近日走访了多地基层单位，了解到各地在推进社会治理方面的新做法。以下为采访手记。";
+    let outro = "采访结束时，当地干部表示，将继续总结经验，不断完善工作机制，让群众有更多获得感。";
+    let article = format!("{intro}\n\n据介绍，{copied}\n\n{outro}\n");
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("article.txt");
+    std::fs::write(&b, &article).unwrap();
+    let b = b.to_str().unwrap();
+
+    let chars = |s: &str| s.chars().count() as u64;
+    let at = chars(&format!("{intro}\n\n据介绍，"));
+    let truth = (at, at + chars(&copied));
+    let source_at = chars(&text[..text.find(&head).unwrap()]);
+    let source_truth = (source_at, source_at + chars(&copied) + 4); // two blank lines
+
+    let out = json_lines(&run(&["scan", "--format", "json", "--passages", &path, b]));
+    let found: Vec<&Value> = out
+        .iter()
+        .filter(|l| l.get("alignment").is_some())
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["document"], b);
+    assert_eq!(found[0]["source"], path.as_str());
+    let a = &found[0]["alignment"];
+    let this = (u(&a["start"]), u(&a["end"]));
+    let source = (u(&a["source_start"]), u(&a["source_end"]));
+    // Character recall and precision of both sides, as PAN measures them.
+    let len = |(a, b): (u64, u64)| (b - a) as f64;
+    assert!(
+        overlap(this, truth) as f64 / len(truth) >= 0.98,
+        "{this:?} vs {truth:?}"
+    );
+    assert!(
+        overlap(this, truth) as f64 / len(this) >= 0.95,
+        "{this:?} vs {truth:?}"
+    );
+    assert!(overlap(source, source_truth) as f64 / len(source_truth) >= 0.98);
+    assert!(overlap(source, source_truth) as f64 / len(source) >= 0.9);
+    // The reported text is the copied text.
+    let reported = slice_chars(&article, this.0, this.1);
+    assert!(
+        copied.contains(reported.trim_start_matches('，')),
+        "{reported}"
+    );
+
+    // Off by default; and the paragraph matches do not change with it.
+    let plain = json_lines(&run(&["scan", "--format", "json", &path, b]));
+    assert!(plain.iter().all(|l| l.get("alignment").is_none()));
+    assert_eq!(plain.len(), out.len() - 1);
+}

@@ -273,6 +273,7 @@ pub fn scan(
                 text: Arc::from(text),
                 report,
                 repairs: Vec::new(),
+                alignments: Vec::new(),
             });
         }
         let mut sources = HashMap::new();

@@ -43,6 +43,11 @@ pub struct ScanArgs {
     /// Default: `auto`, and `off` with --server.
     #[arg(long, value_enum, value_name = "WHEN")]
     pub repair: Option<RepairArg>,
+    /// Passage mode: also find reused text between each file and the earlier files its
+    /// paragraphs match, wherever either side's paragraphs begin and end (character
+    /// ranges of both, as PAN's text alignment defines them).
+    #[arg(long)]
+    pub passages: bool,
 }
 
 /// Page-break repair, as a flag.
@@ -115,6 +120,12 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         )
         .into());
     }
+    if args.remote.server.is_some() && args.passages {
+        return Err(UsageError::new(
+            "invalid passages: the passage mode is not available with --server",
+        )
+        .into());
+    }
     let repair = match args.repair {
         Some(RepairArg::Off) => Repair::Off,
         Some(RepairArg::Auto) | None => Repair::Auto,
@@ -136,6 +147,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
                 ScanOptions {
                     split: args.split.into(),
                     repair,
+                    align: args.passages,
                 },
             )
             .map_err(UsageError::from)?,

@@ -4,7 +4,9 @@
 //! pipes.
 //!
 //! A report is JSON Lines: one [`ParagraphLine`] per paragraph that has at least one
-//! match or was repaired at a page break (`repaired`), in scan order. Offsets are code points; lines are 1-based; paragraphs 0-based.
+//! match or was repaired at a page break (`repaired`), in scan order; with the passage
+//! mode (`scan --passages`), each document's lines are followed by its
+//! [`AlignmentLine`]s. Offsets are code points; lines are 1-based; paragraphs 0-based.
 //! Scores are rounded to four decimals ([`round_score`]).
 //!
 //! A paragraph that belongs to a passage (a run of paragraphs reprinting a run of one
@@ -44,6 +46,31 @@ pub struct ParagraphLine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repaired: Option<RepairedLine>,
     /// Its first code point.
+    pub start: usize,
+}
+
+/// A line of the passage mode (`scan --passages` only): reused text between the
+/// document and an earlier one, wherever paragraphs begin and end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlignmentLine {
+    /// The ranges.
+    pub alignment: AlignmentRanges,
+    /// The scanned document's name.
+    pub document: String,
+    /// The source document's name.
+    pub source: String,
+}
+
+/// The ranges of an [`AlignmentLine`], in code points, `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlignmentRanges {
+    /// One past its last code point in this document.
+    pub end: usize,
+    /// One past its last code point in the source.
+    pub source_end: usize,
+    /// Its first code point in the source.
+    pub source_start: usize,
+    /// Its first code point in this document.
     pub start: usize,
 }
 
@@ -214,6 +241,21 @@ pub fn write(out: &mut dyn Write, scan: &Scan) -> std::io::Result<()> {
                 .filter(|(q, _)| q.pairs.iter().any(|x| x.paragraph == p.index))
                 .map(|(_, l)| l.clone())
                 .collect();
+            serde_json::to_writer(&mut *out, &line)?;
+            out.write_all(b"\n")?;
+        }
+        for a in &doc.alignments {
+            let r = &a.alignment;
+            let line = AlignmentLine {
+                alignment: AlignmentRanges {
+                    end: r.end,
+                    source_end: r.source_end,
+                    source_start: r.source_start,
+                    start: r.start,
+                },
+                document: doc.name.to_string(),
+                source: a.source.to_string(),
+            };
             serde_json::to_writer(&mut *out, &line)?;
             out.write_all(b"\n")?;
         }

@@ -27,6 +27,19 @@ pub struct ScannedDocument {
     /// Paragraphs cut at a page break and judged again joined with their continuations
     /// (empty unless the scan repairs page breaks).
     pub repairs: Vec<Repaired>,
+    /// Reused text found regardless of paragraph boundaries (empty unless the scan runs
+    /// the passage mode, [`crate::align`]), in order of this document.
+    pub alignments: Vec<Aligned>,
+}
+
+/// A reused passage between a document and an earlier one, as character ranges of
+/// both (PAN's text alignment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aligned {
+    /// The source document's name.
+    pub source: Arc<str>,
+    /// The ranges, in code points of both texts.
+    pub alignment: crate::align::Alignment,
 }
 
 /// A paragraph cut at a page or column break, joined with the block that continues it

@@ -1,8 +1,8 @@
 //! The human-readable report of `neardup scan`: one block per recycled paragraph (where
 //! it is, each match with its scores and source, an excerpt of both sides), then the
 //! paragraphs repaired at page breaks and what they repeat joined, then the passages
-//! (runs of paragraphs reprinting a run of one source, [`super::passage`]), then a
-//! summary line. ANSI colour when asked for.
+//! (runs of paragraphs reprinting a run of one source, [`super::passage`]), the passage
+//! mode's reused text when it ran, then a summary line. ANSI colour when asked for.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -23,6 +23,11 @@ fn excerpt(text: &str, start: usize, end: usize, n: usize) -> String {
         s.push('…');
     }
     s
+}
+
+/// The 1-based line of code point `at` of `text`.
+fn line_at(text: &str, at: usize) -> usize {
+    1 + text.chars().take(at).filter(|&c| c == '\n').count()
 }
 
 struct Paint(bool);
@@ -150,6 +155,38 @@ pub fn write(out: &mut dyn Write, scan: &Scan, color: bool) -> std::io::Result<(
                     0 => String::new(),
                     n => format!(", {n} skipped"),
                 }
+            )?;
+        }
+    }
+    if heading {
+        writeln!(out)?;
+    }
+    let mut heading = false;
+    for doc in scanned {
+        for a in &doc.alignments {
+            if !heading {
+                writeln!(
+                    out,
+                    "{}",
+                    paint.paint("1", "passages across paragraph boundaries")
+                )?;
+                heading = true;
+            }
+            let source = texts.get(&*a.source).copied().unwrap_or("");
+            let r = &a.alignment;
+            writeln!(
+                out,
+                "  {}:{}-{} [{}..{}] reuses {}:{}-{} [{}..{}]",
+                doc.name,
+                line_at(&doc.text, r.start),
+                line_at(&doc.text, r.end.saturating_sub(1)),
+                r.start,
+                r.end,
+                a.source,
+                line_at(source, r.source_start),
+                line_at(source, r.source_end.saturating_sub(1)),
+                r.source_start,
+                r.source_end
             )?;
         }
     }

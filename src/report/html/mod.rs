@@ -949,6 +949,7 @@ mod tests {
                 summary: Default::default(),
             },
             repairs: Vec::new(),
+            alignments: Vec::new(),
         };
         let html = render(&Scan::new(vec![doc]));
         assert!(html.contains("The source text is not in this report."));
