@@ -4,7 +4,8 @@
 //! pipes.
 //!
 //! A report is JSON Lines: one [`ParagraphLine`] per paragraph that has at least one
-//! match or was repaired at a page break (`repaired`), in scan order; with the passage
+//! match, in scan order (a recycled paragraph cut at a page break carries its repair in
+//! `repaired`; the text report lists every repair); with the passage
 //! mode (`scan --passages`), each document's lines are followed by its
 //! [`AlignmentLine`]s. Offsets are code points; lines are 1-based; paragraphs 0-based.
 //! Scores are rounded to four decimals ([`round_score`]).
@@ -232,7 +233,7 @@ pub fn write(out: &mut dyn Write, scan: &Scan) -> std::io::Result<()> {
             .report
             .paragraphs
             .iter()
-            .filter(|p| !p.matches.is_empty() || repaired(p.index).is_some())
+            .filter(|p| !p.matches.is_empty())
         {
             let mut line = ParagraphLine::new(&doc.name, p);
             line.repaired = repaired(p.index).map(RepairedLine::from);
