@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use neardup::engine::{Engine, Settings};
-use neardup::passage::{PassageOptions, passages};
+use neardup::report::passage::{PassageOptions, passages};
 use neardup::text::repair::find_joins;
 use neardup::text::{Fold, split_paragraphs, tokenize_with};
 

@@ -20,12 +20,11 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod grpc;
-pub mod html;
 pub mod index;
 pub mod lsh;
 pub mod metrics;
 pub mod minhash;
-pub mod passage;
+pub mod report;
 pub mod scan;
 pub mod server;
 pub mod service;

@@ -3,7 +3,7 @@
 //! recycled paragraphs into the reprinted articles, through the public API.
 
 use neardup::engine::{Engine, Settings};
-use neardup::passage::{KindMix, PassageOptions, passages};
+use neardup::report::passage::{KindMix, PassageOptions, passages};
 use neardup::text::repair::{BreakKind, cut_paragraphs, find_joins, units};
 use neardup::text::split_paragraphs;
 use std::collections::BTreeSet;

@@ -6,6 +6,7 @@ mod compat;
 mod dedup;
 mod edge;
 mod editorial;
+mod editorial_cli;
 mod fold;
 mod fuzz_corpus;
 mod grpc;

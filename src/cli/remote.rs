@@ -28,7 +28,7 @@ use neardup::engine::Settings;
 use neardup::grpc::convert::report_from_pb;
 use neardup::grpc::pb;
 use neardup::grpc::pb::near_dup_client::NearDupClient;
-use neardup::scan::ScannedDocument;
+use neardup::report::ScannedDocument;
 use std::path::PathBuf;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
@@ -272,6 +272,8 @@ pub fn scan(
                 name: Arc::from(name.as_str()),
                 text: Arc::from(text),
                 report,
+                repairs: Vec::new(),
+                alignments: Vec::new(),
             });
         }
         let mut sources = HashMap::new();

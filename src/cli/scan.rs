@@ -2,15 +2,15 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use serde_json::json;
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use neardup::engine::{Engine, ParagraphStatus};
-use neardup::scan::{ScannedDocument, scan_with, unique_names};
+use neardup::engine::Engine;
+use neardup::report::{self, Scan};
+use neardup::scan::{ScanOptions, scan_with_options, unique_names};
 use neardup::text::Split;
-use neardup::verify::round_score;
+use neardup::text::repair::Repair;
 
 use super::{EngineArgs, UsageError};
 
@@ -37,6 +37,26 @@ pub struct ScanArgs {
     /// blank line), at blank lines only, at every line break, or not at all.
     #[arg(long, value_enum, default_value_t = SplitArg::Auto)]
     pub split: SplitArg,
+    /// Page-break repair: `auto` also judges each paragraph cut at a page or column break
+    /// joined with its continuation, where the evidence is unambiguous, and reports what
+    /// the joined paragraph repeats (the paragraph reports do not change); `off` does not.
+    /// Default: `auto`, and `off` with --server.
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub repair: Option<RepairArg>,
+    /// Passage mode: also find reused text between each file and the earlier files its
+    /// paragraphs match, wherever either side's paragraphs begin and end (character
+    /// ranges of both, as PAN's text alignment defines them).
+    #[arg(long)]
+    pub passages: bool,
+}
+
+/// Page-break repair, as a flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RepairArg {
+    /// Join cut paragraphs with their continuations where the evidence is unambiguous.
+    Auto,
+    /// Judge paragraphs as split.
+    Off,
 }
 
 /// Report formats.
@@ -94,6 +114,22 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         )
         .into());
     }
+    if args.remote.server.is_some() && args.repair == Some(RepairArg::Auto) {
+        return Err(UsageError::new(
+            "invalid repair: page-break repair is not available with --server",
+        )
+        .into());
+    }
+    if args.remote.server.is_some() && args.passages {
+        return Err(UsageError::new(
+            "invalid passages: the passage mode is not available with --server",
+        )
+        .into());
+    }
+    let repair = match args.repair {
+        Some(RepairArg::Off) => Repair::Off,
+        Some(RepairArg::Auto) | None => Repair::Auto,
+    };
     let mut inputs = Vec::with_capacity(args.files.len());
     for (name, file) in unique_names(&args.files).into_iter().zip(&args.files) {
         inputs.push((name, read_input(file)?));
@@ -105,10 +141,14 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         }
         None => (
             // The engine refuses only what is wrong with the files (too many paragraphs).
-            scan_with(
+            scan_with_options(
                 &Engine::new(settings).map_err(UsageError::from)?,
                 inputs,
-                args.split.into(),
+                ScanOptions {
+                    split: args.split.into(),
+                    repair,
+                    align: args.passages,
+                },
             )
             .map_err(UsageError::from)?,
             Default::default(),
@@ -130,10 +170,14 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
                 && std::env::var_os("NO_COLOR").is_none()
         }
     };
+    let scan = Scan {
+        documents: scanned,
+        sources,
+    };
     match args.format {
-        Format::Text => write_text(&mut out, &scanned, &sources, color)?,
-        Format::Json => write_json(&mut out, &scanned)?,
-        Format::Html => out.write_all(neardup::html::render(&scanned).as_bytes())?,
+        Format::Text => report::text::write(&mut out, &scan, color)?,
+        Format::Json => report::json::write(&mut out, &scan)?,
+        Format::Html => out.write_all(report::html::render(&scan).as_bytes())?,
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
@@ -160,148 +204,4 @@ pub fn read_input(file: &str) -> Result<String> {
 
 fn input_error(message: String) -> anyhow::Error {
     UsageError::new(message).into()
-}
-
-/// Writes the JSON Lines report: one object per paragraph with at least one match.
-pub fn write_json(out: &mut dyn Write, scanned: &[ScannedDocument]) -> Result<()> {
-    for doc in scanned {
-        for p in doc
-            .report
-            .paragraphs
-            .iter()
-            .filter(|p| !p.matches.is_empty())
-        {
-            let matches: Vec<_> = p
-                .matches
-                .iter()
-                .map(|m| {
-                    json!({
-                        "document": &*m.source.name,
-                        "paragraph": m.source.paragraph,
-                        "line": m.source.line,
-                        "start": m.source.start,
-                        "end": m.source.end,
-                        "kind": m.kind.as_str(),
-                        "jaccard": round_score(m.scores.jaccard),
-                        "containment": round_score(m.scores.containment),
-                        "containment_source": round_score(m.scores.containment_source),
-                        "spans": m.spans.iter().map(|s| [s.start, s.end, s.source_start, s.source_end]).collect::<Vec<_>>(),
-                    })
-                })
-                .collect();
-            let line = json!({
-                "document": &*doc.name,
-                "paragraph": p.index,
-                "line": p.line,
-                "start": p.start,
-                "end": p.end,
-                "matches": matches,
-            });
-            writeln!(out, "{line}")?;
-        }
-    }
-    Ok(())
-}
-
-/// The first `n` characters of a paragraph on one line, with an ellipsis when cut.
-fn excerpt(text: &str, start: usize, end: usize, n: usize) -> String {
-    let mut s: String = text
-        .chars()
-        .skip(start)
-        .take((end - start).min(n))
-        .map(|c| if c.is_whitespace() { ' ' } else { c })
-        .collect();
-    if end - start > n {
-        s.push('…');
-    }
-    s
-}
-
-struct Paint(bool);
-
-impl Paint {
-    fn paint(&self, code: &str, s: &str) -> String {
-        if self.0 {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    }
-}
-
-/// Writes the human-readable report; `sources` holds the texts of sources that are not
-/// among `scanned` (documents on a server), for their excerpts.
-pub fn write_text(
-    out: &mut dyn Write,
-    scanned: &[ScannedDocument],
-    sources: &std::collections::HashMap<String, String>,
-    color: bool,
-) -> Result<()> {
-    let paint = Paint(color);
-    let mut texts: std::collections::HashMap<&str, &str> = sources
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    texts.extend(scanned.iter().map(|d| (&*d.name, &*d.text)));
-    let (mut total, mut recycled, mut too_short) = (0, 0, 0);
-    for doc in scanned {
-        total += doc.report.summary.paragraphs;
-        recycled += doc.report.summary.recycled;
-        too_short += doc.report.summary.too_short;
-        for p in doc
-            .report
-            .paragraphs
-            .iter()
-            .filter(|p| p.status == ParagraphStatus::Recycled)
-        {
-            writeln!(
-                out,
-                "{}",
-                paint.paint("1", &format!("{}:{}", doc.name, p.line))
-            )?;
-            for m in &p.matches {
-                let kind = paint.paint(
-                    match m.kind {
-                        neardup::MatchKind::Exact => "31",
-                        neardup::MatchKind::Near => "33",
-                        neardup::MatchKind::Partial => "36",
-                    },
-                    &format!("{:<7}", m.kind.as_str()),
-                );
-                writeln!(
-                    out,
-                    "  {kind} jaccard {:.2}  containment {:.2} / {:.2}  from {}:{}",
-                    m.scores.jaccard,
-                    m.scores.containment,
-                    m.scores.containment_source,
-                    m.source.name,
-                    m.source.line
-                )?;
-            }
-            let best = &p.matches[0];
-            writeln!(
-                out,
-                "    this:   {}",
-                excerpt(&doc.text, p.start, p.end, 60)
-            )?;
-            let source_text = texts.get(&*best.source.name).copied().unwrap_or("");
-            writeln!(
-                out,
-                "    source: {}",
-                excerpt(source_text, best.source.start, best.source.end, 60)
-            )?;
-            writeln!(out)?;
-        }
-    }
-    let files = if scanned.len() == 1 {
-        "1 file".to_string()
-    } else {
-        format!("{} files", scanned.len())
-    };
-    writeln!(
-        out,
-        "{} of {total} paragraphs recycled in {files} ({too_short} too short to judge)",
-        paint.paint("1", &recycled.to_string())
-    )?;
-    Ok(())
 }

@@ -15,6 +15,7 @@ use crate::engine::{
     Span, Summary,
 };
 use crate::error::{Error, Result};
+use crate::report::passage::{Passage, PassageOptions, passages};
 use crate::service::StoredText;
 use crate::text::ParagraphSpan;
 use crate::verify::{MatchKind, Scores};
@@ -40,7 +41,12 @@ pub fn query_options(
 /// A report as a message. `this` is the id the engine gave the reported document (`None`
 /// for a Check): matches pointing to it are marked `same_document`.
 pub fn report_to_pb(report: Report, this: Option<DocId>) -> pb::Report {
+    let passages = passages(&report, "", &|_| None, PassageOptions::default())
+        .into_iter()
+        .map(|p| passage_to_pb(p, this))
+        .collect();
     pb::Report {
+        passages,
         paragraphs: report
             .paragraphs
             .into_iter()
@@ -58,6 +64,31 @@ pub fn report_to_pb(report: Report, this: Option<DocId>) -> pb::Report {
             })
             .collect(),
         summary: Some(pb::Summary::from(report.summary)),
+    }
+}
+
+fn passage_to_pb(p: Passage, this: Option<DocId>) -> pb::Passage {
+    pb::Passage {
+        source_document_id: p.source_name.to_string(),
+        same_document: p.source_document == this,
+        start: p.range.start as u64,
+        end: p.range.end as u64,
+        source_start: p.source_range.start as u64,
+        source_end: p.source_range.end as u64,
+        line: p.range.first_line as u32,
+        last_paragraph_line: p.range.last_line as u32,
+        source_line: p.source_range.first_line as u32,
+        source_last_paragraph_line: p.source_range.last_line as u32,
+        pairs: p
+            .pairs
+            .iter()
+            .map(|q| pb::PassagePair {
+                paragraph: q.paragraph as u32,
+                source_paragraph: q.source_paragraph as u32,
+                kind: pb::MatchKind::from(q.kind) as i32,
+            })
+            .collect(),
+        skipped: p.skipped.iter().map(|&i| i as u32).collect(),
     }
 }
 
@@ -347,6 +378,7 @@ mod tests {
                 ..Default::default()
             }],
             summary: Some(pb::Summary::default()),
+            passages: Vec::new(),
         };
         assert!(report_from_pb(r.clone(), "x").is_err());
         r.paragraphs[0].end = 9;

@@ -72,6 +72,22 @@ pub struct KindMix {
     pub partial: usize,
 }
 
+impl KindMix {
+    /// "18 exact, 1 near": the kinds present, most alike first.
+    pub fn describe(&self) -> String {
+        [
+            (self.exact, "exact"),
+            (self.near, "near"),
+            (self.partial, "partial"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, k)| format!("{n} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
+}
+
 /// A run of recycled paragraphs that follows one source document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Passage {
@@ -138,11 +154,17 @@ pub fn passages(
                     continue;
                 }
                 best[k] = (1, None);
-                for l in 0..k {
+                // Pairs are sorted by paragraph: only the last `max_gap + 1` paragraphs
+                // before this one can precede it, which keeps a long report linear.
+                for l in (0..k).rev() {
+                    if pairs[l].i + options.max_gap + 1 < pairs[k].i {
+                        break;
+                    }
                     if !used[l]
                         && step(pairs[l].i, pairs[k].i)
                         && step(pairs[l].j, pairs[k].j)
-                        && best[l].0 + 1 > best[k].0
+                        // `>=` going backwards: the earliest of equal chains wins.
+                        && best[l].0 + 1 >= best[k].0
                     {
                         best[k] = (best[l].0 + 1, Some(l));
                     }
