@@ -671,6 +671,8 @@ impl Found {
         match self.kind {
             MatchKind::Exact | MatchKind::Near => true,
             MatchKind::Partial => self.scores.containment >= t.containment,
+            // Found only with `DedupOptions::edited`.
+            MatchKind::Edited => true,
         }
     }
 }

@@ -721,7 +721,7 @@ fn kind_index(kind: MatchKind) -> usize {
     match kind {
         MatchKind::Exact => 0,
         MatchKind::Near => 1,
-        MatchKind::Partial => 2,
+        MatchKind::Partial | MatchKind::Edited => 2,
     }
 }
 
@@ -1326,6 +1326,7 @@ mod tests {
                 source_end: 3,
             }],
             copies: 0,
+            aligned: None,
         };
         let p = ParagraphReport {
             index: 0,

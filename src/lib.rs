@@ -14,6 +14,7 @@
 pub mod align;
 pub mod analysis;
 pub mod batch;
+pub mod edit;
 pub mod engine;
 pub mod error;
 #[doc(hidden)]

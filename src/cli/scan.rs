@@ -264,7 +264,7 @@ pub fn write_text(
                     match m.kind {
                         neardup::MatchKind::Exact => "31",
                         neardup::MatchKind::Near => "33",
-                        neardup::MatchKind::Partial => "36",
+                        neardup::MatchKind::Partial | neardup::MatchKind::Edited => "36",
                     },
                     &format!("{:<7}", m.kind.as_str()),
                 );
