@@ -175,7 +175,7 @@ pub fn write_json(out: &mut dyn Write, scanned: &[ScannedDocument]) -> Result<()
                 .matches
                 .iter()
                 .map(|m| {
-                    json!({
+                    let mut v = json!({
                         "document": &*m.source.name,
                         "paragraph": m.source.paragraph,
                         "line": m.source.line,
@@ -186,7 +186,12 @@ pub fn write_json(out: &mut dyn Write, scanned: &[ScannedDocument]) -> Result<()
                         "containment": round_score(m.scores.containment),
                         "containment_source": round_score(m.scores.containment_source),
                         "spans": m.spans.iter().map(|s| [s.start, s.end, s.source_start, s.source_end]).collect::<Vec<_>>(),
-                    })
+                    });
+                    if let Some(a) = m.aligned {
+                        v["aligned_coverage"] = round_score(a.coverage).into();
+                        v["aligned_coverage_source"] = round_score(a.coverage_source).into();
+                    }
+                    v
                 })
                 .collect();
             let line = json!({
