@@ -539,7 +539,8 @@ impl<I: Index> Core<I> {
                                 edited::grey_scores(&p.text.set, &q.text.set, min_shared)
                         {
                             let u = units.get_or_insert_with(|| edited::units(&p.text));
-                            if let Some(a) = edited::decide(u, &q.text, min_shared) {
+                            let s = edited::units(&q.text);
+                            if let Some(a) = edited::decide(u, &s, min_shared) {
                                 hits.push(earlier(MatchKind::Edited, scores, Some(a)));
                             }
                         }
@@ -630,7 +631,7 @@ impl<I: Index> Core<I> {
             };
             let source = if Some(d) == own {
                 match doc.paragraphs.get(index as usize) {
-                    Some(q) => q.text.clone(),
+                    Some(q) => edited::units(&q.text),
                     None => continue,
                 }
             } else {
@@ -641,7 +642,7 @@ impl<I: Index> Core<I> {
                 else {
                     continue;
                 };
-                self.analyzer.paragraph_text(slice)
+                edited::text_units(slice)
             };
             let u = units
                 .entry(i)

@@ -38,10 +38,16 @@ pub fn units(text: &ParagraphText) -> Vec<Unit> {
     edit::token_units(&text.tokens)
 }
 
+/// The alignment units of a paragraph's text, without the rest of its analysis (the
+/// tokens do not depend on the index shape).
+pub fn text_units(text: &str) -> Vec<Unit> {
+    edit::token_units(&crate::text::normalize::tokenize(text))
+}
+
 /// The text stage for a grey pair: the aligned coverage if it is an edited copy
-/// ([`edit::decide`]). `q` are the query paragraph's [`units`].
-pub fn decide(q: &[Unit], source: &ParagraphText, min_shared: usize) -> Option<Aligned> {
-    edit::decide(q, &units(source), min_shared).map(|e| Aligned {
+/// ([`edit::decide`]), from both paragraphs' [`units`].
+pub fn decide(q: &[Unit], s: &[Unit], min_shared: usize) -> Option<Aligned> {
+    edit::decide(q, s, min_shared).map(|e| Aligned {
         coverage: e.coverage,
         coverage_source: e.coverage_source,
     })
