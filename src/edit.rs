@@ -17,7 +17,7 @@
 //! text that only shares vocabulary yields a few short pieces.
 //!
 //! Cheap bounds come first ([`decide`]): the grey zone itself is chosen from set figures
-//! ([`grey_needed`], which the caller tests with the b-bit sketch and then the exact set
+//! ([`grey_thresholds`], which the caller tests with the b-bit sketch and then the exact set
 //! merge), then lengths, the unigram overlap ([`overlap_len`]) and the longest common
 //! subsequence ([`lcs_len`]) bound the coverage before anything is aligned; the band and
 //! [`MAX_CELLS`] bound the alignment itself. [`is_edited`] is the rule; BENCHMARKS.md,
