@@ -73,7 +73,9 @@ use rayon::prelude::*;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
 use crate::analysis::Analyzer;
+use crate::edit::{self, Unit as EditUnit};
 use crate::engine::Settings;
+use crate::engine::edited;
 use crate::index::{
     BandKey, LocalTable, PostingMap, ReadPolicy, SKETCH_LEN, Selection, Sketch, exact_key, rank,
 };
@@ -147,6 +149,9 @@ pub struct DedupOptions {
     pub chunk_records: usize,
     /// Most input bytes per chunk (does not change the output).
     pub chunk_bytes: usize,
+    /// Count heavily edited copies (`edited` matches, [`crate::edit`]) as duplicates. The
+    /// index then keeps every unit's tokens as well as its set.
+    pub edited: bool,
 }
 
 impl Default for DedupOptions {
@@ -159,6 +164,7 @@ impl Default for DedupOptions {
             strict: false,
             chunk_records: 32 * 1024,
             chunk_bytes: 32 << 20,
+            edited: false,
         }
     }
 }
@@ -600,6 +606,8 @@ struct ChunkUnit {
     hash: u64,
     keys: Vec<BandKey>,
     sketch: Sketch,
+    /// Alignment units (empty unless edited copies are looked for).
+    units: Vec<EditUnit>,
     /// The indexed or earlier unit it is an exact copy of.
     exact: Option<u32>,
     /// Whether it goes into the index: not an exact copy, and (once judged) not a
@@ -617,6 +625,7 @@ struct AnalyzedRecord {
 struct UnitAnalyzer<'a> {
     analyzer: &'a Analyzer,
     unit: Unit,
+    edited: bool,
 }
 
 /// A unit of a record long enough to judge.
@@ -626,6 +635,7 @@ struct JudgedUnit {
     hash: u64,
     keys: Vec<BandKey>,
     sketch: Sketch,
+    units: Vec<EditUnit>,
 }
 
 impl UnitAnalyzer<'_> {
@@ -645,6 +655,11 @@ impl UnitAnalyzer<'_> {
             .filter(|p| !p.too_short)
             .map(|p| JudgedUnit {
                 paragraph: p.span.index as u32,
+                units: if self.edited {
+                    edited::units(&p.text)
+                } else {
+                    Vec::new()
+                },
                 set: p.text.set,
                 hash: p.text.content_hash,
                 keys: p.band_keys,
@@ -664,6 +679,8 @@ struct Found {
     uid: u32,
     kind: MatchKind,
     scores: Scores,
+    /// For an `edited` match, the aligned coverage of both sides.
+    aligned: Option<(f64, f64)>,
 }
 
 impl Found {
@@ -671,6 +688,8 @@ impl Found {
         match self.kind {
             MatchKind::Exact | MatchKind::Near => true,
             MatchKind::Partial => self.scores.containment >= t.containment,
+            // Found only with `DedupOptions::edited`.
+            MatchKind::Edited => true,
         }
     }
 }
@@ -700,10 +719,15 @@ struct Index {
     hashes: Vec<u64>,
     /// Per unit: sketch.
     sketches: Vec<Sketch>,
+    /// Whether edited copies are looked for; then per unit, end of its alignment units in
+    /// `unit_arena` (as `set_ends` for sets).
+    edited: bool,
+    unit_ends: Vec<u64>,
+    unit_arena: Vec<EditUnit>,
 }
 
 impl Index {
-    fn new(s: &Settings) -> Result<Index, BatchError> {
+    fn new(s: &Settings, edited: bool) -> Result<Index, BatchError> {
         Ok(Index {
             params: s.lsh_params(),
             policy: s.read_policy(),
@@ -715,6 +739,9 @@ impl Index {
             arena: Vec::new(),
             hashes: Vec::new(),
             sketches: Vec::new(),
+            edited,
+            unit_ends: Vec::new(),
+            unit_arena: Vec::new(),
         })
     }
 
@@ -722,6 +749,12 @@ impl Index {
         let uid = uid as usize;
         let start = if uid == 0 { 0 } else { self.set_ends[uid - 1] };
         &self.arena[start as usize..self.set_ends[uid] as usize]
+    }
+
+    fn edit_units(&self, uid: u32) -> &[EditUnit] {
+        let uid = uid as usize;
+        let start = if uid == 0 { 0 } else { self.unit_ends[uid - 1] };
+        &self.unit_arena[start as usize..self.unit_ends[uid] as usize]
     }
 
     /// The indexed unit whose content is identical to (`hash`, `set`), if any.
@@ -766,30 +799,45 @@ impl Index {
         let mut found: Vec<Found> = candidates
             .into_iter()
             .filter_map(|c| {
-                let candidate = if c >= base {
+                let (candidate, candidate_units) = if c >= base {
                     let v = &units[(c - base) as usize];
-                    Side {
+                    let side = Side {
                         set: &v.set,
                         content_hash: v.hash,
                         sketch: &v.sketch,
-                    }
+                    };
+                    (side, &v.units[..])
                 } else {
-                    Side {
+                    let side = Side {
                         set: self.set(c),
                         content_hash: self.hashes[c as usize],
                         sketch: &self.sketches[c as usize],
-                    }
+                    };
+                    (side, if self.edited { self.edit_units(c) } else { &[] })
                 };
                 let this = Side {
                     set: &u.set,
                     content_hash: u.hash,
                     sketch: &u.sketch,
                 };
-                let (kind, scores) = verify::verify(this, candidate, &self.thresholds)?;
+                let (kind, scores, aligned) =
+                    match verify::verify(this, candidate, &self.thresholds) {
+                        Some((kind, scores)) => (kind, scores, None),
+                        None if self.edited => {
+                            // The grey zone: the engine's second stage, on the units kept.
+                            let min_shared = self.thresholds.min_shared;
+                            let scores = edited::grey(this, candidate, min_shared)?;
+                            let e = edit::decide(&u.units, candidate_units, min_shared)?;
+                            let aligned = Some((e.coverage, e.coverage_source));
+                            (MatchKind::Edited, scores, aligned)
+                        }
+                        None => return None,
+                    };
                 Some(Found {
                     uid: c,
                     kind,
                     scores,
+                    aligned,
                 })
             })
             .collect();
@@ -808,6 +856,15 @@ impl Index {
         reserve_lean(&mut self.set_ends, units.len());
         reserve_lean(&mut self.hashes, units.len());
         reserve_lean(&mut self.sketches, units.len());
+        if self.edited {
+            reserve_lean(&mut self.unit_ends, units.len());
+            for u in units {
+                if u.indexed {
+                    self.unit_arena.extend_from_slice(&u.units);
+                }
+                self.unit_ends.push(self.unit_arena.len() as u64);
+            }
+        }
         for u in units {
             if u.indexed {
                 self.arena.extend_from_slice(&u.set);
@@ -835,6 +892,8 @@ impl Index {
             + self.set_ends.capacity() * 8
             + self.hashes.capacity() * 8
             + self.sketches.capacity() * SKETCH_LEN
+            + self.unit_ends.capacity() * 8
+            + self.unit_arena.capacity() * std::mem::size_of::<EditUnit>()
     }
 }
 
@@ -863,7 +922,7 @@ impl<'o> Run<'o> {
         names: Vec<String>,
         outputs: Outputs<'o>,
     ) -> Result<Run<'o>, BatchError> {
-        let index = Index::new(&options.settings)?;
+        let index = Index::new(&options.settings, options.edited)?;
         Ok(Run {
             summary: Summary {
                 records: 0,
@@ -991,6 +1050,7 @@ impl<'o> Run<'o> {
             let analyzer = UnitAnalyzer {
                 analyzer: &self.index.analyzer,
                 unit: self.options.unit,
+                edited: self.options.edited,
             };
             chunk
                 .lines
@@ -1024,6 +1084,7 @@ impl<'o> Run<'o> {
                 hash,
                 keys,
                 sketch,
+                units: edit_units,
             } in record.judged
             {
                 let uid = base + units.len();
@@ -1059,6 +1120,7 @@ impl<'o> Run<'o> {
                     hash,
                     keys,
                     sketch,
+                    units: edit_units,
                     exact,
                     indexed: exact.is_none(),
                 });
@@ -1174,11 +1236,18 @@ impl<'o> Run<'o> {
             }
             self.write_ref(m.uid);
             let _ = write!(self.buf, ",\"kind\":\"{}\"", m.kind.as_str());
+            let aligned = m
+                .aligned
+                .iter()
+                .flat_map(|&(q, s)| [("aligned_coverage", q), ("aligned_coverage_source", s)]);
             for (name, x) in [
                 ("jaccard", m.scores.jaccard),
                 ("containment", m.scores.containment),
                 ("containment_source", m.scores.containment_source),
-            ] {
+            ]
+            .into_iter()
+            .chain(aligned)
+            {
                 let _ = write!(self.buf, ",\"{name}\":");
                 // Writing to a vector cannot fail; floats keep their decimal point.
                 let _ = serde_json::to_writer(&mut self.buf, &verify::round_score(x));

@@ -15,6 +15,7 @@ pub mod align;
 pub mod analysis;
 pub mod batch;
 pub mod cluster;
+pub mod edit;
 pub mod engine;
 pub mod error;
 #[doc(hidden)]

@@ -138,6 +138,9 @@ pub enum MatchKind {
     Near,
     /// A fragment or a superset of the source: containment at or above its threshold.
     Partial,
+    /// A heavily edited copy: the set scores are below the thresholds, but the two token
+    /// sequences align over much of both (decided by [`crate::edit`]).
+    Edited,
 }
 
 impl MatchKind {
@@ -147,6 +150,7 @@ impl MatchKind {
             MatchKind::Exact => "exact",
             MatchKind::Near => "near",
             MatchKind::Partial => "partial",
+            MatchKind::Edited => "edited",
         }
     }
 }
@@ -193,7 +197,7 @@ pub fn classify(scores: &Scores, identical: bool, t: &Thresholds) -> Option<Matc
 /// A pair sharing this many times `min_shared` shingles, and half the containment
 /// threshold, is a partial repeat whatever its Jaccard (see BENCHMARKS.md, Clough &
 /// Stevenson).
-const LONG_REUSE: usize = 8;
+pub const LONG_REUSE: usize = 8;
 
 /// A run of text shared by both paragraphs, as token ranges `[q_first, q_last)` and
 /// `[s_first, s_last)`.

@@ -5,6 +5,7 @@ mod cli;
 mod compat;
 mod dedup;
 mod edge;
+mod edited;
 mod editorial;
 mod editorial_cli;
 mod fold;

@@ -172,6 +172,7 @@ impl Engine {
             containment: containment.unwrap_or(d.containment),
             max_matches: max_matches.unwrap_or(d.max_matches),
             spans,
+            edited: d.edited,
         }
     }
 }

@@ -55,6 +55,10 @@ pub struct DedupArgs {
     /// Stop at the first bad record (invalid JSON, missing or non-string text), exit code 2.
     #[arg(long)]
     pub strict: bool,
+    /// Count heavily edited copies as duplicates (`edited` matches: the grey zone aligned,
+    /// as the service does; the index also keeps every unit's tokens).
+    #[arg(long, conflicts_with = "no_edited")]
+    pub edited: bool,
     /// Weight of false negatives in the LSH bands × rows choice (tuning).
     #[arg(long, hide = true, default_value_t = neardup::Settings::default().fn_weight)]
     pub fn_weight: f64,
@@ -122,6 +126,7 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
         text_field: args.text_field.clone(),
         strict: args.strict,
         chunk_records: args.chunk_records,
+        edited: args.edited,
         ..DedupOptions::default()
     };
 

@@ -79,6 +79,10 @@ pub struct EngineArgs {
     /// Most matches reported per paragraph.
     #[arg(long, env = "NEARDUP_MAX_MATCHES", default_value_t = Settings::default().max_matches)]
     pub max_matches: usize,
+    /// Do not align grey-zone candidates: no `edited` matches (heavily edited copies), and
+    /// no cost for them.
+    #[arg(long, env = "NEARDUP_NO_EDITED")]
+    pub no_edited: bool,
 }
 
 impl EngineArgs {
@@ -91,6 +95,7 @@ impl EngineArgs {
             shingle: self.shingle,
             min_length: self.min_length,
             max_matches: self.max_matches,
+            edited: !self.no_edited,
             ..Settings::default()
         };
         settings.validate()?;

@@ -154,6 +154,7 @@ fn options(engine: &EngineArgs) -> Option<pb::QueryOptions> {
         containment: (engine.containment != d.containment).then_some(engine.containment),
         max_matches: (engine.max_matches != d.max_matches).then_some(engine.max_matches as u32),
         include_spans: None,
+        edited: engine.no_edited.then_some(false),
     };
     (o != pb::QueryOptions::default()).then_some(o)
 }

@@ -11,6 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::edited;
 use super::query::{self, Found, Source};
 use super::{
     Match, ParagraphReport, ParagraphStatus, QueryOptions, Report, Settings, SourceRef, Submitted,
@@ -22,6 +23,7 @@ use crate::index::{
     ParagraphId, ReadPolicy, Selection, exact_key,
 };
 use crate::text::Split;
+use crate::verify::MatchKind;
 
 /// Where the engine reads the texts of stored documents (the store: the engine keeps no
 /// copy), for the spans of reported matches.
@@ -387,7 +389,7 @@ impl<I: Index> Core<I> {
             );
         }
         let found = self
-            .verify_document(doc, candidates, exclude, opts, None)
+            .verify_document(doc, candidates, exclude, opts, None, texts)
             .await?;
         self.finish(doc, this, found, opts, texts).await
     }
@@ -440,7 +442,7 @@ impl<I: Index> Core<I> {
             seen: &seen,
         };
         let found = self
-            .verify_document(doc, candidates, None, opts, Some(submitting))
+            .verify_document(doc, candidates, None, opts, Some(submitting), texts)
             .await?;
         self.finish(doc, (Some(id), name.clone()), found, opts, texts)
             .await
@@ -448,7 +450,8 @@ impl<I: Index> Core<I> {
 
     /// Verifies every paragraph's candidates: the heads of indexed candidates in one
     /// batch, the sketch test, the sets of the survivors the index did not give at once,
-    /// exact verification, and for a submission the concurrent-submit rule.
+    /// exact verification, the edited-copy stage for the grey zone (when asked for), and
+    /// for a submission the concurrent-submit rule.
     async fn verify_document(
         &self,
         doc: &AnalyzedDocument,
@@ -456,8 +459,10 @@ impl<I: Index> Core<I> {
         exclude: Option<DocId>,
         opts: &QueryOptions,
         submitting: Option<Submitting<'_>>,
+        texts: &impl Texts,
     ) -> Result<Vec<Vec<Found>>> {
         let t = self.settings.thresholds(opts);
+        let min_shared = t.min_shared;
         for c in &mut candidates {
             c.sort_unstable();
             c.dedup();
@@ -485,6 +490,12 @@ impl<I: Index> Core<I> {
             p.sketch
                 .may_reach(&h.sketch, p.text.set.len(), h.set_len as usize, need)
         };
+        // A candidate the sketch rejects for every kind may still be an edited copy.
+        let grey = |p: &AnalyzedParagraph, h: &Head| {
+            let n = p.text.set.len();
+            opts.edited
+                && edited::may_be_grey(&p.sketch, n, &h.sketch, h.set_len as usize, min_shared)
+        };
         let mut missing: Vec<ParagraphId> = Vec::new();
         for (i, c) in candidates.iter().enumerate() {
             let p = &doc.paragraphs[i];
@@ -492,7 +503,7 @@ impl<I: Index> Core<I> {
                 if let Candidate::Indexed(id) = cand
                     && let Some(h) = heads.get(id)
                     && h.set.is_none()
-                    && passes(p, h)
+                    && (passes(p, h) || grey(p, h))
                 {
                     missing.push(*id);
                 }
@@ -510,58 +521,90 @@ impl<I: Index> Core<I> {
                 .filter_map(|(id, s)| Some((id, s?)))
                 .collect()
         };
+        let indexed = |id: ParagraphId, h: &Head, kind, scores| Found {
+            source: Source::Indexed {
+                id,
+                doc: h.doc,
+                index: h.index,
+                start: h.start,
+                end: h.end,
+                line: h.line,
+            },
+            kind,
+            scores,
+            order: (Some(h.doc), h.index),
+            content_hash: h.content_hash,
+            copies: 0,
+            aligned: None,
+        };
         let mut found: Vec<Vec<Found>> = Vec::with_capacity(doc.paragraphs.len());
         let mut funnel = Funnel::default();
+        // Grey-zone candidates of stored documents, decided once their texts are read.
+        let mut greys: Vec<(usize, Found)> = Vec::new();
         for (i, c) in candidates.iter().enumerate() {
             let p = &doc.paragraphs[i];
             let mut hits = Vec::new();
+            // The paragraph's alignment units, made at its first grey candidate.
+            let mut units = None;
             for cand in c {
                 match *cand {
                     Candidate::Earlier(j) => {
                         let q = &doc.paragraphs[j];
+                        let earlier = |kind, scores, aligned| Found {
+                            source: Source::Earlier(j),
+                            kind,
+                            scores,
+                            order: (None, q.span.index as u32),
+                            content_hash: q.text.content_hash,
+                            copies: 0,
+                            aligned,
+                        };
                         if let Some((kind, scores)) =
                             query::verify(p, &q.text.set, q.text.content_hash, &q.sketch, &t)
                         {
-                            hits.push(Found {
-                                source: Source::Earlier(j),
-                                kind,
-                                scores,
-                                order: (None, q.span.index as u32),
-                                content_hash: q.text.content_hash,
-                                copies: 0,
-                            });
+                            hits.push(earlier(kind, scores, None));
+                        } else if opts.edited
+                            && edited::may_be_grey(
+                                &p.sketch,
+                                p.text.set.len(),
+                                &q.sketch,
+                                q.text.set.len(),
+                                min_shared,
+                            )
+                            && let Some(scores) =
+                                edited::grey_scores(&p.text.set, &q.text.set, min_shared)
+                        {
+                            let u = units.get_or_insert_with(|| edited::units(&p.text));
+                            let s = edited::units(&q.text);
+                            if let Some(a) = edited::decide(u, &s, min_shared) {
+                                hits.push(earlier(MatchKind::Edited, scores, Some(a)));
+                            }
                         }
                     }
                     Candidate::Indexed(id) => {
                         let Some(h) = heads.get(&id) else { continue };
                         funnel.candidates += 1;
-                        if !passes(p, h) {
+                        let strict = passes(p, h);
+                        if !strict && !grey(p, h) {
                             continue;
                         }
                         let Some(set) = h.set.as_ref().or_else(|| fetched.get(&id)) else {
                             continue;
                         };
-                        funnel.verified += 1;
-                        let Some((kind, scores)) = query::verify_sets(p, set, h.content_hash, &t)
-                        else {
-                            continue;
+                        let verified = if strict {
+                            funnel.verified += 1;
+                            query::verify_sets(p, set, h.content_hash, &t)
+                        } else {
+                            None
                         };
-                        funnel.matched += 1;
-                        hits.push(Found {
-                            source: Source::Indexed {
-                                id,
-                                doc: h.doc,
-                                index: h.index,
-                                start: h.start,
-                                end: h.end,
-                                line: h.line,
-                            },
-                            kind,
-                            scores,
-                            order: (Some(h.doc), h.index),
-                            content_hash: h.content_hash,
-                            copies: 0,
-                        });
+                        if let Some((kind, scores)) = verified {
+                            funnel.matched += 1;
+                            hits.push(indexed(id, h, kind, scores));
+                        } else if opts.edited
+                            && let Some(scores) = edited::grey_scores(&p.text.set, set, min_shared)
+                        {
+                            greys.push((i, indexed(id, h, MatchKind::Edited, scores)));
+                        }
                     }
                 }
             }
@@ -571,6 +614,11 @@ impl<I: Index> Core<I> {
         add(&self.funnel.candidates, funnel.candidates);
         add(&self.funnel.verified, funnel.verified);
         add(&self.funnel.matched, funnel.matched);
+        if !greys.is_empty() {
+            let own = submitting.as_ref().map(|s| s.id);
+            self.decide_greys(doc, own, greys, &mut found, min_shared, texts)
+                .await?;
+        }
         if let Some(s) = submitting {
             self.apply_concurrent_rule(doc, &mut found, &heads, &fetched, &s)
                 .await?;
@@ -579,6 +627,75 @@ impl<I: Index> Core<I> {
             .into_iter()
             .map(|hits| query::select(hits, opts.max_matches))
             .collect())
+    }
+
+    /// The text stage for grey-zone candidates of stored documents: reads each source
+    /// document's text once (`own` is a submission's own id: its text is `doc`), aligns,
+    /// and adds the edited copies to `found`. A source whose text is not there is not
+    /// decided.
+    async fn decide_greys(
+        &self,
+        doc: &AnalyzedDocument,
+        own: Option<DocId>,
+        greys: Vec<(usize, Found)>,
+        found: &mut [Vec<Found>],
+        min_shared: usize,
+        texts: &impl Texts,
+    ) -> Result<()> {
+        let mut docs: Vec<DocId> = greys
+            .iter()
+            .filter_map(|(_, f)| match f.source {
+                Source::Indexed { doc, .. } if Some(doc) != own => Some(doc),
+                _ => None,
+            })
+            .collect();
+        docs.sort_unstable();
+        docs.dedup();
+        let states = self.index.documents(&docs).await?;
+        let mut source_texts: HashMap<DocId, Arc<str>> = HashMap::new();
+        for (&id, state) in docs.iter().zip(states) {
+            if let Some(state) = state
+                && let Some(text) = texts.text(&state.name).await
+            {
+                source_texts.insert(id, text);
+            }
+        }
+        let mut units: HashMap<usize, Vec<crate::edit::Unit>> = HashMap::new();
+        for (i, mut f) in greys {
+            let Source::Indexed {
+                doc: d,
+                index,
+                start,
+                end,
+                ..
+            } = f.source
+            else {
+                continue;
+            };
+            let source = if Some(d) == own {
+                match doc.paragraphs.get(index as usize) {
+                    Some(q) => edited::units(&q.text),
+                    None => continue,
+                }
+            } else {
+                let Some(text) = source_texts.get(&d) else {
+                    continue;
+                };
+                let Some(slice) = query::code_point_slice(text, start as usize, end as usize)
+                else {
+                    continue;
+                };
+                edited::text_units(slice)
+            };
+            let u = units
+                .entry(i)
+                .or_insert_with(|| edited::units(&doc.paragraphs[i].text));
+            if let Some(a) = edited::decide(u, &source, min_shared) {
+                f.aligned = Some(a);
+                found[i].push(f);
+            }
+        }
+        Ok(())
     }
 
     /// Drops, from a submission's matches, the sources that report it instead (see the
@@ -704,7 +821,7 @@ impl<I: Index> Core<I> {
                             line: q.span.line,
                         };
                         let spans = if opts.spans {
-                            query::spans(p, &q.text, q.span.start)
+                            query::spans(p, &q.text, q.span.start, f.kind)
                         } else {
                             Vec::new()
                         };
@@ -731,7 +848,7 @@ impl<I: Index> Core<I> {
                             (false, _) => Vec::new(),
                             // An earlier paragraph of this very submission.
                             (true, true) => match doc.paragraphs.get(index as usize) {
-                                Some(q) => query::spans(p, &q.text, q.span.start),
+                                Some(q) => query::spans(p, &q.text, q.span.start, f.kind),
                                 None => Vec::new(),
                             },
                             (true, false) => query::spans_in_text(
@@ -740,6 +857,7 @@ impl<I: Index> Core<I> {
                                 source_texts.get(&doc_id).map_or("", |t| t),
                                 start as usize,
                                 end as usize,
+                                f.kind,
                             ),
                         };
                         let source = SourceRef {
@@ -759,6 +877,7 @@ impl<I: Index> Core<I> {
                     scores: f.scores,
                     spans,
                     copies: f.copies,
+                    aligned: f.aligned,
                 });
             }
             if !report.matches.is_empty() {

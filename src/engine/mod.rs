@@ -30,6 +30,7 @@
 //! remote index.
 
 mod core;
+pub mod edited;
 mod query;
 mod report;
 mod settings;
@@ -37,8 +38,8 @@ mod settings;
 pub use self::core::{Core, Funnel, NoTexts, Texts};
 pub use query::Found;
 pub use report::{
-    DocId, Document, EngineStats, Match, ParagraphReport, ParagraphStatus, Report, SourceRef, Span,
-    Submitted, Summary,
+    Aligned, DocId, Document, EngineStats, Match, ParagraphReport, ParagraphStatus, Report,
+    SourceRef, Span, Submitted, Summary,
 };
 pub use settings::{QueryOptions, Settings};
 

@@ -50,6 +50,8 @@ pub struct Found {
     pub content_hash: u64,
     /// Identical later sources folded into this one.
     pub copies: usize,
+    /// For an `edited` match, the aligned coverage.
+    pub aligned: Option<super::Aligned>,
 }
 
 /// Verifies a candidate with shingle set `set`, content hash `hash` and sketch `sketch`
@@ -133,8 +135,17 @@ pub fn reports_concurrent<B: Ord + Copy>(
 }
 
 /// The shared spans of paragraph `p` and an analyzed source paragraph starting at code
-/// point `source_start` of its document.
-pub fn spans(p: &AnalyzedParagraph, source: &ParagraphText, source_start: usize) -> Vec<Span> {
+/// point `source_start` of its document, for a match of this kind: runs of shared
+/// shingles, or for an `edited` match the aligned runs ([`super::edited::spans`]).
+pub fn spans(
+    p: &AnalyzedParagraph,
+    source: &ParagraphText,
+    source_start: usize,
+    kind: MatchKind,
+) -> Vec<Span> {
+    if kind == MatchKind::Edited {
+        return super::edited::spans(p, source, source_start);
+    }
     let base_q = p.span.start;
     verify::shared_spans(&p.text.shingles, &source.shingles)
         .into_iter()
@@ -155,20 +166,25 @@ pub fn spans_in_text(
     text: &str,
     start: usize,
     end: usize,
+    kind: MatchKind,
 ) -> Vec<Span> {
+    let Some(slice) = code_point_slice(text, start, end) else {
+        return Vec::new();
+    };
+    let source = analyzer.paragraph_text(slice);
+    spans(p, &source, start, kind)
+}
+
+/// Code points `start..end` of `text`, or `None` when it does not reach that far.
+pub fn code_point_slice(text: &str, start: usize, end: usize) -> Option<&str> {
     let mut bytes = text.char_indices().map(|(b, _)| b).chain([text.len()]);
-    let Some(from) = bytes.nth(start) else {
-        return Vec::new();
-    };
-    let Some(to) = (if end > start {
-        bytes.nth(end - start - 1)
+    let from = bytes.nth(start)?;
+    let to = if end > start {
+        bytes.nth(end - start - 1)?
     } else {
-        Some(from)
-    }) else {
-        return Vec::new();
+        from
     };
-    let source = analyzer.paragraph_text(&text[from..to]);
-    spans(p, &source, start)
+    Some(&text[from..to])
 }
 
 #[cfg(test)]
@@ -199,6 +215,7 @@ mod tests {
             order: (Some(doc), 0),
             content_hash: hash,
             copies: 0,
+            aligned: None,
         };
         let many: Vec<Found> = (0..20)
             .map(|d| found(d, 7, MatchKind::Exact, scores))

@@ -62,6 +62,18 @@ pub struct Match {
     /// Later paragraphs identical to this source (after normalization) that this paragraph
     /// also repeats, left out of the list so that it leads with distinct originals.
     pub copies: usize,
+    /// For an `edited` match, how much of each side the alignment covers.
+    pub aligned: Option<Aligned>,
+}
+
+/// The aligned coverage of an `edited` match: the share of each paragraph's tokens inside
+/// the alignment (see [`crate::edit`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Aligned {
+    /// Share of the query paragraph.
+    pub coverage: f64,
+    /// Share of the source paragraph.
+    pub coverage_source: f64,
 }
 
 /// The report on one paragraph.

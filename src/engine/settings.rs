@@ -36,6 +36,9 @@ pub struct Settings {
     pub max_matches: usize,
     /// Seed of the shingle hash and the MinHash permutations.
     pub seed: u64,
+    /// Whether candidates in the grey zone are aligned to find heavily edited copies
+    /// (`edited` matches; see [`crate::edit`]), by default.
+    pub edited: bool,
 }
 
 impl Default for Settings {
@@ -52,6 +55,7 @@ impl Default for Settings {
             max_bucket: 64,
             max_matches: 10,
             seed: 0x6e65_6172_6475_7030,
+            edited: true,
         }
     }
 }
@@ -139,6 +143,7 @@ impl Settings {
             containment: self.containment,
             max_matches: self.max_matches,
             spans: true,
+            edited: self.edited,
         }
     }
 
@@ -174,6 +179,8 @@ pub struct QueryOptions {
     pub max_matches: usize,
     /// Whether to compute shared spans.
     pub spans: bool,
+    /// Whether to align grey-zone candidates to find heavily edited copies.
+    pub edited: bool,
 }
 
 impl QueryOptions {

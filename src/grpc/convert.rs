@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use super::pb;
 use crate::engine::{
-    DocId, Match, ParagraphReport, ParagraphStatus, QueryOptions, Report, Settings, SourceRef,
-    Span, Summary,
+    Aligned, DocId, Match, ParagraphReport, ParagraphStatus, QueryOptions, Report, Settings,
+    SourceRef, Span, Summary,
 };
 use crate::error::{Error, Result};
 use crate::report::passage::{Passage, PassageOptions, passages};
@@ -33,6 +33,7 @@ pub fn query_options(
         containment: o.containment.unwrap_or(defaults.containment),
         max_matches: o.max_matches.map_or(defaults.max_matches, |m| m as usize),
         spans: o.include_spans.unwrap_or(defaults.spans),
+        edited: o.edited.unwrap_or(defaults.edited),
     };
     opts.validate()?;
     Ok(opts)
@@ -109,6 +110,8 @@ fn match_to_pb(m: Match, this: Option<DocId>) -> pb::Match {
         shared_shingles: m.scores.shared as u32,
         spans: m.spans.into_iter().map(pb::Span::from).collect(),
         copies: m.copies as u32,
+        aligned_coverage: m.aligned.map(|a| a.coverage),
+        aligned_coverage_source: m.aligned.map(|a| a.coverage_source),
     }
 }
 
@@ -128,6 +131,7 @@ impl From<MatchKind> for pb::MatchKind {
             MatchKind::Exact => pb::MatchKind::Exact,
             MatchKind::Near => pb::MatchKind::Near,
             MatchKind::Partial => pb::MatchKind::Partial,
+            MatchKind::Edited => pb::MatchKind::Edited,
         }
     }
 }
@@ -233,6 +237,7 @@ pub fn report_from_pb(report: pb::Report, name: &str) -> Result<Report> {
                 Ok(pb::MatchKind::Exact) => MatchKind::Exact,
                 Ok(pb::MatchKind::Near) => MatchKind::Near,
                 Ok(pb::MatchKind::Partial) => MatchKind::Partial,
+                Ok(pb::MatchKind::Edited) => MatchKind::Edited,
                 _ => return Err(bad(format!("unknown match kind {}", m.kind))),
             };
             let (s_start, s_end) = range(source.start, source.end, "source paragraph")?;
@@ -272,6 +277,13 @@ pub fn report_from_pb(report: pb::Report, name: &str) -> Result<Report> {
                 },
                 spans,
                 copies: m.copies as usize,
+                aligned: match (m.aligned_coverage, m.aligned_coverage_source) {
+                    (Some(coverage), Some(coverage_source)) => Some(Aligned {
+                        coverage,
+                        coverage_source,
+                    }),
+                    _ => None,
+                },
             });
         }
         if status == ParagraphStatus::Recycled && matches.is_empty() {

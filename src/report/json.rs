@@ -163,6 +163,12 @@ impl From<&Passage> for PassageLine {
 /// One earlier paragraph that a paragraph repeats.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MatchLine {
+    /// For an `edited` match: the share of this paragraph inside aligned runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aligned_coverage: Option<f64>,
+    /// For an `edited` match: the share of the source inside aligned runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aligned_coverage_source: Option<f64>,
     /// |Q ∩ S| / |Q|: how much of this paragraph is in the source.
     pub containment: f64,
     /// |Q ∩ S| / |S|: how much of the source is in this paragraph.
@@ -173,7 +179,7 @@ pub struct MatchLine {
     pub end: usize,
     /// Jaccard similarity of the shingle sets.
     pub jaccard: f64,
-    /// `exact`, `near` or `partial`.
+    /// `exact`, `near`, `partial` or `edited`.
     pub kind: String,
     /// 1-based line of the source paragraph.
     pub line: usize,
@@ -204,6 +210,8 @@ impl ParagraphLine {
 impl From<&Match> for MatchLine {
     fn from(m: &Match) -> MatchLine {
         MatchLine {
+            aligned_coverage: m.aligned.map(|a| round_score(a.coverage)),
+            aligned_coverage_source: m.aligned.map(|a| round_score(a.coverage_source)),
             containment: round_score(m.scores.containment),
             containment_source: round_score(m.scores.containment_source),
             document: m.source.name.to_string(),

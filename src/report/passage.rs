@@ -243,7 +243,7 @@ fn passage(
         match p.kind {
             MatchKind::Exact => kinds.exact += 1,
             MatchKind::Near => kinds.near += 1,
-            MatchKind::Partial => kinds.partial += 1,
+            MatchKind::Partial | MatchKind::Edited => kinds.partial += 1,
         }
     }
     Passage {
@@ -316,6 +316,7 @@ mod tests {
                         },
                         spans: Vec::new(),
                         copies: 0,
+                        aligned: None,
                     })
                     .collect(),
             })

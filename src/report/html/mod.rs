@@ -653,7 +653,7 @@ fn kind_index(kind: MatchKind) -> usize {
     match kind {
         MatchKind::Exact => 0,
         MatchKind::Near => 1,
-        MatchKind::Partial => 2,
+        MatchKind::Partial | MatchKind::Edited => 2,
     }
 }
 
@@ -932,6 +932,7 @@ mod tests {
                 source_end: 3,
             }],
             copies: 0,
+            aligned: None,
         };
         let p = ParagraphReport {
             index: 0,

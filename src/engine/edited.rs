@@ -1,0 +1,70 @@
+//! The engine's second stage for heavily edited copies ([`crate::edit`]) on the
+//! analyzer's types: which rejected candidates are in the grey zone (sketch first, then
+//! the exact set merge), the text stage for a grey pair, and the spans of an `edited`
+//! match. The embedded engine, a remote index and the batch all decide with these.
+
+use super::{Aligned, Span};
+use crate::analysis::AnalyzedParagraph;
+use crate::edit::{self, Unit};
+use crate::index::Sketch;
+use crate::text::ParagraphText;
+use crate::verify::{self, Scores};
+
+/// Whether the sketches (`q` of a set of `q_len`, `s` of `s_len`) let a candidate that
+/// `verify` rejected through to the grey-zone set test ([`grey_scores`]): false only for
+/// pairs that cannot share enough shingles.
+pub fn may_be_grey(q: &Sketch, q_len: usize, s: &Sketch, s_len: usize, min_shared: usize) -> bool {
+    let need = verify::shared_needed(q_len, s_len, &edit::grey_thresholds(min_shared));
+    q.may_reach(s, q_len, s_len, need)
+}
+
+/// The exact set scores of a candidate that `verify` rejected, if it is in the grey zone
+/// ([`edit::is_grey`]; the merge stops early for the many that are not).
+pub fn grey_scores(q: &[u32], s: &[u32], min_shared: usize) -> Option<Scores> {
+    verify::candidate_scores(q, s, &edit::grey_thresholds(min_shared))
+        .filter(|s| edit::is_grey(s, min_shared))
+}
+
+/// Both grey-zone tests of a rejected pair, sketch first.
+pub fn grey(q: verify::Side<'_>, s: verify::Side<'_>, min_shared: usize) -> Option<Scores> {
+    if !may_be_grey(q.sketch, q.set.len(), s.sketch, s.set.len(), min_shared) {
+        return None;
+    }
+    grey_scores(q.set, s.set, min_shared)
+}
+
+/// The alignment units of a paragraph (its tokens).
+pub fn units(text: &ParagraphText) -> Vec<Unit> {
+    edit::token_units(&text.tokens)
+}
+
+/// The alignment units of a paragraph's text, without the rest of its analysis (the
+/// tokens do not depend on the index shape).
+pub fn text_units(text: &str) -> Vec<Unit> {
+    edit::token_units(&crate::text::normalize::tokenize(text))
+}
+
+/// The text stage for a grey pair: the aligned coverage if it is an edited copy
+/// ([`edit::decide`]), from both paragraphs' [`units`].
+pub fn decide(q: &[Unit], s: &[Unit], min_shared: usize) -> Option<Aligned> {
+    edit::decide(q, s, min_shared).map(|e| Aligned {
+        coverage: e.coverage,
+        coverage_source: e.coverage_source,
+    })
+}
+
+/// The spans of an `edited` match: the aligned runs, in code points of both documents
+/// (`source_start` is the source paragraph's first code point).
+pub fn spans(p: &AnalyzedParagraph, source: &ParagraphText, source_start: usize) -> Vec<Span> {
+    let score = edit::edit_score(&units(&p.text), &units(source));
+    score
+        .runs
+        .iter()
+        .map(|r| Span {
+            start: p.span.start + r.start as usize,
+            end: p.span.start + r.end as usize,
+            source_start: source_start + r.source_start as usize,
+            source_end: source_start + r.source_end as usize,
+        })
+        .collect()
+}
