@@ -1,7 +1,7 @@
 //! PAN text-alignment evaluation of `neardup::align` on a corpus in PAN-PC layout.
 //!
 //! ```sh
-//! cargo run --release --example pan_eval -- ../shared/data/pan-format-id
+//! cargo run --release --example pan_eval -- DATA/pan-format-id
 //! cargo run --release --example pan_eval -- DIR --all-pairs      # every suspicious × source
 //! cargo run --release --example pan_eval -- DIR min_cosine=0.3   # override an AlignOptions field
 //! ```

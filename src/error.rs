@@ -21,6 +21,10 @@ pub enum Error {
     /// The request is larger than the configured limits.
     #[error("{0}")]
     TooLarge(String),
+    /// The index could not be read or written (a remote index that cannot be reached);
+    /// nothing was changed that a retry would not redo.
+    #[error("index unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl Error {

@@ -141,14 +141,16 @@ struct StoreTexts<'a> {
 }
 
 impl Texts for StoreTexts<'_> {
-    fn text(&self, name: &str) -> Option<Arc<str>> {
-        match self.store.text(self.namespace, name) {
+    /// Reads the store right away (the embedded engine is synchronous).
+    fn text(&self, name: &str) -> impl std::future::Future<Output = Option<Arc<str>>> + Send {
+        let text = match self.store.text(self.namespace, name) {
             Ok(text) => text.map(Arc::from),
             Err(e) => {
                 tracing::warn!(namespace = self.namespace, document_id = name, error = %e, "cannot read a stored text; its spans are left out");
                 None
             }
-        }
+        };
+        std::future::ready(text)
     }
 }
 

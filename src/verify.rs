@@ -58,8 +58,19 @@ pub fn verify(q: Side<'_>, s: Side<'_>, t: &Thresholds) -> Option<(MatchKind, Sc
     if !q.sketch.may_reach(s.sketch, q.set.len(), s.set.len(), need) {
         return None;
     }
-    let scores = candidate_scores(q.set, s.set, t)?;
-    let identical = q.content_hash == s.content_hash && q.set == s.set;
+    verify_sets(q.set, q.content_hash, s.set, s.content_hash, t)
+}
+
+/// The kind and exact scores of a pair from its sets and content hashes (no sketch test).
+pub fn verify_sets(
+    q: &[u32],
+    q_hash: u64,
+    s: &[u32],
+    s_hash: u64,
+    t: &Thresholds,
+) -> Option<(MatchKind, Scores)> {
+    let scores = candidate_scores(q, s, t)?;
+    let identical = q_hash == s_hash && q == s;
     classify(&scores, identical, t).map(|kind| (kind, scores))
 }
 

@@ -34,6 +34,7 @@ fn engine_error(e: neardup::Error) -> PyErr {
         neardup::Error::InvalidArgument { .. } | neardup::Error::TooLarge(_) => {
             PyValueError::new_err(e.to_string())
         }
+        neardup::Error::Unavailable(_) => PyRuntimeError::new_err(e.to_string()),
     }
 }
 

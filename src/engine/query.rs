@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use super::{DocId, Span};
 use crate::analysis::{AnalyzedParagraph, Analyzer};
+use crate::index::ParagraphId;
 use crate::index::{Sketch, rank};
 use crate::text::ParagraphText;
 use crate::verify::{self, MatchKind, Scores, Thresholds};
@@ -18,6 +19,8 @@ pub enum Source {
     Earlier(usize),
     /// An indexed paragraph.
     Indexed {
+        /// Its id in the index.
+        id: ParagraphId,
         /// Its document.
         doc: DocId,
         /// Its position in that document.
@@ -71,6 +74,17 @@ pub fn verify(
         },
         t,
     )
+}
+
+/// [`verify`] once the sketch has let the candidate through: the exact scores and kind
+/// from the sets.
+pub fn verify_sets(
+    p: &AnalyzedParagraph,
+    set: &[u32],
+    hash: u64,
+    t: &Thresholds,
+) -> Option<(MatchKind, Scores)> {
+    verify::verify_sets(&p.text.set, p.text.content_hash, set, hash, t)
 }
 
 /// Orders a paragraph's matches and keeps the first `max`: distinct sources first, best

@@ -1,13 +1,11 @@
 //! What the engine answers: per-paragraph reports, matches, spans and totals.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::text::Split;
 use crate::verify::{MatchKind, Scores};
 
-/// Internal id of a stored document: unique within an index, never reused.
-pub type DocId = u64;
+pub use crate::index::{DocId, Document};
 
 /// Whether a paragraph repeats anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,26 +158,6 @@ pub struct Submitted {
     pub replaced: bool,
     /// The report (against everything indexed before this document).
     pub report: Report,
-}
-
-/// A stored document's catalog entry, as returned by [`crate::Engine::document`]. The text
-/// is not here: the store keeps it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Document {
-    /// Internal id.
-    pub id: DocId,
-    /// The caller's id.
-    pub name: Arc<str>,
-    /// Caller metadata.
-    pub metadata: BTreeMap<String, String>,
-    /// When it was stored, in milliseconds since the Unix epoch (set by the caller).
-    pub stored_at_ms: u64,
-    /// xxh3 of the text, to tell an idempotent resubmission from a conflicting one.
-    pub text_hash: u64,
-    /// How the text was cut into paragraphs.
-    pub split: Split,
-    /// Paragraphs in the text (too-short ones included).
-    pub paragraphs: usize,
 }
 
 /// Engine-wide counts and sizes.

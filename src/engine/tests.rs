@@ -1,7 +1,9 @@
 //! Unit tests of the embedded engine.
 
 use super::*;
+use crate::error::Error;
 use crate::verify::MatchKind;
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// The texts the tests submitted, standing in for a store.
@@ -9,8 +11,8 @@ use std::sync::Mutex;
 struct Store(Mutex<HashMap<String, Arc<str>>>);
 
 impl Texts for Store {
-    fn text(&self, name: &str) -> Option<Arc<str>> {
-        self.0.lock().unwrap().get(name).cloned()
+    fn text(&self, name: &str) -> impl std::future::Future<Output = Option<Arc<str>>> + Send {
+        std::future::ready(self.0.lock().unwrap().get(name).cloned())
     }
 }
 
@@ -242,7 +244,7 @@ fn interleaved(split: usize) -> (Vec<String>, Vec<String>) {
     let (paused, resume) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
     {
         let (paused, resume) = (paused.clone(), resume.clone());
-        *e.after_append.write().unwrap() = Some(Arc::new(move |name: &str, n| {
+        *e.index().after_append.write().unwrap() = Some(Arc::new(move |name: &str, n| {
             if name == "a" && n == split {
                 paused.wait();
                 resume.wait();

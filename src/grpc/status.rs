@@ -30,7 +30,9 @@ impl ServiceError {
             | ServiceError::InflightBytes { .. } => Code::ResourceExhausted,
             ServiceError::Unauthenticated(_) => Code::Unauthenticated,
             ServiceError::PermissionDenied { .. } => Code::PermissionDenied,
-            ServiceError::Store(_) | ServiceError::Starting => Code::Unavailable,
+            ServiceError::Store(_)
+            | ServiceError::Starting
+            | ServiceError::Engine(Error::Unavailable(_)) => Code::Unavailable,
             ServiceError::Internal(_) => Code::Internal,
         }
     }

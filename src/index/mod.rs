@@ -11,16 +11,25 @@
 //!   their shingle sets are touched.
 //! - [`Slab`]: records under dense slots, the ids the posting maps hold.
 //! - [`rank`]: the one order of matches.
+//! - [`Index`]: where a catalog, records and buckets live (the trait the engine runs
+//!   over), and [`MemoryIndex`], the embedded one.
 //!
 //! Nothing here knows documents, names, stores or transports; owners keep their own
 //! records (a removable map in the engine, an append-only arena in the batch).
 
+mod backend;
 mod local;
+mod memory;
 mod postings;
 mod sketch;
 mod slab;
 
+pub use backend::{
+    Bucket, Created, DocId, DocState, Document, Head, IN_PROGRESS, Index, Lookup, Map, ParagraphId,
+    RESTORED, Read,
+};
 pub use local::LocalTable;
+pub use memory::{MemoryIndex, MemoryStats};
 pub use postings::PostingMap;
 pub use sketch::{SKETCH_LEN, Sketch};
 pub use slab::Slab;

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use neardup::engine::{Engine, Settings, Texts};
+use neardup::engine::{Engine, Settings};
 use neardup::text::Split;
 use serde_json::Value;
 
@@ -144,8 +144,13 @@ pub fn evaluate(dir: &Path, settings: Settings) -> Tallies {
     tallies
 }
 
-fn print_miss(texts: &dyn Texts, v: &Value, source_id: &str, report: &neardup::Report) {
-    let source = texts.text(source_id).unwrap_or_else(|| "".into());
+fn print_miss(
+    texts: &dyn Fn(&str) -> Option<Arc<str>>,
+    v: &Value,
+    source_id: &str,
+    report: &neardup::Report,
+) {
+    let source = texts(source_id).unwrap_or_else(|| "".into());
     let best: Vec<String> = report
         .paragraphs
         .iter()
