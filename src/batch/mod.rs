@@ -1,7 +1,7 @@
 //! Batch deduplication of JSON Lines corpora: the library half of `neardup dedup`.
 //!
 //! Records stream in from one or more sources (plain, gzip or zstd JSON Lines, detected by
-//! their magic bytes), are cut into units (a whole record, or each of its paragraphs) and
+//! their magic bytes; Parquet files; records in memory, see [`Record`]), are cut into units (a whole record, or each of its paragraphs) and
 //! compared with every earlier unit in input order. The first occurrence is kept; a later
 //! unit that repeats it is reported and, for `--kept`, removed.
 //!
@@ -62,7 +62,8 @@
 //! # Files
 //!
 //! - `input`: sources, decompression, the directory walk, and cutting the input into
-//!   chunks of lines on a reader thread;
+//!   chunks of records on a reader thread;
+//! - `parquet`: Parquet inputs, the kept rows as Parquet, matches and clusters as Parquet;
 //! - `record`: parsing a JSON Lines record (its id and text), and the table of record ids;
 //! - `run`: the chunk pipeline above, the in-memory index of kept units and the
 //!   union-find of duplicates;
@@ -73,6 +74,7 @@
 
 mod input;
 mod output;
+mod parquet;
 mod record;
 mod run;
 
@@ -84,8 +86,10 @@ use std::sync::mpsc::sync_channel;
 use crate::engine::Settings;
 use crate::lsh::LshParams;
 
-pub use input::{Source, expand_inputs, is_jsonl_name};
+pub use input::{Record, Source, expand_inputs, is_jsonl_name, is_parquet_name};
+pub use parquet::{KeptParquet, ParquetLines, Table};
 pub(crate) use record::parse_default_record;
+pub use run::{JudgedUnit, is_duplicate, units};
 
 /// Errors of a batch run.
 #[derive(Debug, thiserror::Error)]
@@ -116,8 +120,21 @@ pub enum BatchError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A directory holds no JSON Lines files.
-    #[error("no JSON Lines files (.jsonl, .ndjson, .json, optionally .gz or .zst) in {0}")]
+    /// An input or the combination of inputs and outputs cannot be used: a malformed
+    /// Parquet file, a missing column or one of the wrong type, Parquet rows for a JSON
+    /// Lines `kept` output or the other way round.
+    #[error("cannot use {path}: {reason}")]
+    BadInput {
+        /// The input's name (or the output's flag).
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A directory holds no inputs.
+    #[error(
+        "no JSON Lines (.jsonl, .ndjson, .json, optionally .gz or .zst) or Parquet (.parquet) \
+         files in {0}"
+    )]
     NoInput(String),
     /// More records or units than the index can number.
     #[error("{0}")]
@@ -176,8 +193,16 @@ pub struct Outputs<'a> {
     pub matches: Option<&'a mut (dyn Write + Send)>,
     /// JSON Lines, one object per cluster of two or more units.
     pub clusters: Option<&'a mut (dyn Write + Send)>,
-    /// The input records that are not duplicates, byte for byte.
+    /// The input records that are not duplicates: JSON lines byte for byte, records given
+    /// in memory as JSON objects of their id (when they have one) and text. Parquet rows
+    /// cannot go here (see `kept_parquet`).
     pub kept: Option<&'a mut (dyn Write + Send)>,
+    /// The rows of Parquet inputs that are not duplicates, with their schema. JSON Lines
+    /// and records in memory cannot go here.
+    pub kept_parquet: Option<&'a mut KeptParquet>,
+    /// The 0-based numbers of the records that are not duplicates, counted over all the
+    /// inputs (bad records included, and kept), in order.
+    pub kept_records: Option<&'a mut Vec<u64>>,
 }
 
 /// Where a run is, reported after each chunk.
@@ -254,7 +279,11 @@ pub fn dedup(
     let limits = (options.chunk_records.max(1), options.chunk_bytes.max(1));
     std::thread::scope(|scope| {
         let counter = Arc::new(AtomicU64::new(0));
-        scope.spawn(move || input::read_chunks(sources, tx, limits, counter));
+        let fields = record::Fields {
+            id: &options.id_field,
+            text: &options.text_field,
+        };
+        scope.spawn(move || input::read_chunks(sources, tx, limits, counter, fields));
         let mut run = run::Run::new(options, names, outputs)?;
         run.consume(rx, observe)?;
         run.finish()

@@ -7,6 +7,7 @@ use std::io::Write;
 
 use crate::verify;
 
+use super::input::{Body, Chunk, Line};
 use super::record::Ids;
 use super::run::Found;
 use super::{BatchError, Outputs, Unit};
@@ -24,6 +25,8 @@ pub(super) struct Names<'a> {
 pub(super) struct Writer<'o> {
     outputs: Outputs<'o>,
     unit: Unit,
+    /// The id and text field names, for kept records given in memory.
+    fields: (String, String),
     max_matches: usize,
     buf: Vec<u8>,
 }
@@ -45,10 +48,16 @@ fn write_out(
 impl<'o> Writer<'o> {
     /// Writers for `outputs`, naming units as `unit` says, at most `max_matches` matches
     /// per unit.
-    pub(super) fn new(outputs: Outputs<'o>, unit: Unit, max_matches: usize) -> Writer<'o> {
+    pub(super) fn new(
+        outputs: Outputs<'o>,
+        unit: Unit,
+        max_matches: usize,
+        fields: (String, String),
+    ) -> Writer<'o> {
         Writer {
             outputs,
             unit,
+            fields,
             max_matches,
             buf: Vec::new(),
         }
@@ -57,11 +66,6 @@ impl<'o> Writer<'o> {
     /// Whether matches are written.
     pub(super) fn wants_matches(&self) -> bool {
         self.outputs.matches.is_some()
-    }
-
-    /// Whether kept records are written.
-    pub(super) fn wants_kept(&self) -> bool {
-        self.outputs.kept.is_some()
     }
 
     /// Writes `{"id": ID` (and `"paragraph": i` for paragraph units), leaving the object
@@ -104,15 +108,80 @@ impl<'o> Writer<'o> {
         write_out(&mut self.outputs.matches, &mut self.buf, "matches")
     }
 
-    /// Adds a kept record (its line, without the newline) to the chunk's kept records.
-    pub(super) fn kept(&mut self, line: &[u8]) {
-        self.buf.extend_from_slice(line);
-        self.buf.push(b'\n');
-    }
-
-    /// Writes the chunk's kept records.
-    pub(super) fn end_kept(&mut self) -> Result<(), BatchError> {
-        write_out(&mut self.outputs.kept, &mut self.buf, "kept")
+    /// Writes the chunk's kept records (`keep` says which; the chunk's first record is
+    /// record `first` of the run). `names` are the inputs'.
+    pub(super) fn kept(
+        &mut self,
+        chunk: &Chunk,
+        keep: &[bool],
+        first: u64,
+        names: &[String],
+    ) -> Result<(), BatchError> {
+        if let Some(numbers) = self.outputs.kept_records.as_mut() {
+            numbers.extend((first..).zip(keep).filter(|(_, k)| **k).map(|(n, _)| n));
+        }
+        let wrong = |line: &Line, reason: &str| BatchError::BadInput {
+            path: names[line.source as usize].clone(),
+            reason: reason.into(),
+        };
+        match &chunk.body {
+            Body::Parquet(batches) => {
+                if let Some(line) = chunk.lines.first()
+                    && self.outputs.kept.is_some()
+                {
+                    return Err(wrong(
+                        line,
+                        "Parquet rows can be kept only as Parquet (name the kept file .parquet)",
+                    ));
+                }
+                if let Some(out) = self.outputs.kept_parquet.as_mut() {
+                    for (b, batch) in batches.iter().enumerate() {
+                        let mask = chunk
+                            .lines
+                            .iter()
+                            .zip(keep)
+                            .filter(|(line, _)| line.start == b)
+                            .map(|(_, &k)| k)
+                            .collect();
+                        out.write(batch, mask)?;
+                    }
+                }
+                Ok(())
+            }
+            body => {
+                if let Some(line) = chunk.lines.first()
+                    && self.outputs.kept_parquet.is_some()
+                {
+                    return Err(wrong(
+                        line,
+                        "only Parquet rows can be kept as Parquet, and this is not a Parquet file",
+                    ));
+                }
+                if self.outputs.kept.is_none() {
+                    return Ok(());
+                }
+                for (line, _) in chunk.lines.iter().zip(keep).filter(|(_, k)| **k) {
+                    match body {
+                        Body::Json(data) => self.buf.extend_from_slice(&data[line.start..line.end]),
+                        Body::Records(records) => {
+                            let r = &records[line.start];
+                            let mut object = serde_json::Map::new();
+                            if let Some(id) = &r.id {
+                                object.insert(self.fields.0.clone(), id.clone());
+                            }
+                            if let Ok(text) = &r.text {
+                                object.insert(self.fields.1.clone(), text.as_str().into());
+                            }
+                            // Writing to a vector cannot fail.
+                            let _ = serde_json::to_writer(&mut self.buf, &object);
+                        }
+                        Body::Parquet(_) => unreachable!("Parquet bodies are matched above"),
+                    }
+                    self.buf.push(b'\n');
+                }
+                write_out(&mut self.outputs.kept, &mut self.buf, "kept")
+            }
+        }
     }
 
     /// A cluster member: the record id, or `{"id", "paragraph"}` for paragraph units.

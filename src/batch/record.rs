@@ -114,18 +114,20 @@ pub(super) fn parse_record(
             serde_json::error::Category::Data => e.to_string(),
             _ => format!("invalid JSON: {e}"),
         })?;
-    let text = match record.text {
-        Some(serde_json::Value::String(s)) => s,
-        Some(other) => {
-            return Err(format!(
-                "field {:?} is {}, not a string",
-                fields.text,
-                json_type(&other)
-            ));
-        }
-        None => return Err(format!("no field {:?}", fields.text)),
-    };
+    let text = text_of(record.text, fields.text)?;
     Ok((record.id.map(|v| v.to_string()), text))
+}
+
+/// A record's text from its field `field` (`None` when absent): a string, or why not.
+pub(super) fn text_of(text: Option<serde_json::Value>, field: &str) -> Result<String, String> {
+    match text {
+        Some(serde_json::Value::String(s)) => Ok(s),
+        Some(other) => Err(format!(
+            "field {field:?} is {}, not a string",
+            json_type(&other)
+        )),
+        None => Err(format!("no field {field:?}")),
+    }
 }
 
 /// The records' ids as JSON text, end to end in one buffer: a record without an id is

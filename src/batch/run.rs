@@ -17,7 +17,7 @@ use crate::verify::{self, MatchKind, Scores, Side, Thresholds};
 
 use super::input::{Chunk, Line};
 use super::output::{Names, Writer};
-use super::record::{Fields, Ids, parse_record};
+use super::record::{Fields, Ids};
 use super::{
     BadRecord, BatchError, DedupOptions, MAX_LISTED_BAD, Outputs, Progress, Summary, Unit,
     reserve_lean,
@@ -53,39 +53,60 @@ struct UnitAnalyzer<'a> {
     unit: Unit,
 }
 
-/// A unit of a record long enough to judge.
-struct JudgedUnit {
-    paragraph: u32,
-    set: Vec<u32>,
-    hash: u64,
-    keys: Vec<BandKey>,
-    sketch: Sketch,
+/// A unit of a record long enough to judge, as the batch analyzes it.
+#[derive(Debug, Clone)]
+pub struct JudgedUnit {
+    /// Its paragraph in the record (0 for record units).
+    pub paragraph: u32,
+    /// The sorted distinct shingle hashes.
+    pub set: Vec<u32>,
+    /// The content hash (equal for texts identical after normalization).
+    pub hash: u64,
+    /// One LSH bucket key per band.
+    pub keys: Vec<BandKey>,
+    /// The b-bit MinHash sketch verification tests first.
+    pub sketch: Sketch,
 }
 
 impl UnitAnalyzer<'_> {
     /// The number of units in `text` and those long enough to judge.
     fn analyze(&self, text: &str) -> (u32, Vec<JudgedUnit>) {
-        let spans = match self.unit {
-            Unit::Record => crate::text::split_paragraphs_with(text, Split::None),
-            Unit::Paragraph => split_paragraphs(text),
-        };
-        let units = match self.unit {
-            Unit::Record => 1,
-            Unit::Paragraph => spans.len() as u32,
-        };
-        let judged = spans
-            .into_iter()
-            .map(|span| self.analyzer.paragraph(text, span))
-            .filter(|p| !p.too_short)
-            .map(|p| JudgedUnit {
-                paragraph: p.span.index as u32,
-                set: p.text.set,
-                hash: p.text.content_hash,
-                keys: p.band_keys,
-                sketch: p.sketch,
-            })
-            .collect();
-        (units, judged)
+        units(self.analyzer, self.unit, text)
+    }
+}
+
+/// The number of units in a record's `text` and those long enough to judge, cut and
+/// analyzed as the batch does (for pipelines that run the batch's steps elsewhere).
+pub fn units(analyzer: &Analyzer, unit: Unit, text: &str) -> (u32, Vec<JudgedUnit>) {
+    let spans = match unit {
+        Unit::Record => crate::text::split_paragraphs_with(text, Split::None),
+        Unit::Paragraph => split_paragraphs(text),
+    };
+    let units = match unit {
+        Unit::Record => 1,
+        Unit::Paragraph => spans.len() as u32,
+    };
+    let judged = spans
+        .into_iter()
+        .map(|span| analyzer.paragraph(text, span))
+        .filter(|p| !p.too_short)
+        .map(|p| JudgedUnit {
+            paragraph: p.span.index as u32,
+            set: p.text.set,
+            hash: p.text.content_hash,
+            keys: p.band_keys,
+            sketch: p.sketch,
+        })
+        .collect();
+    (units, judged)
+}
+
+/// Whether a verified match makes the later unit a duplicate of the earlier one: `exact`
+/// or `near`, or `partial` with the later unit inside the earlier one.
+pub fn is_duplicate(kind: MatchKind, scores: &Scores, t: &Thresholds) -> bool {
+    match kind {
+        MatchKind::Exact | MatchKind::Near => true,
+        MatchKind::Partial => scores.containment >= t.containment,
     }
 }
 
@@ -102,10 +123,7 @@ pub(super) struct Found {
 
 impl Found {
     fn is_duplicate(&self, t: &Thresholds) -> bool {
-        match self.kind {
-            MatchKind::Exact | MatchKind::Near => true,
-            MatchKind::Partial => self.scores.containment >= t.containment,
-        }
+        is_duplicate(self.kind, &self.scores, t)
     }
 }
 
@@ -311,7 +329,12 @@ impl<'o> Run<'o> {
             paragraph: Vec::new(),
             parent: Vec::new(),
             ids: Ids::default(),
-            out: Writer::new(outputs, options.unit, options.settings.max_matches),
+            out: Writer::new(
+                outputs,
+                options.unit,
+                options.settings.max_matches,
+                (options.id_field.clone(), options.text_field.clone()),
+            ),
             options: options.clone(),
             names,
         })
@@ -389,7 +412,7 @@ impl<'o> Run<'o> {
                 .lines
                 .par_iter()
                 .map(|line| {
-                    let (id, text) = parse_record(&chunk.data[line.start..line.end], fields)?;
+                    let (id, text) = chunk.body.record(line, fields)?;
                     let (units, judged) = analyzer.analyze(&text);
                     Ok(AnalyzedRecord { id, units, judged })
                 })
@@ -400,6 +423,7 @@ impl<'o> Run<'o> {
         let base = self.parent.len();
         let mut units: Vec<ChunkUnit> = Vec::new();
         let mut first_copy: std::collections::HashMap<u64, u32> = Default::default();
+        let first_record = self.summary.records;
         for (li, (line, result)) in chunk.lines.iter().zip(analyzed).enumerate() {
             self.summary.records += 1;
             let record = match result {
@@ -511,14 +535,11 @@ impl<'o> Run<'o> {
             }
         }
         self.out.end_matches()?;
-        for (li, line) in chunk.lines.iter().enumerate() {
-            if judged_in_line[li] > 0 && duplicates_in_line[li] == judged_in_line[li] {
-                self.summary.duplicate_records += 1;
-            } else if self.out.wants_kept() {
-                self.out.kept(&chunk.data[line.start..line.end]);
-            }
-        }
-        self.out.end_kept()?;
+        let keep: Vec<bool> = (0..chunk.lines.len())
+            .map(|li| judged_in_line[li] == 0 || duplicates_in_line[li] < judged_in_line[li])
+            .collect();
+        self.summary.duplicate_records += keep.iter().filter(|&&k| !k).count() as u64;
+        self.out.kept(&chunk, &keep, first_record, &self.names)?;
 
         // 5. Index the new units.
         self.index.insert(&units, base);
