@@ -110,6 +110,9 @@ fn side(x: &Owned, i: usize) -> Side<'_> {
     }
 }
 
+/// The kinds and duplicate flags of verified pairs.
+type Verdicts<'py> = (Bound<'py, PyArray1<u8>>, Bound<'py, PyArray1<bool>>);
+
 /// Verifies pairs `(later[i], earlier[i])` exactly, as the batch does. Returns `(kind,
 /// duplicate)`: kind 0 none, 1 exact, 2 near, 3 partial; duplicate when the match makes
 /// the later unit a duplicate of the earlier one.
@@ -120,7 +123,7 @@ pub fn verify_pairs<'py>(
     later: Sides<'py>,
     earlier: Sides<'py>,
     settings: Option<&Bound<'py, PyDict>>,
-) -> PyResult<(Bound<'py, PyArray1<u8>>, Bound<'py, PyArray1<bool>>)> {
+) -> PyResult<Verdicts<'py>> {
     let settings = settings_from(DedupOptions::default().settings, settings)?;
     let t = settings.thresholds(&settings.query_options());
     let view = |s: &Sides<'py>| -> PyResult<Owned> {

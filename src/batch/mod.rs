@@ -320,6 +320,7 @@ mod tests {
             matches: Some(&mut m),
             clusters: Some(&mut c),
             kept: Some(&mut k),
+            ..Outputs::default()
         };
         let source = Source::reader("mem", std::io::Cursor::new(input.as_bytes().to_vec()));
         let summary = dedup(vec![source], options, outputs, |_| {}).unwrap();
@@ -357,6 +358,61 @@ mod tests {
             assert_eq!(same, big.0, "chunk {chunk}");
             assert_eq!((&small.1, &small.2, &small.3), (&big.1, &big.2, &big.3));
         }
+    }
+
+    #[test]
+    fn records_in_memory_give_the_json_lines_result() {
+        let mut input = String::new();
+        let mut records = Vec::new();
+        for i in 0..120u64 {
+            let t = text(i % 9, 25 + (i % 4) as usize);
+            let id = (i % 5 != 0).then(|| serde_json::json!(format!("r{i}")));
+            let mut line = serde_json::Map::new();
+            if let Some(id) = &id {
+                line.insert("id".into(), id.clone());
+            }
+            line.insert("text".into(), t.clone().into());
+            input.push_str(&serde_json::Value::Object(line).to_string());
+            input.push('\n');
+            records.push(Record { id, text: Ok(t) });
+        }
+        // A bad record, in both forms.
+        input.push_str("{\"id\": \"bad\", \"text\": 5}\n");
+        records.push(Record::from_json(
+            Some("bad".into()),
+            Some(5.into()),
+            "text",
+        ));
+        let options = DedupOptions {
+            chunk_records: 7,
+            ..DedupOptions::default()
+        };
+        let json = run(&input, &options);
+        let (mut m, mut c, mut numbers) = (Vec::new(), Vec::new(), Vec::new());
+        let outputs = Outputs {
+            matches: Some(&mut m),
+            clusters: Some(&mut c),
+            kept_records: Some(&mut numbers),
+            ..Outputs::default()
+        };
+        let summary = dedup(
+            vec![Source::records("mem", records)],
+            &options,
+            outputs,
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(summary, json.0);
+        assert_eq!((m, c), (json.1, json.2));
+        assert_eq!(
+            summary.bad[0].reason,
+            "field \"text\" is a number, not a string"
+        );
+        let lines: Vec<&str> = input.lines().collect();
+        let kept: Vec<&str> = numbers.iter().map(|&n| lines[n as usize]).collect();
+        let expected = String::from_utf8(json.3).unwrap();
+        assert_eq!(kept, expected.lines().collect::<Vec<_>>());
+        assert!(numbers.len() < 60 && numbers.contains(&120));
     }
 
     #[test]

@@ -320,7 +320,8 @@ impl UnitRef {
     }
 }
 
-/// Column builders of one table.
+/// Column builders of one table (one per writer, so the variants' sizes do not matter).
+#[allow(clippy::large_enum_variant)]
 enum Builders {
     Matches {
         id: StringBuilder,

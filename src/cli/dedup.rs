@@ -115,7 +115,7 @@ fn is_parquet(path: &Option<PathBuf>) -> bool {
 /// A `--matches` or `--clusters` output: JSON Lines, or Parquet for a `.parquet` name.
 enum LinesOut {
     Json(Box<dyn Write + Send>),
-    Parquet(ParquetLines),
+    Parquet(Box<ParquetLines>),
 }
 
 impl LinesOut {
@@ -123,7 +123,7 @@ impl LinesOut {
         let parquet = is_parquet(path);
         Ok(create(path)?
             .map(|w| match parquet {
-                true => ParquetLines::new(table, w).map(LinesOut::Parquet),
+                true => ParquetLines::new(table, w).map(|p| LinesOut::Parquet(Box::new(p))),
                 false => Ok(LinesOut::Json(w)),
             })
             .transpose()?)
