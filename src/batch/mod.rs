@@ -132,8 +132,8 @@ pub enum BatchError {
     },
     /// A directory holds no inputs.
     #[error(
-        "no JSON Lines (.jsonl, .ndjson, .json, optionally .gz or .zst) or Parquet (.parquet) \
-         files in {0}"
+        "no JSON Lines files (.jsonl, .ndjson, .json, optionally .gz or .zst) or Parquet \
+         files (.parquet) in {0}"
     )]
     NoInput(String),
     /// More records or units than the index can number.
