@@ -48,8 +48,8 @@
 //!
 //! The batch finds candidates exactly as the engine does: the same analysis, LSH bands,
 //! bucket-read policy (a large bucket gives its first unit and its most recent ones, see
-//! [`ReadPolicy`]) and verification, so it finds what the engine finds (splits and merges
-//! included) apart from what only-kept indexing leaves out. Every candidate is verified
+//! [`ReadPolicy`](crate::index::ReadPolicy)) and verification, so it finds what the engine
+//! finds (splits and merges included) apart from what only-kept indexing leaves out. Every candidate is verified
 //! exactly, so tuning changes recall (pairs never compared), never precision.
 //!
 //! # Memory
