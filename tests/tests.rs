@@ -4,6 +4,7 @@
 mod cli;
 mod compat;
 mod dedup;
+mod dedup_parquet;
 mod edge;
 mod edited;
 mod editorial;

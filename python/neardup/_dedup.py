@@ -169,7 +169,13 @@ def dedup(
     else:
         batches = _record_batches(records, text_field, id_field, batch_size)
     summary, matches, clusters, kept, kept_index = _neardup.dedup(
-        batches, _MISSING, unit=unit, strict=strict, threads=threads, **settings
+        batches,
+        _MISSING,
+        text_field=text_field,
+        unit=unit,
+        strict=strict,
+        threads=threads,
+        **settings,
     )
     summary["bad"] = [BadRecord(line - 1, reason) for line, reason in summary["bad"]]
     return DedupResult(

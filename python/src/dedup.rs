@@ -1,162 +1,83 @@
 //! `dedup`: [`neardup::batch::dedup`] over Python records, so that the result is the
 //! CLI's by construction.
 //!
-//! The Python side hands over batches of `(ids, texts)` lists. Each record becomes one
-//! JSON line `{"n": position, "id": id, "text": text}` (a record without an id gets its
-//! 1-based position, as the CLI gives a record its line number), streamed through a
-//! bounded channel to the batch run on another thread: memory holds a few batches, not the
-//! input. The matches and clusters come back as the CLI's JSON Lines; the kept records
-//! as their positions and ids, read from the `kept` output.
+//! The Python side hands over batches of `(ids, texts)` lists. Each record becomes a
+//! [`Record`] (its id as a JSON value, its text as a string, or the reason it is bad, as
+//! the CLI words it), sent through a bounded channel to the batch run on another thread:
+//! memory holds a few batches, not the input, and nothing is serialized. The matches and
+//! clusters come back as the CLI's JSON Lines; the kept records as their positions.
 
-use std::io::{self, Read, Write};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{SyncSender, sync_channel};
 
 use numpy::PyArray1;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use serde_json::Value;
 
-use neardup::batch::{self, DedupOptions, Outputs, Source, Unit};
+use neardup::batch::{self, DedupOptions, Outputs, Record, Source, Unit};
 
 use crate::{batch_error, settings_from};
 
-/// The input of the batch run: JSON lines handed over by the producer.
-struct ChannelReader {
-    rx: Receiver<Vec<u8>>,
-    buf: Vec<u8>,
-    pos: usize,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.buf.len() {
-            match self.rx.recv() {
-                Ok(next) => {
-                    self.buf = next;
-                    self.pos = 0;
-                }
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.buf.len() - self.pos);
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-/// The `kept` output, reduced to the kept records' positions and ids.
-#[derive(Default)]
-struct KeptSink {
-    pending: Vec<u8>,
-    positions: Vec<u64>,
-    /// The ids as a JSON array.
-    ids: Vec<u8>,
-}
-
-#[derive(serde::Deserialize)]
-struct KeptLine {
-    n: u64,
-    id: serde_json::Value,
-}
-
-impl Write for KeptSink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.pending.extend_from_slice(buf);
-        let mut start = 0;
-        while let Some(len) = self.pending[start..].iter().position(|&b| b == b'\n') {
-            let line: KeptLine = serde_json::from_slice(&self.pending[start..start + len])
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            self.ids.push(if self.positions.is_empty() {
-                b'['
-            } else {
-                b','
-            });
-            serde_json::to_writer(&mut self.ids, &line.id)?;
-            self.positions.push(line.n);
-            start += len + 1;
-        }
-        self.pending.drain(..start);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Writes a Python value as JSON: None, bool, int, float (non-finite as null), str,
-/// list, tuple and dict with str keys, and numpy scalars (through `.item()`).
-fn write_json(v: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> PyResult<()> {
-    let json = |e: serde_json::Error| PyValueError::new_err(e.to_string());
+/// A Python value as JSON: None, bool, int, float (non-finite as null), str, list, tuple
+/// and dict with str keys, and numpy scalars (through `.item()`).
+fn to_json(v: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
     if depth > 100 {
         return Err(PyValueError::new_err("value nested too deeply for JSON"));
     }
-    if v.is_none() {
-        out.extend_from_slice(b"null");
+    Ok(if v.is_none() {
+        Value::Null
     } else if let Ok(b) = v.cast::<PyBool>() {
-        out.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
+        Value::Bool(b.is_true())
     } else if let Ok(i) = v.cast::<PyInt>() {
         if let Ok(x) = i.extract::<i64>() {
-            serde_json::to_writer(&mut *out, &x).map_err(json)?;
+            Value::from(x)
         } else if let Ok(x) = i.extract::<u64>() {
-            serde_json::to_writer(&mut *out, &x).map_err(json)?;
+            Value::from(x)
         } else {
-            // A larger integer is still a JSON number; the reader takes it as a float, as
-            // the CLI does.
-            out.extend_from_slice(i.str()?.to_cow()?.as_bytes());
+            // A larger integer is read as a float, as the CLI reads it from JSON.
+            let x: f64 = i.str()?.to_cow()?.parse().unwrap_or(f64::NAN);
+            serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
         }
     } else if let Ok(f) = v.cast::<PyFloat>() {
-        let x = f.value();
-        if x.is_finite() {
-            serde_json::to_writer(&mut *out, &x).map_err(json)?;
-        } else {
-            out.extend_from_slice(b"null");
-        }
+        serde_json::Number::from_f64(f.value()).map_or(Value::Null, Value::Number)
     } else if let Ok(s) = v.cast::<PyString>() {
-        serde_json::to_writer(&mut *out, &*s.to_cow()?).map_err(json)?;
+        Value::String(s.to_cow()?.into_owned())
     } else if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
-        out.push(b'[');
-        for (k, item) in v.try_iter()?.enumerate() {
-            if k > 0 {
-                out.push(b',');
-            }
-            write_json(&item?, out, depth + 1)?;
-        }
-        out.push(b']');
+        let items: PyResult<Vec<Value>> = v
+            .try_iter()?
+            .map(|item| to_json(&item?, depth + 1))
+            .collect();
+        Value::Array(items?)
     } else if let Ok(d) = v.cast::<PyDict>() {
-        out.push(b'{');
-        for (k, (key, value)) in d.iter().enumerate() {
-            if k > 0 {
-                out.push(b',');
-            }
+        let mut object = serde_json::Map::new();
+        for (key, value) in d.iter() {
             let key = key
                 .cast::<PyString>()
                 .map_err(|_| PyTypeError::new_err("dict keys must be str to be written as JSON"))?;
-            serde_json::to_writer(&mut *out, &*key.to_cow()?).map_err(json)?;
-            out.push(b':');
-            write_json(&value, out, depth + 1)?;
+            object.insert(key.to_cow()?.into_owned(), to_json(&value, depth + 1)?);
         }
-        out.push(b'}');
+        Value::Object(object)
     } else if v.hasattr("item")? && v.hasattr("dtype")? {
-        write_json(&v.call_method0("item")?, out, depth + 1)?;
+        to_json(&v.call_method0("item")?, depth + 1)?
     } else {
         return Err(PyTypeError::new_err(format!(
             "{} is not a JSON value (ids and texts must be str, int, float, bool, None, \
              or lists and dicts of those)",
             v.get_type().name()?
         )));
-    }
-    Ok(())
+    })
 }
 
-/// Serializes the batches into JSON lines and hands them to the run. Stops early (with
-/// `Ok`) when the run has stopped reading.
+/// Turns the batches into records and hands them to the run, keeping the ids for the
+/// kept list. Stops early (with `Ok`) when the run has stopped reading.
 fn produce(
     py: Python<'_>,
     batches: &Bound<'_, PyAny>,
     missing: &Bound<'_, PyAny>,
-    tx: SyncSender<Vec<u8>>,
+    text_field: &str,
+    tx: SyncSender<Vec<Record>>,
+    ids_seen: &mut Vec<Option<Value>>,
 ) -> PyResult<()> {
     let mut n: u64 = 0;
     for item in batches.try_iter()? {
@@ -175,26 +96,32 @@ fn produce(
             }
             Some(ids)
         };
-        let mut buf = Vec::with_capacity(texts.len() * 256);
+        let mut records = Vec::with_capacity(texts.len());
         for (i, text) in texts.iter().enumerate() {
             let context = |e: PyErr| {
                 PyErr::from_type(e.get_type(py), format!("record {}: {}", n, e.value(py)))
             };
-            buf.extend_from_slice(b"{\"n\":");
-            buf.extend_from_slice(n.to_string().as_bytes());
-            buf.extend_from_slice(b",\"id\":");
-            match ids.as_ref().map(|ids| ids.get_item(i)).transpose()? {
-                Some(id) if !id.is(missing) => write_json(&id, &mut buf, 0).map_err(context)?,
-                _ => buf.extend_from_slice((n + 1).to_string().as_bytes()),
-            }
-            if !text.is(missing) {
-                buf.extend_from_slice(b",\"text\":");
-                write_json(&text, &mut buf, 0).map_err(context)?;
-            }
-            buf.extend_from_slice(b"}\n");
+            let id = match ids.as_ref().map(|ids| ids.get_item(i)).transpose()? {
+                Some(id) if !id.is(missing) => Some(to_json(&id, 0).map_err(context)?),
+                _ => None,
+            };
+            let record = if let Ok(s) = text.cast::<PyString>() {
+                Record {
+                    id: id.clone(),
+                    text: Ok(s.to_cow()?.into_owned()),
+                }
+            } else {
+                let text = (!text.is(missing))
+                    .then(|| to_json(&text, 0))
+                    .transpose()
+                    .map_err(context)?;
+                Record::from_json(id.clone(), text, text_field)
+            };
+            ids_seen.push(id);
+            records.push(record);
             n += 1;
         }
-        if py.detach(|| tx.send(buf)).is_err() {
+        if py.detach(|| tx.send(records)).is_err() {
             break;
         }
     }
@@ -206,12 +133,13 @@ fn produce(
 /// clusters, kept_ids, kept_positions)`: a dict, the CLI's matches and clusters JSON Lines
 /// as bytes, the kept records' ids as a JSON array (bytes) and their 0-based positions.
 #[pyfunction]
-#[pyo3(signature = (batches, missing, *, unit="record", strict=false, threads=None, chunk_records=None, **settings))]
+#[pyo3(signature = (batches, missing, *, text_field="text", unit="record", strict=false, threads=None, chunk_records=None, **settings))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 pub fn dedup<'py>(
     py: Python<'py>,
     batches: &Bound<'py, PyAny>,
     missing: &Bound<'py, PyAny>,
+    text_field: &str,
     unit: &str,
     strict: bool,
     threads: Option<usize>,
@@ -240,6 +168,7 @@ pub fn dedup<'py>(
     let options = DedupOptions {
         settings: settings_from(defaults.settings.clone(), settings)?,
         unit,
+        text_field: text_field.to_string(),
         strict,
         chunk_records: chunk_records.unwrap_or(defaults.chunk_records),
         ..defaults
@@ -256,23 +185,20 @@ pub fn dedup<'py>(
         None => None,
     };
 
-    let (tx, rx) = sync_channel(4);
-    let reader = ChannelReader {
-        rx,
-        buf: Vec::new(),
-        pos: 0,
-    };
-    let (mut matches, mut clusters, mut kept) = (Vec::new(), Vec::new(), KeptSink::default());
+    let (tx, rx) = sync_channel::<Vec<Record>>(4);
+    let (mut matches, mut clusters, mut kept) = (Vec::new(), Vec::new(), Vec::new());
+    let mut ids = Vec::new();
     let (produced, result) = std::thread::scope(|scope| {
         let worker = scope.spawn(|| {
             let outputs = Outputs {
                 matches: Some(&mut matches),
                 clusters: Some(&mut clusters),
-                kept: Some(&mut kept),
+                kept_records: Some(&mut kept),
+                ..Outputs::default()
             };
             let run = || {
                 batch::dedup(
-                    vec![Source::reader("records", reader)],
+                    vec![Source::records("records", rx.into_iter().flatten())],
                     &options,
                     outputs,
                     |_| {},
@@ -283,7 +209,7 @@ pub fn dedup<'py>(
                 None => run(),
             }
         });
-        let produced = produce(py, batches, missing, tx);
+        let produced = produce(py, batches, missing, text_field, tx, &mut ids);
         let result = py.detach(|| worker.join());
         (produced, result)
     });
@@ -292,10 +218,13 @@ pub fn dedup<'py>(
         Ok(r) => r.map_err(batch_error)?,
         Err(panic) => std::panic::resume_unwind(panic),
     };
-    if kept.positions.is_empty() {
-        kept.ids.push(b'[');
-    }
-    kept.ids.push(b']');
+    // A record without an id is named by its 1-based position, as the batch names it.
+    let kept_ids: Vec<Value> = kept
+        .iter()
+        .map(|&n| ids[n as usize].take().unwrap_or_else(|| Value::from(n + 1)))
+        .collect();
+    let kept_ids =
+        serde_json::to_vec(&kept_ids).map_err(|e| PyValueError::new_err(e.to_string()))?;
 
     let s = PyDict::new(py);
     s.set_item("records", summary.records)?;
@@ -321,7 +250,7 @@ pub fn dedup<'py>(
         s,
         PyBytes::new(py, &matches),
         PyBytes::new(py, &clusters),
-        PyBytes::new(py, &kept.ids),
-        PyArray1::from_vec(py, kept.positions),
+        PyBytes::new(py, &kept_ids),
+        PyArray1::from_vec(py, kept),
     ))
 }

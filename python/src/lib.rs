@@ -15,6 +15,7 @@ use neardup::engine::Settings;
 use neardup::text::Split;
 
 mod analyze;
+mod dask;
 mod dedup;
 mod engine;
 mod minhash;
@@ -53,9 +54,10 @@ fn batch_error(e: neardup::batch::BatchError) -> PyErr {
     match e {
         BatchError::Read { .. } | BatchError::Write { .. } => PyOSError::new_err(e.to_string()),
         BatchError::Settings(e) => engine_error(e),
-        BatchError::BadRecord { .. } | BatchError::NoInput(_) | BatchError::TooLarge(_) => {
-            PyValueError::new_err(e.to_string())
-        }
+        BatchError::BadRecord { .. }
+        | BatchError::BadInput { .. }
+        | BatchError::NoInput(_)
+        | BatchError::TooLarge(_) => PyValueError::new_err(e.to_string()),
     }
 }
 
@@ -173,6 +175,8 @@ fn _neardup(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<engine::Engine>()?;
     m.add_function(wrap_pyfunction!(analyze::analyze, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::dedup, m)?)?;
+    m.add_function(wrap_pyfunction!(dask::dedup_units, m)?)?;
+    m.add_function(wrap_pyfunction!(dask::verify_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(engine_defaults, m)?)?;
     m.add_function(wrap_pyfunction!(dedup_defaults, m)?)?;
     m.add_function(wrap_pyfunction!(minhash_implementation, m)?)?;

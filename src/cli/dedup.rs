@@ -15,7 +15,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use neardup::batch::{self, BatchError, DedupOptions, Outputs, Progress, Source, Summary};
+use neardup::batch::{
+    self, BatchError, DedupOptions, KeptParquet, Outputs, ParquetLines, Progress, Source, Summary,
+    Table,
+};
 
 use super::{EngineArgs, UsageError};
 
@@ -25,28 +28,32 @@ const SHOWN_BAD: usize = 20;
 /// Flags of `neardup dedup`.
 #[derive(Debug, Args)]
 pub struct DedupArgs {
-    /// JSON Lines input (plain, .gz or .zst), a directory of them, or `-` for standard
-    /// input; repeat for several, read in the order given.
+    /// JSON Lines input (plain, .gz or .zst), a Parquet file, a directory of them, or `-`
+    /// for standard input (JSON Lines); repeat for several, read in the order given.
     #[arg(long, short, required = true, value_name = "PATH")]
     pub input: Vec<PathBuf>,
     #[command(flatten)]
     pub engine: EngineArgs,
-    /// Field holding a record's id (the line number is used when it is absent).
+    /// Field (Parquet: column) holding a record's id (the line or row number is used when
+    /// it is absent).
     #[arg(long, env = "NEARDUP_ID_FIELD", default_value = "id")]
     pub id_field: String,
-    /// Field holding a record's text.
+    /// Field (Parquet: column) holding a record's text.
     #[arg(long, env = "NEARDUP_TEXT_FIELD", default_value = "text")]
     pub text_field: String,
     /// What is compared: whole records, or each paragraph of each record.
     #[arg(long, value_enum, default_value_t = UnitArg::Record)]
     pub unit: UnitArg,
-    /// Write one JSON object per unit that repeats an earlier one here.
+    /// Write one JSON object per unit that repeats an earlier one here (a `.parquet` file:
+    /// one row per match).
     #[arg(long, value_name = "FILE")]
     pub matches: Option<PathBuf>,
-    /// Write one JSON object per cluster of duplicates here.
+    /// Write one JSON object per cluster of duplicates here (a `.parquet` file: one row per
+    /// member).
     #[arg(long, value_name = "FILE")]
     pub clusters: Option<PathBuf>,
-    /// Write the input records minus the duplicates here, byte for byte.
+    /// Write the input records minus the duplicates here, byte for byte (a `.parquet` file:
+    /// the kept rows of Parquet inputs, with their schema).
     #[arg(long, value_name = "FILE")]
     pub kept: Option<PathBuf>,
     /// Worker threads (default: RAYON_NUM_THREADS, else one per core).
@@ -101,6 +108,44 @@ fn create(path: &Option<PathBuf>) -> Result<Option<Box<dyn Write + Send>>> {
             Ok(Box::new(BufWriter::with_capacity(1 << 20, file)))
         })
         .transpose()
+}
+
+fn is_parquet(path: &Option<PathBuf>) -> bool {
+    path.as_ref()
+        .and_then(|p| p.to_str())
+        .is_some_and(batch::is_parquet_name)
+}
+
+/// A `--matches` or `--clusters` output: JSON Lines, or Parquet for a `.parquet` name.
+enum LinesOut {
+    Json(Box<dyn Write + Send>),
+    Parquet(Box<ParquetLines>),
+}
+
+impl LinesOut {
+    fn open(path: &Option<PathBuf>, table: Table) -> Result<Option<LinesOut>> {
+        let parquet = is_parquet(path);
+        Ok(create(path)?
+            .map(|w| match parquet {
+                true => ParquetLines::new(table, w).map(|p| LinesOut::Parquet(Box::new(p))),
+                false => Ok(LinesOut::Json(w)),
+            })
+            .transpose()?)
+    }
+
+    fn writer(&mut self) -> &mut (dyn Write + Send) {
+        match self {
+            LinesOut::Json(w) => w,
+            LinesOut::Parquet(p) => p,
+        }
+    }
+
+    fn close(self) -> std::io::Result<()> {
+        match self {
+            LinesOut::Json(mut w) => w.flush(),
+            LinesOut::Parquet(p) => p.close(),
+        }
+    }
 }
 
 /// Runs the deduplication.
@@ -182,17 +227,18 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
         }
     }
 
-    let mut matches = create(&args.matches)?;
-    let mut clusters = create(&args.clusters)?;
-    let mut kept = create(&args.kept)?;
+    let mut matches = LinesOut::open(&args.matches, Table::Matches)?;
+    let mut clusters = LinesOut::open(&args.clusters, Table::Clusters)?;
+    let (mut kept, mut kept_parquet) = match is_parquet(&args.kept) {
+        true => (None, create(&args.kept)?.map(KeptParquet::new)),
+        false => (create(&args.kept)?, None),
+    };
     let outputs = Outputs {
-        matches: matches
-            .as_mut()
-            .map(|w| &mut **w as &mut (dyn Write + Send)),
-        clusters: clusters
-            .as_mut()
-            .map(|w| &mut **w as &mut (dyn Write + Send)),
+        matches: matches.as_mut().map(LinesOut::writer),
+        clusters: clusters.as_mut().map(LinesOut::writer),
         kept: kept.as_mut().map(|w| &mut **w as &mut (dyn Write + Send)),
+        kept_parquet: kept_parquet.as_mut(),
+        kept_records: None,
     };
 
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -233,10 +279,23 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let summary = result.map_err(|e| match e {
-        BatchError::BadRecord { .. } | BatchError::NoInput(_) | BatchError::Settings(_) => {
-            input_error(e)
+    let summary = result.and_then(|summary| {
+        let close = |what, error| BatchError::Write { what, error };
+        for (out, what) in [(matches, "matches"), (clusters, "clusters")] {
+            if let Some(out) = out {
+                out.close().map_err(|e| close(what, e))?;
+            }
         }
+        if let Some(k) = kept_parquet {
+            k.close()?;
+        }
+        Ok(summary)
+    });
+    let summary = summary.map_err(|e| match e {
+        BatchError::BadRecord { .. }
+        | BatchError::BadInput { .. }
+        | BatchError::NoInput(_)
+        | BatchError::Settings(_) => input_error(e),
         // `--kept - | head`: the reader left; main ends quietly.
         BatchError::Write { error, .. } if error.kind() == std::io::ErrorKind::BrokenPipe => {
             error.into()

@@ -1,0 +1,642 @@
+//! The run: the chunk pipeline of the module docs (analyze, number, query, decide,
+//! index), the in-memory index of kept units it queries, and the union-find that groups
+//! duplicates into clusters.
+
+use std::sync::mpsc::Receiver;
+
+use rayon::prelude::*;
+
+use crate::analysis::Analyzer;
+use crate::edit::{self, Unit as EditUnit};
+use crate::engine::Settings;
+use crate::engine::edited;
+use crate::index::{
+    BandKey, LocalTable, PostingMap, ReadPolicy, SKETCH_LEN, Selection, Sketch, exact_key, rank,
+};
+use crate::lsh::LshParams;
+use crate::text::{Split, split_paragraphs};
+use crate::verify::{self, MatchKind, Scores, Side, Thresholds};
+
+use super::input::{Chunk, Line};
+use super::output::{Names, Writer};
+use super::record::{Fields, Ids};
+use super::{
+    BadRecord, BatchError, DedupOptions, MAX_LISTED_BAD, Outputs, Progress, Summary, Unit,
+    reserve_lean,
+};
+
+// ---------------------------------------------------------------------------------------
+// Analysis
+
+/// One analyzed unit of a chunk.
+struct ChunkUnit {
+    /// Index of its record among the chunk's lines.
+    line: usize,
+    set: Vec<u32>,
+    hash: u64,
+    keys: Vec<BandKey>,
+    sketch: Sketch,
+    /// Alignment units (empty unless edited copies are looked for).
+    units: Vec<EditUnit>,
+    /// The indexed or earlier unit it is an exact copy of.
+    exact: Option<u32>,
+    /// Whether it goes into the index: not an exact copy, and (once judged) not a
+    /// duplicate.
+    indexed: bool,
+}
+
+struct AnalyzedRecord {
+    id: Option<String>,
+    /// Units in the record (too-short ones included).
+    units: u32,
+    judged: Vec<JudgedUnit>,
+}
+
+struct UnitAnalyzer<'a> {
+    analyzer: &'a Analyzer,
+    unit: Unit,
+    edited: bool,
+}
+
+/// A unit of a record long enough to judge, as the batch analyzes it.
+#[derive(Debug, Clone)]
+pub struct JudgedUnit {
+    /// Its paragraph in the record (0 for record units).
+    pub paragraph: u32,
+    /// The sorted distinct shingle hashes.
+    pub set: Vec<u32>,
+    /// The content hash (equal for texts identical after normalization).
+    pub hash: u64,
+    /// One LSH bucket key per band.
+    pub keys: Vec<BandKey>,
+    /// The b-bit MinHash sketch verification tests first.
+    pub sketch: Sketch,
+    /// Its alignment units for the edited-copy stage ([`crate::edit`]); empty unless
+    /// asked for.
+    pub units: Vec<EditUnit>,
+}
+
+impl UnitAnalyzer<'_> {
+    /// The number of units in `text` and those long enough to judge.
+    fn analyze(&self, text: &str) -> (u32, Vec<JudgedUnit>) {
+        judge(self.analyzer, self.unit, text, self.edited)
+    }
+}
+
+/// The number of units in a record's `text` and those long enough to judge, cut and
+/// analyzed as the batch does (for pipelines that run the batch's steps elsewhere).
+pub fn units(analyzer: &Analyzer, unit: Unit, text: &str) -> (u32, Vec<JudgedUnit>) {
+    judge(analyzer, unit, text, false)
+}
+
+/// [`units`], with the alignment units of each when `edited`.
+fn judge(analyzer: &Analyzer, unit: Unit, text: &str, edited: bool) -> (u32, Vec<JudgedUnit>) {
+    let spans = match unit {
+        Unit::Record => crate::text::split_paragraphs_with(text, Split::None),
+        Unit::Paragraph => split_paragraphs(text),
+    };
+    let units = match unit {
+        Unit::Record => 1,
+        Unit::Paragraph => spans.len() as u32,
+    };
+    let judged = spans
+        .into_iter()
+        .map(|span| analyzer.paragraph(text, span))
+        .filter(|p| !p.too_short)
+        .map(|p| JudgedUnit {
+            paragraph: p.span.index as u32,
+            units: if edited {
+                edited::units(&p.text)
+            } else {
+                Vec::new()
+            },
+            set: p.text.set,
+            hash: p.text.content_hash,
+            keys: p.band_keys,
+            sketch: p.sketch,
+        })
+        .collect();
+    (units, judged)
+}
+
+/// Whether a verified match makes the later unit a duplicate of the earlier one: `exact`
+/// or `near`, or `partial` with the later unit inside the earlier one.
+pub fn is_duplicate(kind: MatchKind, scores: &Scores, t: &Thresholds) -> bool {
+    match kind {
+        MatchKind::Exact | MatchKind::Near => true,
+        MatchKind::Partial => scores.containment >= t.containment,
+        // Found only with `DedupOptions::edited`.
+        MatchKind::Edited => true,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The index
+
+/// A verified match of a unit with an earlier one.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Found {
+    pub(super) uid: u32,
+    pub(super) kind: MatchKind,
+    pub(super) scores: Scores,
+    /// For an `edited` match, the aligned coverage of both sides.
+    pub(super) aligned: Option<(f64, f64)>,
+}
+
+impl Found {
+    fn is_duplicate(&self, t: &Thresholds) -> bool {
+        is_duplicate(self.kind, &self.scores, t)
+    }
+}
+
+/// The units seen so far: read-only while a chunk is queried, appended to in order.
+struct Index {
+    params: LshParams,
+    policy: ReadPolicy,
+    thresholds: Thresholds,
+    analyzer: Analyzer,
+    /// LSH buckets: band key → units.
+    bands: PostingMap,
+    /// Content hash → units (first copies only).
+    exact: PostingMap,
+    /// Per unit: end of its set in `arena` (the start is the previous unit's end; units
+    /// that are not indexed have empty sets).
+    set_ends: Vec<u64>,
+    arena: Vec<u32>,
+    /// Per unit: content hash.
+    hashes: Vec<u64>,
+    /// Per unit: sketch.
+    sketches: Vec<Sketch>,
+    /// Whether edited copies are looked for; then per unit, end of its alignment units in
+    /// `unit_arena` (as `set_ends` for sets).
+    edited: bool,
+    unit_ends: Vec<u64>,
+    unit_arena: Vec<EditUnit>,
+}
+
+impl Index {
+    fn new(s: &Settings, edited: bool) -> Result<Index, BatchError> {
+        Ok(Index {
+            params: s.lsh_params(),
+            policy: s.read_policy(),
+            thresholds: s.thresholds(&s.query_options()),
+            analyzer: Analyzer::new(s.shape())?,
+            bands: PostingMap::default(),
+            exact: PostingMap::default(),
+            set_ends: Vec::new(),
+            arena: Vec::new(),
+            hashes: Vec::new(),
+            sketches: Vec::new(),
+            edited,
+            unit_ends: Vec::new(),
+            unit_arena: Vec::new(),
+        })
+    }
+
+    fn edit_units(&self, uid: u32) -> &[EditUnit] {
+        let uid = uid as usize;
+        let start = if uid == 0 { 0 } else { self.unit_ends[uid - 1] };
+        &self.unit_arena[start as usize..self.unit_ends[uid] as usize]
+    }
+
+    fn set(&self, uid: u32) -> &[u32] {
+        let uid = uid as usize;
+        let start = if uid == 0 { 0 } else { self.set_ends[uid - 1] };
+        &self.arena[start as usize..self.set_ends[uid] as usize]
+    }
+
+    /// The indexed unit whose content is identical to (`hash`, `set`), if any.
+    fn exact_copy(&self, hash: u64, set: &[u32]) -> Option<u32> {
+        let mut exact: Option<u32> = None;
+        let whole = ReadPolicy {
+            max_bucket: usize::MAX,
+            sample: 0,
+        };
+        self.exact.read(exact_key(hash), whole, |c| {
+            if exact.is_none_or(|e| c < e) && self.hashes[c as usize] == hash && self.set(c) == set
+            {
+                exact = Some(c);
+            }
+        });
+        exact
+    }
+
+    /// Every verified match of unit `i` of the chunk with an earlier unit, best first.
+    /// `base` is the number of the chunk's first unit; `local` holds the band keys of the
+    /// chunk's new units.
+    fn query(&self, units: &[ChunkUnit], base: u32, i: usize, local: &LocalTable) -> Vec<Found> {
+        let u = &units[i];
+        let mut candidates: Vec<u32> = Vec::new();
+        if let Some(e) = u.exact {
+            candidates.push(e);
+        }
+        let mut earlier: Vec<u32> = Vec::new();
+        for &k in &u.keys {
+            earlier.clear();
+            earlier.extend(local.earlier(k, i as u32));
+            let global = self
+                .bands
+                .read_at_most(k, self.policy, earlier.len(), |id| candidates.push(id));
+            let sel = self.policy.select(global, earlier.len());
+            candidates.extend(
+                Selection::pick(sel.local_first, sel.local_recent, &earlier).map(|j| base + j),
+            );
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut found: Vec<Found> = candidates
+            .into_iter()
+            .filter_map(|c| {
+                let (candidate, candidate_units) = if c >= base {
+                    let v = &units[(c - base) as usize];
+                    let side = Side {
+                        set: &v.set,
+                        content_hash: v.hash,
+                        sketch: &v.sketch,
+                    };
+                    (side, &v.units[..])
+                } else {
+                    let side = Side {
+                        set: self.set(c),
+                        content_hash: self.hashes[c as usize],
+                        sketch: &self.sketches[c as usize],
+                    };
+                    (side, if self.edited { self.edit_units(c) } else { &[] })
+                };
+                let this = Side {
+                    set: &u.set,
+                    content_hash: u.hash,
+                    sketch: &u.sketch,
+                };
+                let (kind, scores, aligned) =
+                    match verify::verify(this, candidate, &self.thresholds) {
+                        Some((kind, scores)) => (kind, scores, None),
+                        None if self.edited => {
+                            // The grey zone: the engine's second stage, on the units kept.
+                            let min_shared = self.thresholds.min_shared;
+                            let scores = edited::grey(this, candidate, min_shared)?;
+                            let e = edit::decide(&u.units, candidate_units, min_shared)?;
+                            let aligned = Some((e.coverage, e.coverage_source));
+                            (MatchKind::Edited, scores, aligned)
+                        }
+                        None => return None,
+                    };
+                Some(Found {
+                    uid: c,
+                    kind,
+                    scores,
+                    aligned,
+                })
+            })
+            .collect();
+        found.sort_by(|a, b| rank((a.kind, &a.scores, a.uid), (b.kind, &b.scores, b.uid)));
+        found
+    }
+
+    /// Appends a chunk's units (sets of the new ones in order, buckets in parallel).
+    fn insert(&mut self, units: &[ChunkUnit], base: usize) {
+        let new_shingles: usize = units
+            .iter()
+            .filter(|u| u.indexed)
+            .map(|u| u.set.len())
+            .sum();
+        reserve_lean(&mut self.arena, new_shingles);
+        reserve_lean(&mut self.set_ends, units.len());
+        reserve_lean(&mut self.hashes, units.len());
+        reserve_lean(&mut self.sketches, units.len());
+        if self.edited {
+            reserve_lean(&mut self.unit_ends, units.len());
+            for u in units {
+                if u.indexed {
+                    self.unit_arena.extend_from_slice(&u.units);
+                }
+                self.unit_ends.push(self.unit_arena.len() as u64);
+            }
+        }
+        for u in units {
+            if u.indexed {
+                self.arena.extend_from_slice(&u.set);
+            }
+            self.set_ends.push(self.arena.len() as u64);
+            self.hashes.push(u.hash);
+            self.sketches.push(u.sketch);
+        }
+        let (bands, exact) = (&self.bands, &self.exact);
+        units.par_iter().enumerate().for_each(|(i, u)| {
+            if u.indexed {
+                let uid = (base + i) as u32;
+                for &k in &u.keys {
+                    bands.insert(k, uid);
+                }
+                exact.insert(exact_key(u.hash), uid);
+            }
+        });
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.bands.memory_bytes()
+            + self.exact.memory_bytes()
+            + self.arena.capacity() * 4
+            + self.set_ends.capacity() * 8
+            + self.hashes.capacity() * 8
+            + self.sketches.capacity() * SKETCH_LEN
+            + self.unit_ends.capacity() * 8
+            + self.unit_arena.capacity() * std::mem::size_of::<EditUnit>()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The run
+
+/// A run in progress: the index, the per-unit tables, the ids, the outputs.
+pub(super) struct Run<'o> {
+    options: DedupOptions,
+    names: Vec<String>,
+    out: Writer<'o>,
+    index: Index,
+    /// Per unit: its record, its paragraph, its union-find parent (never above itself).
+    owner: Vec<u32>,
+    paragraph: Vec<u32>,
+    parent: Vec<u32>,
+    ids: Ids,
+    summary: Summary,
+}
+
+impl<'o> Run<'o> {
+    /// A run over inputs named `names`, writing to `outputs`.
+    pub(super) fn new(
+        options: &DedupOptions,
+        names: Vec<String>,
+        outputs: Outputs<'o>,
+    ) -> Result<Run<'o>, BatchError> {
+        let index = Index::new(&options.settings, options.edited)?;
+        Ok(Run {
+            summary: Summary {
+                records: 0,
+                bad_records: 0,
+                bad: Vec::new(),
+                units: 0,
+                judged_units: 0,
+                matched_units: 0,
+                duplicate_units: 0,
+                duplicate_records: 0,
+                clusters: 0,
+                indexed_units: 0,
+                index_bytes: 0,
+                id_bytes: 0,
+                lsh: index.params,
+            },
+            index,
+            owner: Vec::new(),
+            paragraph: Vec::new(),
+            parent: Vec::new(),
+            ids: Ids::default(),
+            out: Writer::new(
+                outputs,
+                options.unit,
+                options.settings.max_matches,
+                (options.id_field.clone(), options.text_field.clone()),
+            ),
+            options: options.clone(),
+            names,
+        })
+    }
+
+    /// Runs every chunk the reader sends, calling `observe` after each.
+    pub(super) fn consume(
+        &mut self,
+        rx: Receiver<Result<Chunk, BatchError>>,
+        mut observe: impl FnMut(&Progress),
+    ) -> Result<(), BatchError> {
+        for chunk in rx {
+            let chunk = chunk?;
+            let bytes_read = chunk.bytes_read;
+            self.chunk(chunk)?;
+            observe(&Progress {
+                records: self.summary.records,
+                bad_records: self.summary.bad_records,
+                duplicate_records: self.summary.duplicate_records,
+                bytes_read,
+            });
+        }
+        Ok(())
+    }
+
+    fn find(&mut self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            let grand = self.parent[self.parent[x as usize] as usize];
+            self.parent[x as usize] = grand;
+            x = grand;
+        }
+        x
+    }
+
+    /// Joins two components; the root is always the smallest unit, i.e. the first.
+    fn union(&mut self, a: u32, b: u32) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            self.parent[ra.max(rb) as usize] = ra.min(rb);
+        }
+    }
+
+    fn bad_record(&mut self, line: &Line, reason: String) -> Result<(), BatchError> {
+        let input = self.names[line.source as usize].clone();
+        if self.options.strict {
+            return Err(BatchError::BadRecord {
+                input,
+                line: line.number,
+                reason,
+            });
+        }
+        self.summary.bad_records += 1;
+        if self.summary.bad.len() < MAX_LISTED_BAD {
+            self.summary.bad.push(BadRecord {
+                input,
+                line: line.number,
+                reason,
+            });
+        }
+        Ok(())
+    }
+
+    fn chunk(&mut self, chunk: Chunk) -> Result<(), BatchError> {
+        // 1. Parse and analyze, in parallel.
+        let analyzed: Vec<Result<AnalyzedRecord, String>> = {
+            let fields = Fields {
+                id: &self.options.id_field,
+                text: &self.options.text_field,
+            };
+            let analyzer = UnitAnalyzer {
+                analyzer: &self.index.analyzer,
+                unit: self.options.unit,
+                edited: self.options.edited,
+            };
+            chunk
+                .lines
+                .par_iter()
+                .map(|line| {
+                    let (id, text) = chunk.body.record(line, fields)?;
+                    let (units, judged) = analyzer.analyze(&text);
+                    Ok(AnalyzedRecord { id, units, judged })
+                })
+                .collect()
+        };
+
+        // 2. In order: number records and units, find exact copies.
+        let base = self.parent.len();
+        let mut units: Vec<ChunkUnit> = Vec::new();
+        let mut first_copy: std::collections::HashMap<u64, u32> = Default::default();
+        let first_record = self.summary.records;
+        for (li, (line, result)) in chunk.lines.iter().zip(analyzed).enumerate() {
+            self.summary.records += 1;
+            let record = match result {
+                Ok(r) => r,
+                Err(reason) => {
+                    self.bad_record(line, reason)?;
+                    continue;
+                }
+            };
+            let ordinal = self.ids.push(line, record.id, &self.names)?;
+            self.summary.units += record.units as u64;
+            for JudgedUnit {
+                paragraph,
+                set,
+                hash,
+                keys,
+                sketch,
+                units: edit_units,
+            } in record.judged
+            {
+                let uid = base + units.len();
+                if uid >= u32::MAX as usize {
+                    return Err(BatchError::TooLarge(format!(
+                        "more than {} units",
+                        u32::MAX - 1
+                    )));
+                }
+                let mut exact = self.index.exact_copy(hash, &set);
+                if exact.is_none() {
+                    match first_copy.entry(hash) {
+                        std::collections::hash_map::Entry::Occupied(e) => {
+                            let j = *e.get() as usize;
+                            if units[j].set == set {
+                                exact = Some((base + j) as u32);
+                            }
+                        }
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert(units.len() as u32);
+                        }
+                    }
+                }
+                reserve_lean(&mut self.owner, 1);
+                self.owner.push(ordinal);
+                reserve_lean(&mut self.paragraph, 1);
+                self.paragraph.push(paragraph);
+                reserve_lean(&mut self.parent, 1);
+                self.parent.push(uid as u32);
+                units.push(ChunkUnit {
+                    line: li,
+                    set,
+                    hash,
+                    keys,
+                    sketch,
+                    units: edit_units,
+                    exact,
+                    indexed: exact.is_none(),
+                });
+            }
+        }
+        self.summary.judged_units += units.len() as u64;
+
+        // 3. Query the frozen index plus the chunk's earlier new units, in parallel.
+        let pairs = LocalTable::new(
+            units
+                .iter()
+                .enumerate()
+                .filter(|(_, u)| u.exact.is_none())
+                .flat_map(|(i, u)| u.keys.iter().map(move |&k| (k, i as u32)))
+                .collect(),
+        );
+        let found: Vec<Vec<Found>> = {
+            let index = &self.index;
+            (0..units.len())
+                .into_par_iter()
+                .map(|i| index.query(&units, base as u32, i, &pairs))
+                .collect()
+        };
+        drop(pairs);
+
+        // 4. In order: matches, union-find, kept records.
+        let mut judged_in_line = vec![0u32; chunk.lines.len()];
+        let mut duplicates_in_line = vec![0u32; chunk.lines.len()];
+        let thresholds = self.index.thresholds;
+        for (i, mut matches) in found.into_iter().enumerate() {
+            let uid = (base + i) as u32;
+            // Earlier units of this chunk that turned out to be duplicates are not indexed:
+            // drop them, as if they had been looked up in the index.
+            matches
+                .retain(|m| m.uid < base as u32 || units[(m.uid - base as u32) as usize].indexed);
+            let u = &mut units[i];
+            judged_in_line[u.line] += 1;
+            let duplicate = matches.iter().any(|m| m.is_duplicate(&thresholds));
+            u.indexed = u.exact.is_none() && !duplicate;
+            for m in matches.iter().filter(|m| m.is_duplicate(&thresholds)) {
+                self.union(uid, m.uid);
+            }
+            if duplicate {
+                duplicates_in_line[u.line] += 1;
+                self.summary.duplicate_units += 1;
+            }
+            if !matches.is_empty() {
+                self.summary.matched_units += 1;
+                if self.out.wants_matches() {
+                    let names = Names {
+                        ids: &self.ids,
+                        owner: &self.owner,
+                        paragraph: &self.paragraph,
+                    };
+                    self.out.matches(&names, uid, &matches);
+                }
+            }
+        }
+        self.out.end_matches()?;
+        let keep: Vec<bool> = (0..chunk.lines.len())
+            .map(|li| judged_in_line[li] == 0 || duplicates_in_line[li] < judged_in_line[li])
+            .collect();
+        self.summary.duplicate_records += keep.iter().filter(|&&k| !k).count() as u64;
+        self.out.kept(&chunk, &keep, first_record, &self.names)?;
+
+        // 5. Index the new units.
+        self.index.insert(&units, base);
+        self.summary.indexed_units += units.iter().filter(|u| u.indexed).count() as u64;
+        Ok(())
+    }
+
+    /// Writes the clusters, flushes the outputs and returns the totals.
+    pub(super) fn finish(mut self) -> Result<Summary, BatchError> {
+        // Every parent is at or below its unit, so one forward pass points every unit at
+        // its root, the component's first unit.
+        let n = self.parent.len();
+        for x in 0..n {
+            let p = self.parent[x] as usize;
+            self.parent[x] = self.parent[p];
+        }
+        let mut size = vec![0u32; n];
+        for &r in &self.parent {
+            size[r as usize] += 1;
+        }
+        self.summary.clusters = size.iter().filter(|&&s| s > 1).count() as u64;
+        let names = Names {
+            ids: &self.ids,
+            owner: &self.owner,
+            paragraph: &self.paragraph,
+        };
+        self.out.clusters(&names, &self.parent, &size)?;
+        self.out.finish()?;
+        self.summary.index_bytes = (self.index.memory_bytes()
+            + (self.owner.capacity() + self.paragraph.capacity() + self.parent.capacity()) * 4)
+            as u64;
+        self.summary.id_bytes = self.ids.memory_bytes() as u64;
+        Ok(self.summary)
+    }
+}
