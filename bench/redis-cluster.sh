@@ -5,7 +5,10 @@
 #   bench/redis-cluster.sh stop DIR          # stops every node by the PID in its pidfile
 #   bench/redis-cluster.sh restart DIR PORT  # starts one stopped node again (it rejoins)
 #   bench/redis-cluster.sh seeds DIR         # prints redis-cluster://127.0.0.1:P,...
-# `start` prints the seeds once `cluster_state:ok`; it installs nothing (CI does).
+# `start` prints the seeds once `cluster_state:ok` and every replica has synced; it
+# installs nothing (CI does). Replicas fail over whatever their replication lag
+# (`cluster-replica-validity-factor 0`): availability over the last writes, which the
+# README's loss window states.
 # Hash hashes stay listpack-encoded (compact) up to 1024 fields: see the README.
 set -euo pipefail
 cmd=${1:?usage: redis-cluster.sh start DIR PORT0 | stop DIR | restart DIR PORT | seeds DIR}
@@ -22,6 +25,7 @@ node() { # node PORT: starts (or restarts) one node in DIR/PORT
   redis-server --port "$1" --bind 127.0.0.1 --dir "$dir/$1" --daemonize yes \
     --pidfile "$dir/$1/pid" --logfile "$dir/$1/log" \
     --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+    --cluster-replica-validity-factor 0 \
     --appendonly yes --save '' --hash-max-listpack-entries 1024
   for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.05; done
   echo "error: node $1 did not start" >&2
@@ -52,6 +56,16 @@ start)
     done
     redis-cli -p "$p" cluster info | grep -q cluster_state:ok ||
       { echo "error: node $p did not reach cluster_state:ok" >&2; exit 1; }
+  done
+  # A replica that has not synced yet cannot take over from its primary: wait for every
+  # replication link, so that a primary killed right after `start` fails over.
+  for p in $(cat "$dir/ports"); do
+    for _ in $(seq 300); do
+      info=$(redis-cli -p "$p" info replication)
+      grep -q role:master <<<"$info" && break
+      grep -q master_link_status:up <<<"$info" && break
+      sleep 0.1
+    done
   done
   seeds
   ;;
