@@ -445,6 +445,29 @@ impl RedisIndex {
         self.shared.conn()
     }
 
+    /// Takes `doc` off the pending list (its submission finished, failed or was reaped).
+    async fn unpend(&self, doc: DocId) -> Result<()> {
+        self.conn()
+            .zrem(self.key("pending"), doc)
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Deletes a document's catalog entry, heads, sets and text in one script: 1 when
+    /// they existed.
+    async fn drop_records(&self, keys: &DocKeys) -> Result<i64> {
+        self.shared
+            .scripts
+            .delete
+            .key(&keys.meta)
+            .key(&keys.heads)
+            .key(&keys.sets)
+            .key(&keys.text)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)
+    }
+
     fn doc_keys(&self, doc: DocId) -> DocKeys {
         let base = format!("nd:{{{}:d:{doc:x}}}", self.ns);
         DocKeys {
@@ -599,11 +622,7 @@ impl RedisIndex {
 
     async fn reap_if(&self, doc: DocId, due: impl Fn(&Meta) -> bool) -> Result<bool> {
         let Some(meta) = self.meta(doc).await? else {
-            let _: () = self
-                .conn()
-                .zrem(self.key("pending"), doc)
-                .await
-                .map_err(unavailable)?;
+            self.unpend(doc).await?;
             return Ok(false);
         };
         if !due(&meta) {
@@ -825,22 +844,8 @@ impl Index for RedisIndex {
                 .map_err(unavailable)?
                 .is_some();
             if !claimed {
-                let _: i64 = self
-                    .shared
-                    .scripts
-                    .delete
-                    .key(&keys.meta)
-                    .key(&keys.heads)
-                    .key(&keys.sets)
-                    .key(&keys.text)
-                    .invoke_async(&mut self.conn())
-                    .await
-                    .map_err(unavailable)?;
-                let _: () = self
-                    .conn()
-                    .zrem(self.key("pending"), id)
-                    .await
-                    .map_err(unavailable)?;
+                self.drop_records(&keys).await?;
+                self.unpend(id).await?;
                 return Err(Error::AlreadyExists(document.name.to_string()));
             }
             let counted: redis::RedisResult<()> = redis::pipe()
@@ -894,11 +899,7 @@ impl Index for RedisIndex {
                     "the submission took longer than its lease and was reaped; retry".into(),
                 ));
             }
-            let _: () = self
-                .conn()
-                .zrem(self.key("pending"), doc)
-                .await
-                .map_err(unavailable)?;
+            self.unpend(doc).await?;
             Ok(())
         }
     }
@@ -1028,22 +1029,8 @@ impl Index for RedisIndex {
                 .invoke_async(&mut self.conn())
                 .await
                 .map_err(unavailable)?;
-            let existed: i64 = self
-                .shared
-                .scripts
-                .delete
-                .key(&keys.meta)
-                .key(&keys.heads)
-                .key(&keys.sets)
-                .key(&keys.text)
-                .invoke_async(&mut self.conn())
-                .await
-                .map_err(unavailable)?;
-            let _: () = self
-                .conn()
-                .zrem(self.key("pending"), document.id)
-                .await
-                .map_err(unavailable)?;
+            let existed = self.drop_records(&keys).await?;
+            self.unpend(document.id).await?;
             if existed == 1 {
                 let counted: redis::RedisResult<()> = redis::pipe()
                     .hincr(self.key("stats"), "d", -1)
