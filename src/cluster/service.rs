@@ -520,7 +520,7 @@ impl ClusterService {
                     paragraphs,
                     index_bytes: 0,
                     record_bytes: 0,
-                    lsh: self.settings.lsh_params(),
+                    lsh: self.analyzer.shape().lsh,
                     // This replica's own funnel: the cluster keeps no counters.
                     funnel: core.funnel(),
                 },

@@ -267,8 +267,7 @@ impl<I: Index> Core<I> {
     /// name is taken.
     pub async fn restore(&self, document: Document, records: &[ParagraphRecord]) -> Result<DocId> {
         let created = self.index.create(document, records, true).await?;
-        let mut entries =
-            Vec::with_capacity(records.len() * (self.settings.lsh_params().bands + 1));
+        let mut entries = Vec::with_capacity(records.len() * (self.analyzer.shape().lsh.bands + 1));
         for (r, &pid) in records.iter().zip(&created.paragraphs) {
             let buckets = if r.band_keys.is_empty() {
                 self.stored_buckets(r.content_hash, &r.set)

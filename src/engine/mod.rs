@@ -198,7 +198,7 @@ impl Engine {
             paragraphs: s.paragraphs,
             index_bytes: s.index_bytes,
             record_bytes: s.record_bytes,
-            lsh: self.settings().lsh_params(),
+            lsh: self.analyzer().shape().lsh,
             funnel: self.core.funnel(),
         }
     }
