@@ -38,6 +38,7 @@ use crate::engine::{
     Document, Engine, EngineStats, QueryOptions, Report, Settings, Submitted, Texts,
 };
 use crate::error::Error;
+use crate::index::Bulk;
 use crate::store::{Store, StoreError, StoredDocument, StoredRecord};
 use crate::text::{ParagraphSpan, Split, split_paragraphs_with};
 
@@ -520,66 +521,97 @@ impl Service {
         for ns in self.store.namespaces()? {
             self.restored_namespace(&ns)?;
         }
-        let documents = self.store.load()?;
-        let count = documents.len();
-        let mut migrated = 0usize;
-        for chunk in documents.chunks(4096) {
-            // Documents stored without their analysis (an older format, or other
-            // settings) are analyzed again, in parallel, and written back in full.
-            let stale: Vec<StoredRecord> = chunk
-                .par_iter()
-                .filter(|d| d.records.is_none())
-                .map(|d| self.reanalyze(d))
-                .collect::<Result<_, ServiceError>>()?;
-            migrated += stale.len();
-            for record in &stale {
-                self.store.put(record)?;
+        // Documents come one chunk at a time (records of a chunk in memory, not of the
+        // store), and each namespace's tables are built in one go at the end.
+        let mut bulk: HashMap<String, (Arc<Namespace>, Bulk)> = HashMap::new();
+        let (mut count, mut migrated) = (0usize, 0usize);
+        let mut failed = None;
+        let loaded = self.store.load_chunks(4096, &mut |chunk| {
+            count += chunk.len();
+            match self.restore_chunk(chunk, &mut bulk) {
+                Ok(m) => {
+                    migrated += m;
+                    Ok(())
+                }
+                Err(e) => {
+                    // Stops the load; the error itself is returned below.
+                    failed = Some(e);
+                    Err(StoreError::Corrupt("restore failed".into()))
+                }
             }
-            let mut stale = stale.into_iter();
-            let ready: Vec<StoredDocument> = chunk
-                .iter()
-                .map(|d| match &d.records {
-                    Some(_) => d.clone(),
-                    None => stale
-                        .next()
-                        .map(|r| r.document)
-                        .unwrap_or_else(|| d.clone()),
-                })
-                .collect();
-            // The engine's maps are concurrent: indexing in parallel halves the restore on
-            // two cores.
-            ready.par_iter().try_for_each(|d| {
-                let n = self.restored_namespace(&d.namespace)?;
-                let records = d.records.as_deref().unwrap_or_default();
-                let document = Document {
-                    id: 0,
-                    name: d.name.as_str().into(),
-                    metadata: d.metadata.clone(),
-                    stored_at_ms: d.stored_at_ms,
-                    text_hash: d.text_hash,
-                    split: d.split,
-                    paragraphs: d.paragraphs as usize,
-                };
-                n.engine
-                    .restore(document, records)
-                    .map(|_| self.account(&n, 1, footprint(records), 0))
-                    .map_err(|e| {
-                        ServiceError::Store(StoreError::Corrupt(format!(
-                            "cannot restore {:?} in namespace {:?}: {e}",
-                            d.name, d.namespace
-                        )))
-                    })
-            })?;
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        loaded?;
+        let loaded_ms = started.elapsed().as_millis() as u64;
+        for (n, b) in bulk.into_values() {
+            n.engine.finish_restore(b);
         }
         if count > 0 {
             tracing::info!(
                 documents = count,
                 analyzed_again = migrated,
+                loaded_ms,
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "restored from store"
             );
         }
         Ok(())
+    }
+
+    /// Restores one chunk of stored documents into `bulk`; returns how many had to be
+    /// analyzed again.
+    fn restore_chunk(
+        &self,
+        chunk: Vec<StoredDocument>,
+        bulk: &mut HashMap<String, (Arc<Namespace>, Bulk)>,
+    ) -> Result<usize, ServiceError> {
+        // Documents stored without their analysis (an older format, or other settings)
+        // are analyzed again, in parallel, and written back in full.
+        let stale: Vec<StoredRecord> = chunk
+            .par_iter()
+            .filter(|d| d.records.is_none())
+            .map(|d| self.reanalyze(d))
+            .collect::<Result<_, ServiceError>>()?;
+        for record in &stale {
+            self.store.put(record)?;
+        }
+        let migrated = stale.len();
+        let mut stale = stale.into_iter();
+        for d in chunk {
+            let d = match d.records {
+                Some(_) => d,
+                None => stale.next().map_or(d, |r| r.document),
+            };
+            if !bulk.contains_key(&d.namespace) {
+                let n = self.restored_namespace(&d.namespace)?;
+                bulk.insert(d.namespace.clone(), (n, Bulk::default()));
+            }
+            let Some((n, b)) = bulk.get_mut(&d.namespace) else {
+                continue;
+            };
+            let records = d.records.as_deref().unwrap_or_default();
+            let document = Document {
+                id: 0,
+                name: d.name.as_str().into(),
+                metadata: d.metadata.clone(),
+                stored_at_ms: d.stored_at_ms,
+                text_hash: d.text_hash,
+                split: d.split,
+                paragraphs: d.paragraphs as usize,
+            };
+            n.engine
+                .restore_into(b, document, records)
+                .map(|_| self.account(n, 1, footprint(records), 0))
+                .map_err(|e| {
+                    ServiceError::Store(StoreError::Corrupt(format!(
+                        "cannot restore {:?} in namespace {:?}: {e}",
+                        d.name, d.namespace
+                    )))
+                })?;
+        }
+        Ok(migrated)
     }
 
     /// The namespace of a restored document (or of the store's list), created without

@@ -1171,3 +1171,95 @@ async fn of_two_concurrent_near_duplicates_exactly_one_reports_the_other() {
     }
     server.stop().await;
 }
+
+/// A restart builds the tables in one go from the stored analyses (`PostingMap::freeze`):
+/// the reports must be those of the server that indexed the documents one by one, and the
+/// restored index must take deletions and new documents like any other.
+#[tokio::test]
+async fn a_restarted_server_reports_what_it_reported_before() {
+    use crate::util::synthetic::read_jsonl;
+    let dir = crate::util::test_data("synthetic-dev");
+    let sources = read_jsonl(&dir.join("sources.jsonl"));
+    let variants = read_jsonl(&dir.join("variants.jsonl"));
+    let text = |v: &serde_json::Value| v["text"].as_str().unwrap().to_string();
+    let store: Arc<dyn Store> = Arc::new(MemStore::default());
+    let probes: Vec<String> = variants.iter().step_by(7).take(150).map(text).collect();
+    async fn reports(
+        client: &mut pb::near_dup_client::NearDupClient<tonic::transport::Channel>,
+        probes: &[String],
+    ) -> Vec<pb::Report> {
+        let mut out = vec![];
+        for p in probes {
+            let r = client.check(check(p)).await.unwrap().into_inner().report;
+            out.push(r.unwrap());
+        }
+        out
+    }
+    let server = TestServer::with(Limits::default(), store.clone()).await;
+    let mut client = server.client().await;
+    // Two source paragraphs a document, so that matches name paragraphs past the first.
+    for (i, pair) in sources.chunks(2).enumerate() {
+        let body = pair.iter().map(text).collect::<Vec<_>>().join("\n\n");
+        client
+            .submit(submit(&format!("doc-{i:04}"), &body))
+            .await
+            .unwrap();
+    }
+    let before = reports(&mut client, &probes).await;
+    let found = before
+        .iter()
+        .filter(|r| r.paragraphs.iter().any(|p| !p.matches.is_empty()))
+        .count();
+    assert!(found > 100, "only {found} of {} probes match", probes.len());
+    server.stop().await;
+
+    let server = TestServer::with(Limits::default(), store).await;
+    let mut client = server.client().await;
+    assert_eq!(reports(&mut client, &probes).await, before);
+    // A deleted restored document stops matching; a new one is found, and finds the
+    // restored ones.
+    let first = before
+        .iter()
+        .flat_map(|r| &r.paragraphs)
+        .find_map(|p| p.matches.first()?.source.clone())
+        .unwrap();
+    let probe = probes
+        .iter()
+        .zip(&before)
+        .find(|(_, r)| {
+            r.paragraphs.iter().any(|p| {
+                p.matches
+                    .first()
+                    .and_then(|m| m.source.as_ref())
+                    .is_some_and(|s| s.document_id == first.document_id)
+            })
+        })
+        .unwrap()
+        .0
+        .clone();
+    client
+        .delete_document(pb::DeleteDocumentRequest {
+            namespace: "default".into(),
+            document_id: first.document_id.clone(),
+        })
+        .await
+        .unwrap();
+    let sources_of = |r: &pb::Report| -> Vec<String> {
+        r.paragraphs
+            .iter()
+            .flat_map(|p| &p.matches)
+            .filter_map(|m| Some(m.source.as_ref()?.document_id.clone()))
+            .collect()
+    };
+    let after = client.check(check(&probe)).await.unwrap().into_inner();
+    assert!(!sources_of(&after.report.unwrap()).contains(&first.document_id));
+    let submitted = client
+        .submit(submit("new", &probe))
+        .await
+        .unwrap()
+        .into_inner();
+    let again = client.check(check(&probe)).await.unwrap().into_inner();
+    assert!(sources_of(&again.report.unwrap()).contains(&"new".to_string()));
+    assert!(submitted.report.is_some());
+    server.stop().await;
+}

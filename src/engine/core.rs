@@ -267,8 +267,20 @@ impl<I: Index> Core<I> {
     /// name is taken.
     pub async fn restore(&self, document: Document, records: &[ParagraphRecord]) -> Result<DocId> {
         let created = self.index.create(document, records, true).await?;
+        let entries = self.restored_buckets(records, &created.paragraphs);
+        self.index.append(&entries).await?;
+        Ok(created.id)
+    }
+
+    /// The bucket entries of restored records, given the ids their paragraphs got: the
+    /// stored band keys, or keys computed from the set when a record has none.
+    pub fn restored_buckets(
+        &self,
+        records: &[ParagraphRecord],
+        ids: &[ParagraphId],
+    ) -> Vec<(Bucket, ParagraphId)> {
         let mut entries = Vec::with_capacity(records.len() * (self.analyzer.shape().lsh.bands + 1));
-        for (r, &pid) in records.iter().zip(&created.paragraphs) {
+        for (r, &pid) in records.iter().zip(ids) {
             let buckets = if r.band_keys.is_empty() {
                 self.stored_buckets(r.content_hash, &r.set)
             } else {
@@ -284,8 +296,7 @@ impl<I: Index> Core<I> {
             };
             entries.extend(buckets.into_iter().map(|b| (b, pid)));
         }
-        self.index.append(&entries).await?;
-        Ok(created.id)
+        entries
     }
 
     /// Removes a document: afterwards nothing matches its paragraphs.

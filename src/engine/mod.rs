@@ -52,6 +52,7 @@ use std::task::{Context, Poll, Waker};
 pub use crate::analysis::{AnalyzedDocument, AnalyzedParagraph, Analyzer, ParagraphRecord};
 use crate::error::Result;
 use crate::index::MemoryIndex;
+use crate::index::{Bulk, Index};
 use crate::text::Split;
 
 /// Runs a future whose awaits are all on ready futures (the embedded index's, and texts
@@ -167,6 +168,32 @@ impl Engine {
     /// ([`Core::restore`]).
     pub fn restore(&self, document: Document, records: &[ParagraphRecord]) -> Result<DocId> {
         now(self.core.restore(document, records))
+    }
+
+    /// Indexes a document from its stored records as [`Engine::restore`] does, but keeps
+    /// its bucket entries in `bulk` until [`Engine::finish_restore`]: restoring a whole
+    /// store this way builds the tables in one go, which is several times faster and
+    /// smaller than inserting entry by entry. Until then the documents exist but nothing
+    /// matches them.
+    pub fn restore_into(
+        &self,
+        bulk: &mut Bulk,
+        document: Document,
+        records: &[ParagraphRecord],
+    ) -> Result<DocId> {
+        let created = now(self.core.index().create(document, records, true))?;
+        for (b, id) in self.core.restored_buckets(records, &created.paragraphs) {
+            // The embedded index's ids are its 32-bit slots.
+            if let Ok(slot) = u32::try_from(id) {
+                bulk.push(b, slot);
+            }
+        }
+        Ok(created.id)
+    }
+
+    /// Indexes what [`Engine::restore_into`] gathered.
+    pub fn finish_restore(&self, bulk: Bulk) {
+        self.core.index().freeze(bulk);
     }
 
     /// Removes a document: afterwards nothing matches its paragraphs.

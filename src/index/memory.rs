@@ -39,6 +39,52 @@ struct Entry2 {
     finished: AtomicU64,
 }
 
+/// Bucket entries of restored paragraphs, gathered for one [`MemoryIndex::freeze`].
+#[derive(Debug, Default)]
+pub struct Bulk {
+    bands: Parts,
+    exact: Parts,
+}
+
+/// Words in parts of fixed capacity: growing one vector of hundreds of megabytes would
+/// copy it at each doubling.
+#[derive(Debug, Default)]
+struct Parts(Vec<Vec<u64>>);
+
+impl Parts {
+    const LEN: usize = 1 << 20;
+
+    fn push(&mut self, word: u64) {
+        match self.0.last_mut() {
+            Some(part) if part.len() < Parts::LEN => part.push(word),
+            _ => {
+                let mut part = Vec::with_capacity(Parts::LEN);
+                part.push(word);
+                self.0.push(part);
+            }
+        }
+    }
+
+    fn into_words(self) -> Vec<u64> {
+        let mut words = Vec::with_capacity(self.0.iter().map(Vec::len).sum());
+        for part in self.0 {
+            words.extend_from_slice(&part);
+        }
+        words
+    }
+}
+
+impl Bulk {
+    /// Adds `slot` under bucket `b`; slots must come in the order they were created.
+    pub fn push(&mut self, b: Bucket, slot: u32) {
+        let word = PostingMap::word(b.key, slot);
+        match b.map {
+            Map::Exact => self.exact.push(word),
+            Map::Bands => self.bands.push(word),
+        }
+    }
+}
+
 /// Sizes of a [`MemoryIndex`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryStats {
@@ -104,6 +150,15 @@ impl MemoryIndex {
             Map::Exact => &self.exact,
             Map::Bands => &self.bands,
         }
+    }
+
+    /// Takes the bucket entries of restored paragraphs in one go (see
+    /// [`PostingMap::freeze`]).
+    pub fn freeze(&self, bulk: Bulk) {
+        rayon::join(
+            || self.bands.freeze(bulk.bands.into_words()),
+            || self.exact.freeze(bulk.exact.into_words()),
+        );
     }
 
     /// Names of all stored documents (unordered).

@@ -29,7 +29,7 @@ pub use backend::{
     RESTORED, Read,
 };
 pub use local::LocalTable;
-pub use memory::{MemoryIndex, MemoryStats};
+pub use memory::{Bulk, MemoryIndex, MemoryStats};
 pub use postings::PostingMap;
 pub use sketch::{SKETCH_LEN, Sketch};
 pub use slab::Slab;

@@ -274,6 +274,17 @@ pub trait Store: Send + Sync + 'static {
     fn namespaces(&self) -> Result<Vec<String>, StoreError>;
     /// Every live document without its text, in the order it was first stored.
     fn load(&self) -> Result<Vec<StoredDocument>, StoreError>;
+    /// [`Store::load`], handed to `each` at most `chunk` documents at a time, so that a
+    /// restore holds one chunk of records in memory rather than all of them (and a store
+    /// may prepare the next chunk while `each` takes one).
+    fn load_chunks(
+        &self,
+        chunk: usize,
+        each: &mut (dyn FnMut(Vec<StoredDocument>) -> Result<(), StoreError> + Send),
+    ) -> Result<(), StoreError> {
+        let _ = chunk;
+        each(self.load()?)
+    }
     /// The text of a live document, if there is one under that name.
     fn text(&self, namespace: &str, name: &str) -> Result<Option<String>, StoreError>;
     /// Rewrites the live documents so that deleted and replaced ones stop taking space.

@@ -934,6 +934,21 @@ fn suspect_at(buf: &[u8], offset: usize, good: usize) -> Option<Change> {
 
 /// Reads the snapshot and every segment of `dir`, cutting a torn tail, and stopping at
 /// the first damage elsewhere (see the module docs).
+/// The bytes of a WAL segment, mapped rather than read: replay reads each frame once, and
+/// a copy of a segment of hundreds of megabytes would cost its size in fresh memory.
+fn map(path: &Path) -> Result<memmap2::Mmap, StoreError> {
+    let file = File::open(path)?;
+    // SAFETY: the mapping is read-only and lives only while the segment is replayed,
+    // under the directory's lock: no other neardup writes it meanwhile. A program that
+    // truncated it anyway could make a read fault; nothing else is unsound.
+    unsafe { memmap2::Mmap::map(&file) }.map_err(|e| {
+        StoreError::Io(std::io::Error::new(
+            e.kind(),
+            format!("failed to map file `{}`: {e}", path.display()),
+        ))
+    })
+}
+
 fn replay(dir: &Path, opts: &WalOptions) -> Result<Replay, StoreError> {
     let dir_name = || dir.display().to_string();
     let version_error = |found| StoreError::FormatVersion {
@@ -1001,7 +1016,7 @@ fn replay(dir: &Path, opts: &WalOptions) -> Result<Replay, StoreError> {
     let mut damage: Option<Damage> = None;
     for (i, (_, path)) in segments.iter().enumerate() {
         let is_last = i + 1 == count;
-        let buf = fs::read(path)?;
+        let buf = map(path)?;
         if let Some(d) = &mut damage {
             // Past the damage nothing is applied: the records are only named.
             let from = if Header::decode(&buf, WAL_MAGIC).is_ok() {
@@ -1562,6 +1577,19 @@ impl Store for WalStore {
     }
 
     fn load(&self) -> Result<Vec<StoredDocument>, StoreError> {
+        let mut all = Vec::new();
+        self.load_chunks(4096, &mut |chunk| {
+            all.extend(chunk);
+            Ok(())
+        })?;
+        Ok(all)
+    }
+
+    fn load_chunks(
+        &self,
+        chunk: usize,
+        each: &mut (dyn FnMut(Vec<StoredDocument>) -> Result<(), StoreError> + Send),
+    ) -> Result<(), StoreError> {
         let held: Vec<Held> = lock(&self.inner.state)
             .live
             .records
@@ -1569,28 +1597,42 @@ impl Store for WalStore {
             .cloned()
             .collect();
         let reindexed = self.inner.reindexed;
-        held.par_iter()
-            .map(|h| {
-                let payload = h.payload()?;
-                let mut d = codec::decode_document(&payload).ok_or_else(|| {
-                    let what = codec::decode_key(&payload).map_or_else(
-                        || "a record".to_string(),
-                        |k| format!("the record of {:?} in namespace {:?}", k.name, k.namespace),
-                    );
-                    StoreError::Corrupt(format!(
-                        "{what} (sequence {}) passes its checksum but does not decode: a \
-                         faulty build wrote it or another program changed it; restore the \
-                         data directory from a backup",
-                        h.seq
-                    ))
-                })?;
-                if reindexed {
-                    // Written under other settings: the analysis does not fit this index.
-                    d.records = None;
-                }
-                Ok(d)
-            })
-            .collect()
+        let decode = |part: &[Held]| {
+            part.par_iter()
+                .map(|h| {
+                    let payload = h.payload()?;
+                    let mut d = codec::decode_document(&payload).ok_or_else(|| {
+                        let what = codec::decode_key(&payload).map_or_else(
+                            || "a record".to_string(),
+                            |k| {
+                                format!("the record of {:?} in namespace {:?}", k.name, k.namespace)
+                            },
+                        );
+                        StoreError::Corrupt(format!(
+                            "{what} (sequence {}) passes its checksum but does not decode: a \
+                             faulty build wrote it or another program changed it; restore the \
+                             data directory from a backup",
+                            h.seq
+                        ))
+                    })?;
+                    if reindexed {
+                        // Written under other settings: the analysis does not fit this index.
+                        d.records = None;
+                    }
+                    Ok(d)
+                })
+                .collect::<Result<Vec<_>, StoreError>>()
+        };
+        // The next chunk is read and decoded while `each` takes the current one.
+        let mut parts = held.chunks(chunk.max(1));
+        let mut next = parts.next().map(decode);
+        while let Some(current) = next.take() {
+            let current = current?;
+            let (taken, decoded) = rayon::join(|| each(current), || parts.next().map(decode));
+            taken?;
+            next = decoded;
+        }
+        Ok(())
     }
 
     fn text(&self, namespace: &str, name: &str) -> Result<Option<String>, StoreError> {
