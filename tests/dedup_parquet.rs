@@ -1,6 +1,6 @@
 //! `neardup dedup` on Parquet through the binary: the same matches and clusters as on
 //! the same records in JSON Lines, the kept rows written back with their schema, matches
-//! and clusters as Parquet tables, named columns, and clear errors (exit code 2, no
+//! and clusters as Parquet tables, Parquet on standard input, named columns, and clear errors (exit code 2, no
 //! panic) for missing columns, wrong types and malformed files.
 
 use std::fs::File;
@@ -160,6 +160,16 @@ fn parquet_input_gives_the_json_lines_result_and_keeps_rows_with_their_schema() 
         assert!(matches.lines().count() > 1000, "{unit}");
         assert_eq!(read(out("pm.jsonl")), matches, "{unit}");
         assert_eq!(read(out("pc.jsonl")), read(out("c.jsonl")), "{unit}");
+        // The same Parquet file on standard input.
+        let piped = neardup()
+            .args(["dedup", "--input", "-", "--matches"])
+            .arg(out("sm.jsonl"))
+            .args(common)
+            .stdin(File::open(&parquet).unwrap())
+            .output()
+            .unwrap();
+        ok(&piped);
+        assert_eq!(read(out("sm.jsonl")), matches, "{unit}");
 
         // The kept rows: those of the JSON Lines run, every column, in order.
         let kept_ids: Vec<String> = read(out("k.jsonl"))

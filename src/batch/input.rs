@@ -430,9 +430,16 @@ pub(super) fn read_chunks(
                     .and_then(|reader| cutter.lines(reader, index))
                     .map_err(read),
             },
-            SourceInput::Reader(r) => open_lines(r, &cutter.counter)
-                .and_then(|reader| cutter.lines(reader, index))
-                .map_err(read),
+            SourceInput::Reader(r) => match super::parquet::spool(r) {
+                Err(e) => Err(read(e)),
+                Ok(Ok(file)) => {
+                    let rows = cutter.max_records;
+                    super::parquet::read(file, &name, index, fields, &mut cutter, rows)
+                }
+                Ok(Err(r)) => open_lines(r, &cutter.counter)
+                    .and_then(|reader| cutter.lines(reader, index))
+                    .map_err(read),
+            },
         };
         match went_on {
             Ok(true) => {}

@@ -46,6 +46,30 @@ pub(super) fn sniff(mut file: File) -> io::Result<(File, bool)> {
     Ok((file, got == 4 && &head == b"PAR1"))
 }
 
+/// A stream (standard input) that starts as Parquet does is copied to an unnamed
+/// temporary file, since Parquet is read from its end; any other stream comes back
+/// unconsumed, as `Err`.
+pub(super) fn spool(
+    mut stream: Box<dyn Read + Send>,
+) -> io::Result<Result<File, Box<dyn Read + Send>>> {
+    let mut head = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match stream.read(&mut head[got..])? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    let whole = io::Cursor::new(head[..got].to_vec()).chain(stream);
+    if &head[..got] != b"PAR1" {
+        return Ok(Err(Box::new(whole)));
+    }
+    let mut file = tempfile::tempfile()?;
+    io::copy(&mut { whole }, &mut file)?;
+    file.seek(SeekFrom::Start(0))?;
+    Ok(Ok(file))
+}
+
 /// Runs `f`, turning a panic inside the Parquet reader into an error.
 fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     catch_unwind(AssertUnwindSafe(f))

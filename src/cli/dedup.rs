@@ -29,7 +29,8 @@ const SHOWN_BAD: usize = 20;
 #[derive(Debug, Args)]
 pub struct DedupArgs {
     /// JSON Lines input (plain, .gz or .zst), a Parquet file, a directory of them, or `-`
-    /// for standard input (JSON Lines); repeat for several, read in the order given.
+    /// for standard input (JSON Lines or Parquet); repeat for several, read in the order
+    /// given.
     #[arg(long, short, required = true, value_name = "PATH")]
     pub input: Vec<PathBuf>,
     #[command(flatten)]
