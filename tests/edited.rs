@@ -1,6 +1,6 @@
 //! Heavily edited copies (`edited` matches, issue 16) through every interface: the gRPC
 //! service (kind, aligned coverage, spans, the per-request switch), `neardup scan --format
-//! json` and `neardup dedup --edited`. An unrelated paragraph on the same topic, sharing
+//! json` and `--format html`, and `neardup dedup --edited`. An unrelated paragraph on the same topic, sharing
 //! its vocabulary, is reported by none of them.
 
 use std::path::Path;
@@ -163,6 +163,32 @@ fn scan_json_reports_the_edited_copy_only() {
         "{}",
         String::from_utf8_lossy(&off.stdout)
     );
+}
+
+#[test]
+fn scan_html_counts_the_edited_copy_as_edited() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        write(dir.path(), "source.txt", SOURCE),
+        write(dir.path(), "edited.txt", EDITED),
+    ];
+    let out = neardup()
+        .args(["scan", "--format", "html"])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let html = String::from_utf8(out.stdout).unwrap();
+    let sidebar = html
+        .split("<p class=\"kinds\">")
+        .nth(1)
+        .and_then(|s| s.split("</p>").next())
+        .unwrap();
+    for (kind, n) in [("exact", 0), ("near", 0), ("partial", 0), ("edited", 1)] {
+        let count = format!("<span class=\"kind k-{kind}\">{kind}</span> {n} ");
+        assert!(sidebar.contains(&count), "{count} not in {sidebar}");
+    }
+    assert!(html.contains(".k-edited {"), "no style for edited");
 }
 
 #[test]

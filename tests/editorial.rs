@@ -154,6 +154,7 @@ fn magazine_reprinted_articles_are_passages_and_the_paragraph_matches_do_not_cha
         exact,
         near,
         partial: 0,
+        edited: 0,
     };
     assert_eq!(
         found,

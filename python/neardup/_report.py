@@ -42,7 +42,8 @@ class Match:
     (Q: this paragraph, S: the source)."""
 
     source: SourceParagraph
-    #: ``"exact"``, ``"near"`` or ``"partial"``.
+    #: ``"exact"``, ``"near"``, ``"partial"`` or ``"edited"`` (a heavily edited copy,
+    #: found by aligning the words).
     kind: str
     #: |Q ∩ S| / |Q ∪ S|.
     jaccard: float
@@ -56,6 +57,11 @@ class Match:
     #: Later paragraphs identical to this source that this paragraph also repeats (the
     #: list leads with distinct sources; the copies follow when there is room).
     copies: int = 0
+    #: For ``edited`` matches only (else ``None``): the share of this paragraph's words
+    #: inside the aligned runs shared with the source...
+    aligned_coverage: Optional[float] = None
+    #: ...and the share of the source's words.
+    aligned_coverage_source: Optional[float] = None
 
 
 @dataclass

@@ -103,6 +103,8 @@ fn report_to_py<'py>(
                 m.scores.shared,
                 spans,
                 m.copies,
+                m.aligned.map(|a| a.coverage),
+                m.aligned.map(|a| a.coverage_source),
             ))?)?;
         }
         paragraphs.append(c.paragraph_report.bind(py).call1((

@@ -42,6 +42,10 @@ def cli_json(report: neardup.Report, name: str):
                     "containment": m.containment,
                     "containment_source": m.containment_source,
                     "spans": [[s.start, s.end, s.source_start, s.source_end] for s in m.spans],
+                    **({} if m.aligned_coverage is None else {
+                        "aligned_coverage": m.aligned_coverage,
+                        "aligned_coverage_source": m.aligned_coverage_source,
+                    }),
                 }
                 for m in p.matches
             ],
@@ -49,10 +53,8 @@ def cli_json(report: neardup.Report, name: str):
     return lines
 
 
-# What `scan` adds over the engine's report (passages, page-break repairs), and the
-# aligned coverage of edited matches, which the Python Match does not carry yet.
+# What `scan` adds over the engine's report (passages, page-break repairs).
 SCAN_ONLY = {"matches", "passages", "repaired"}
-ALIGNED = ("aligned_coverage", "aligned_coverage_source")
 
 
 def assert_same_reports(python, cli):
@@ -62,10 +64,11 @@ def assert_same_reports(python, cli):
         assert {k: v for k, v in p.items() if k not in SCAN_ONLY} == {k: v for k, v in c.items() if k not in SCAN_ONLY}
         assert len(p["matches"]) == len(c["matches"]), p
         for pm, cm in zip(p["matches"], c["matches"]):
-            for key in ALIGNED:
-                assert (key in cm) == (cm["kind"] == "edited")
-                cm.pop(key, None)
-            for score in ("jaccard", "containment", "containment_source"):
+            for key in ("aligned_coverage", "aligned_coverage_source"):
+                assert (key in cm) == (cm["kind"] == "edited") == (key in pm)
+            for score in ("jaccard", "containment", "containment_source", "aligned_coverage", "aligned_coverage_source"):
+                if score not in cm:
+                    continue
                 assert abs(pm.pop(score) - cm.pop(score)) <= 0.5e-4 + 1e-9
             assert pm == cm
 
@@ -125,6 +128,23 @@ def test_submit_check_get_remove_and_stats():
     assert e.check(A).summary.recycled == 0
     with pytest.raises(KeyError):
         e.remove("a")
+
+
+def test_an_edited_copy_carries_its_aligned_coverage():
+    source = ("The city council voted on Monday evening to close the old public library on Elm Street "
+              "next spring, citing rising repair costs, falling visitor numbers and a long delay in "
+              "state funding for the building.")
+    edited = ("On Monday night the town council decided to shut the ancient public library on Elm "
+              "Street by next summer, blaming growing repair costs, shrinking visitor figures and a "
+              "lengthy wait for state money for the building.")
+    e = neardup.Engine()
+    e.submit("source", source)
+    (m,) = e.check(edited).paragraphs[0].matches
+    assert (m.kind, m.source.document_id) == ("edited", "source")
+    assert 0.35 <= m.aligned_coverage <= 1 and 0.35 <= m.aligned_coverage_source <= 1
+    assert m.jaccard < 0.2
+    (exact,) = e.check(source).paragraphs[0].matches
+    assert exact.kind == "exact" and exact.aligned_coverage is None
 
 
 def test_options_settings_and_errors():

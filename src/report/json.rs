@@ -133,6 +133,8 @@ pub struct KindCounts {
     pub near: usize,
     /// Fragments or supersets.
     pub partial: usize,
+    /// Heavily edited copies, found by alignment.
+    pub edited: usize,
 }
 
 impl From<&Passage> for PassageLine {
@@ -143,6 +145,7 @@ impl From<&Passage> for PassageLine {
                 exact: p.kinds.exact,
                 near: p.kinds.near,
                 partial: p.kinds.partial,
+                edited: p.kinds.edited,
             },
             lines: [p.range.first_line, p.range.last_line],
             pairs: p

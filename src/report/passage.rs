@@ -70,6 +70,8 @@ pub struct KindMix {
     pub near: usize,
     /// Fragments or supersets.
     pub partial: usize,
+    /// Heavily edited copies, found by alignment.
+    pub edited: usize,
 }
 
 impl KindMix {
@@ -79,6 +81,7 @@ impl KindMix {
             (self.exact, "exact"),
             (self.near, "near"),
             (self.partial, "partial"),
+            (self.edited, "edited"),
         ]
         .iter()
         .filter(|(n, _)| *n > 0)
@@ -243,7 +246,8 @@ fn passage(
         match p.kind {
             MatchKind::Exact => kinds.exact += 1,
             MatchKind::Near => kinds.near += 1,
-            MatchKind::Partial | MatchKind::Edited => kinds.partial += 1,
+            MatchKind::Partial => kinds.partial += 1,
+            MatchKind::Edited => kinds.edited += 1,
         }
     }
     Passage {
@@ -371,7 +375,8 @@ mod tests {
             KindMix {
                 exact: 2,
                 near: 1,
-                partial: 1
+                partial: 1,
+                edited: 0
             }
         );
         assert_eq!(

@@ -73,7 +73,8 @@ pub fn write(out: &mut dyn Write, scan: &Scan, color: bool) -> std::io::Result<(
                     match m.kind {
                         MatchKind::Exact => "31",
                         MatchKind::Near => "33",
-                        MatchKind::Partial | MatchKind::Edited => "36",
+                        MatchKind::Partial => "36",
+                        MatchKind::Edited => "35",
                     },
                     &format!("{:<7}", m.kind.as_str()),
                 );

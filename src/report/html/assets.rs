@@ -64,6 +64,7 @@ h2 small { text-transform: none; letter-spacing: 0; font-weight: 400; }
 .k-exact { background: #7a1f2b; color: #fff; }
 .k-near { background: #f3c969; color: #3b2a00; }
 .k-partial { background: #fff; color: #1e5d63; border-color: #1e5d63; }
+.k-edited { background: #fff; color: #6b3fa0; border-color: #6b3fa0; border-style: dotted; }
 .k-short { background: #fff; color: var(--muted); border: 1px dashed #9aa1a9; }
 .k-orig { background: #e8edf4; color: var(--accent); }
 .sources, .passages { list-style: none; margin: 0; padding: 0; font-size: .86rem; }

@@ -152,7 +152,7 @@ impl Page<'_> {
     fn sidebar(&self, out: &mut String, title: &str) {
         let (mut paragraphs, mut recycled, mut too_short) = (0, 0, 0);
         let (mut chars, mut recycled_chars, mut shared_chars) = (0usize, 0usize, 0usize);
-        let mut kinds = [0usize; 3];
+        let mut kinds = [0usize; 4];
         for (di, d) in self.0.scanned.iter().enumerate() {
             for p in &d.report.paragraphs {
                 let n = self.0.texts[di].clamp(p.start, p.end).len();
@@ -201,10 +201,7 @@ impl Page<'_> {
              <button type=\"button\" id=\"nd-close\">Close all</button></p>\n",
         );
         out.push_str("<p class=\"kinds\">");
-        for (k, n) in [MatchKind::Exact, MatchKind::Near, MatchKind::Partial]
-            .iter()
-            .zip(kinds)
-        {
+        for (k, n) in KINDS.iter().zip(kinds) {
             w!(
                 out,
                 "<span class=\"kind k-{0}\">{0}</span> {1} ",
@@ -293,7 +290,7 @@ impl Page<'_> {
             "<h2>Legend</h2>\n<ul class=\"legend\">\n\
              <li><mark class=\"hl c0 t0\">shared text</mark> highlighted in its source's colour and line style, labelled S1, S2…</li>\n\
              <li><del>deleted</del> in the source only · <ins>inserted</ins> in the paragraph only · <ins class=\"chg\">changed</ins> rewritten</li>\n\
-             <li><span class=\"kind k-exact\">exact</span> identical after normalization · <span class=\"kind k-near\">near</span> Jaccard at or above the threshold · <span class=\"kind k-partial\">partial</span> one mostly contains the other</li>\n\
+             <li><span class=\"kind k-exact\">exact</span> identical after normalization · <span class=\"kind k-near\">near</span> Jaccard at or above the threshold · <span class=\"kind k-partial\">partial</span> one mostly contains the other · <span class=\"kind k-edited\">edited</span> heavily rewritten, found by aligning the words</li>\n\
              <li><span class=\"kind k-short\">too short</span> too short to judge · <span class=\"kind k-orig\">source</span> reused later</li>\n\
              </ul>\n</aside>\n",
         );
@@ -649,12 +646,16 @@ fn stat(out: &mut String, name: &str, value: &str, note: &str) {
     out.push_str("</dd></div>\n");
 }
 
+/// The kinds, most alike first, as the sidebar counts them.
+const KINDS: [MatchKind; 4] = [
+    MatchKind::Exact,
+    MatchKind::Near,
+    MatchKind::Partial,
+    MatchKind::Edited,
+];
+
 fn kind_index(kind: MatchKind) -> usize {
-    match kind {
-        MatchKind::Exact => 0,
-        MatchKind::Near => 1,
-        MatchKind::Partial | MatchKind::Edited => 2,
-    }
+    KINDS.iter().position(|&k| k == kind).unwrap_or(0)
 }
 
 /// The last component of a path-like name.
