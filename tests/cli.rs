@@ -278,3 +278,34 @@ fn settings_prints_the_tuning_of_each_path() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// Namespace limits that a Redis Cluster index cannot enforce are refused, not ignored,
+/// before any connection is tried.
+#[test]
+fn serve_refuses_limits_a_cluster_index_cannot_enforce() {
+    for flag in [
+        "--max-namespaces",
+        "--max-namespace-documents",
+        "--max-namespace-bytes",
+        "--max-index-bytes",
+    ] {
+        let out = output_within(
+            neardup().args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--index",
+                "redis-cluster://127.0.0.1:1",
+                flag,
+                "1000",
+            ]),
+            30,
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {stderr}");
+        assert!(
+            stderr.contains(flag) && stderr.contains("not enforced with a Redis Cluster index"),
+            "{stderr}"
+        );
+    }
+}

@@ -169,6 +169,20 @@ impl ServeArgs {
         if self.index == "embedded" {
             return Ok(None);
         }
+        // Refused rather than ignored: the cluster keeps no per-namespace counts that a
+        // replica could check and reserve atomically with the other replicas.
+        let limits = [
+            ("--max-namespaces", self.max_namespaces),
+            ("--max-namespace-documents", self.max_namespace_documents),
+            ("--max-namespace-bytes", self.max_namespace_bytes),
+            ("--max-index-bytes", self.max_index_bytes),
+        ];
+        if let Some((flag, _)) = limits.iter().find(|(_, v)| v.is_some()) {
+            return Err(UsageError::new(format!(
+                "{flag} is not enforced with a Redis Cluster index: bound the cluster's \
+                 memory with Redis's own maxmemory, or use the embedded index"
+            )));
+        }
         let mut options = ClusterOptions::new(neardup::cluster::parse_url(&self.index)?);
         options.wait_replicas = self.redis_wait;
         Ok(Some(options))
