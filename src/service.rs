@@ -101,10 +101,23 @@ pub enum ServiceError {
     Starting,
     /// The store could not record the change; nothing was changed.
     #[error("{0}; the change was not applied, retry later")]
-    Store(#[from] StoreError),
+    Store(StoreError),
+    /// A stored record cannot be read back ([`StoreError::DataLoss`]): a retry will not
+    /// help.
+    #[error("{0}")]
+    DataLoss(StoreError),
     /// A bug or a lost worker thread.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(err: StoreError) -> ServiceError {
+        match err {
+            StoreError::DataLoss(_) => ServiceError::DataLoss(err),
+            err => ServiceError::Store(err),
+        }
+    }
 }
 
 /// The longest name of a new namespace, in bytes.
