@@ -51,8 +51,9 @@ pub enum ServiceError {
     /// The engine refused the request.
     #[error(transparent)]
     Engine(#[from] Error),
-    /// The namespace does not exist (or the caller may not see it).
-    #[error("namespace {0:?} not found")]
+    /// The namespace does not exist (or the caller may not see it: the message is the
+    /// same, so it tells nothing of namespaces the caller may not see).
+    #[error("namespace {0:?} not found; CreateNamespace (an admin call) creates it")]
     NamespaceNotFound(String),
     /// CreateNamespace of a namespace that exists.
     #[error("namespace {0:?} already exists")]
@@ -157,7 +158,8 @@ pub struct NamespaceLimits {
     /// Index bytes of every namespace together (`--max-index-bytes`).
     pub max_index_bytes: usize,
     /// Whether a Submit to a namespace that does not exist creates it (otherwise it fails
-    /// with NOT_FOUND, and namespaces are made with CreateNamespace).
+    /// with NOT_FOUND, and namespaces are made with CreateNamespace). `neardup serve`
+    /// defaults it with [`crate::server::auto_create_by_default`].
     pub auto_create: bool,
 }
 

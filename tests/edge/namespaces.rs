@@ -1,7 +1,7 @@
 //! Namespaces through gRPC: CreateNamespace, DeleteNamespace and ListNamespaces (admin
-//! only), validated names, Submit that does or does not create namespaces, the limits on
-//! namespaces, documents and index bytes (RESOURCE_EXHAUSTED naming the limit), and
-//! lifecycle changes that survive a restart.
+//! only), validated names, Submit that does or does not create namespaces (and the
+//! binary's default for it), the limits on namespaces, documents and index bytes
+//! (RESOURCE_EXHAUSTED naming the limit), and lifecycle changes that survive a restart.
 
 use std::sync::Arc;
 
@@ -98,7 +98,10 @@ async fn lifecycle_and_limits_on_namespaces_and_documents() {
     // Without auto-creation, Submit needs a namespace made first.
     let err = client.submit(submit("news", "d1", 1)).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound, "{err:?}");
-    assert_eq!(err.message(), "namespace \"news\" not found");
+    assert_eq!(
+        err.message(),
+        "namespace \"news\" not found; CreateNamespace (an admin call) creates it"
+    );
     create(&mut client, "news").await.unwrap();
     let err = create(&mut client, "news").await.unwrap_err();
     assert_eq!(err.code(), Code::AlreadyExists, "{err:?}");
@@ -275,7 +278,10 @@ async fn namespace_rpcs_need_admin() {
         .await
         .unwrap_err();
     assert_eq!(hidden.code(), Code::NotFound);
-    assert_eq!(hidden.message(), "namespace \"elsewhere\" not found");
+    assert_eq!(
+        hidden.message(),
+        "namespace \"elsewhere\" not found; CreateNamespace (an admin call) creates it"
+    );
     create_as(&mut client, "shared", Some("tok-root"))
         .await
         .unwrap();
@@ -384,4 +390,97 @@ fn a_namespace_deleted_under_concurrent_writes_leaves_nothing_behind() {
     let reopened = Service::open(settings, store).unwrap();
     assert_eq!(reopened.namespaces(), Vec::<String>::new());
     assert_eq!(reopened.documents(), 0);
+}
+
+/// `neardup serve` creates namespaces on first Submit by default only for anonymous
+/// access on a loopback listener. Anonymous on another address (`--allow-anonymous`) or
+/// with tokens, such a Submit is NOT_FOUND and says how to make the namespace; the flag,
+/// given, decides either way.
+// Multi-threaded: the connection closes on another thread while this one waits for the
+// child to drain and exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_creates_namespaces_by_default_only_for_anonymous_loopback() {
+    use crate::util::child::Served;
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.jsonl");
+    std::fs::write(
+        &tokens,
+        token_line("w", "tok-w", r#"{"*": ["read", "write"]}"#),
+    )
+    .unwrap();
+    let tokens = tokens.to_str().unwrap();
+    let cases: [(&str, &[&str], Option<&str>, bool); 6] = [
+        ("127.0.0.1:0", &[], None, true),
+        ("0.0.0.0:0", &["--allow-anonymous"], None, false),
+        (
+            "127.0.0.1:0",
+            &["--auth-tokens", tokens],
+            Some("tok-w"),
+            false,
+        ),
+        (
+            "0.0.0.0:0",
+            &["--allow-anonymous", "--auto-create-namespaces", "true"],
+            None,
+            true,
+        ),
+        (
+            "127.0.0.1:0",
+            &["--auth-tokens", tokens, "--auto-create-namespaces", "true"],
+            Some("tok-w"),
+            true,
+        ),
+        (
+            "127.0.0.1:0",
+            &["--auto-create-namespaces", "false"],
+            None,
+            false,
+        ),
+    ];
+    for (listen, flags, token, creates) in cases {
+        let data = tempfile::tempdir().unwrap();
+        let mut args = vec!["--data-dir", data.path().to_str().unwrap()];
+        args.extend(flags);
+        let served = Served::start_on(listen, &args, "warn");
+        // A listener on 0.0.0.0 is reached through loopback.
+        let port = served.addr.rsplit(':').next().unwrap();
+        let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut client = NearDupClient::new(channel);
+        let case = format!("{listen} {flags:?}");
+        let shown = client
+            .stats(with_token(pb::StatsRequest::default(), token))
+            .await
+            .unwrap()
+            .into_inner()
+            .limits
+            .unwrap();
+        assert_eq!(shown.auto_create_namespaces, creates, "{case}");
+        let submitted = client
+            .submit(with_token(submit("fresh", "d1", 1), token))
+            .await;
+        match submitted {
+            Ok(_) => assert!(creates, "{case}: created"),
+            Err(err) => {
+                assert!(!creates, "{case}: {err:?}");
+                assert_eq!(err.code(), Code::NotFound, "{case}: {err:?}");
+                assert_eq!(
+                    err.message(),
+                    "namespace \"fresh\" not found; CreateNamespace (an admin call) creates it",
+                    "{case}"
+                );
+                // Anonymous access is admin: made first, the namespace takes the Submit.
+                if token.is_none() {
+                    create(&mut client, "fresh").await.unwrap();
+                    client.submit(submit("fresh", "d1", 1)).await.unwrap();
+                }
+            }
+        }
+        // An open connection would hold up the drain at shutdown.
+        drop(client);
+        assert!(served.terminate().success(), "{case}");
+    }
 }
