@@ -1,7 +1,8 @@
 //! Namespaces through gRPC: CreateNamespace, DeleteNamespace and ListNamespaces (admin
 //! only), validated names, Submit that does or does not create namespaces (and the
 //! binary's default for it), the limits on namespaces, documents and index bytes
-//! (RESOURCE_EXHAUSTED naming the limit), and lifecycle changes that survive a restart.
+//! (RESOURCE_EXHAUSTED naming the limit, never passed by concurrent writers, given back
+//! by failed writes), and lifecycle changes that survive a restart.
 
 use std::sync::Arc;
 
@@ -390,6 +391,124 @@ fn a_namespace_deleted_under_concurrent_writes_leaves_nothing_behind() {
     let reopened = Service::open(settings, store).unwrap();
     assert_eq!(reopened.namespaces(), Vec::<String>::new());
     assert_eq!(reopened.documents(), 0);
+}
+
+/// Concurrent Submits against a limit (`--max-namespace-documents`, then
+/// `--max-namespace-bytes` and `--max-index-bytes`): each write checks the limit and
+/// reserves its room in one step, so of 32 writers racing for K places exactly K succeed,
+/// the others get RESOURCE_EXHAUSTED naming the limit, and Stats counts K documents.
+/// Several rounds, with as many workers as writers, so that the race is run many times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_submits_never_pass_a_limit() {
+    const WRITERS: usize = 32;
+    let analyzer = Analyzer::new(Settings::default().shape()).unwrap();
+    let fp = |seed| document_footprint(&analyzer.document(text(seed), Split::Auto));
+    // Every writer's document takes the same room, so a byte limit of K documents admits
+    // exactly K.
+    let each = fp(0);
+    assert!((0..WRITERS * 6).all(|seed| fp(seed) == each));
+    let cases = [
+        ("max-namespace-documents", 5usize),
+        ("max-namespace-documents", 1),
+        ("max-namespace-documents", 17),
+        ("max-namespace-documents", 31),
+        ("max-namespace-bytes", 7),
+        ("max-index-bytes", 12),
+    ];
+    for (round, (flag, k)) in cases.into_iter().enumerate() {
+        let mut namespaces = NamespaceLimits::default();
+        match flag {
+            "max-namespace-documents" => namespaces.max_documents = k,
+            "max-namespace-bytes" => namespaces.max_namespace_bytes = k * each,
+            _ => namespaces.max_index_bytes = k * each,
+        }
+        let l = Limits {
+            workers: WRITERS,
+            ..limits(namespaces)
+        };
+        let server = TestServer::with(l, Arc::new(MemStore::default())).await;
+        let client = server.client().await;
+        let ns = format!("race{round}");
+        create(&mut client.clone(), &ns).await.unwrap();
+        let start = Arc::new(tokio::sync::Barrier::new(WRITERS));
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let (mut client, start, ns) = (client.clone(), start.clone(), ns.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    let seed = round * WRITERS + w;
+                    client.submit(submit(&ns, &format!("d{w}"), seed)).await
+                })
+            })
+            .collect();
+        let mut admitted = 0;
+        for writer in writers {
+            match writer.await.unwrap() {
+                Ok(_) => admitted += 1,
+                Err(status) => exhausted(status, flag),
+            }
+        }
+        assert_eq!(admitted, k, "round {round}: {flag} {k}");
+        let stats = client
+            .clone()
+            .stats(pb::StatsRequest {
+                namespace: ns.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(stats.namespaces[0].documents, k as u64, "round {round}");
+        let list = list_as(&mut client.clone(), None).await.unwrap();
+        assert_eq!(list[0], (ns, k as u64, (k * each) as u64), "round {round}");
+        server.stop().await;
+    }
+}
+
+/// A write that fails after its check (the store refuses it, the engine change is rolled
+/// back) gives back the room it reserved, and a replacement settles to the size of its
+/// new text.
+#[tokio::test]
+async fn a_failed_write_gives_its_reservation_back() {
+    use crate::util::server::FlakyStore;
+    use std::sync::atomic::Ordering;
+    let analyzer = Analyzer::new(Settings::default().shape()).unwrap();
+    let fp = |t: &str| document_footprint(&analyzer.document(t, Split::Auto)) as u64;
+    let store = Arc::new(FlakyStore::default());
+    let l = limits(NamespaceLimits {
+        max_documents: 2,
+        ..NamespaceLimits::default()
+    });
+    let server = TestServer::with(l, store.clone()).await;
+    let mut client = server.client().await;
+    client.submit(submit("ns", "a", 1)).await.unwrap();
+    store.fail.store(true, Ordering::SeqCst);
+    for _ in 0..3 {
+        let err = client.submit(submit("ns", "b", 2)).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    }
+    let mut replace = submit("ns", "a", 3);
+    replace.replace = true;
+    let err = client.submit(replace.clone()).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    let list = list_as(&mut client, None).await.unwrap();
+    assert_eq!(list, [("ns".to_string(), 1, fp(&text(1)))]);
+
+    store.fail.store(false, Ordering::SeqCst);
+    client.submit(submit("ns", "b", 2)).await.unwrap();
+    exhausted(
+        client.submit(submit("ns", "c", 4)).await.unwrap_err(),
+        "max-namespace-documents",
+    );
+    // A replacement of a long text by a short one: the old text's bytes go, the new
+    // one's stay.
+    replace.text = "A much shorter text, but still long enough to be indexed here.".into();
+    client.submit(replace.clone()).await.unwrap();
+    let list = list_as(&mut client, None).await.unwrap();
+    assert_eq!(
+        list,
+        [("ns".to_string(), 2, fp(&replace.text) + fp(&text(2)))]
+    );
+    server.stop().await;
 }
 
 /// `neardup serve` creates namespaces on first Submit by default only for anonymous
