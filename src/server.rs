@@ -13,7 +13,9 @@
 //!   configured, plaintext otherwise. Every call passes, outermost first: the telemetry
 //!   layer (span, log line, metrics: [`crate::grpc::telemetry`]), tokens
 //!   ([`crate::grpc::auth`]), the byte budget ([`crate::grpc::budget`]). Without tokens,
-//!   a non-loopback listener is refused unless anonymous access is allowed explicitly.
+//!   a non-loopback listener is refused unless anonymous access is allowed explicitly,
+//!   and a Submit creates namespaces by default only on a loopback listener
+//!   ([`auto_create_by_default`]).
 //!   Metrics are served on their own listener ([`crate::metrics`]).
 //! - **Stop.** Health turns NOT_SERVING, the server keeps serving for the shutdown grace
 //!   (so load balancers see it and move away), then stops accepting, lets in-flight calls
@@ -164,6 +166,15 @@ fn check_exposure(addr: SocketAddr, edge: &EdgeConfig) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+/// Whether a Submit to a namespace that does not exist creates it, when the operator
+/// does not say ([`crate::service::NamespaceLimits::auto_create`]): only for anonymous
+/// access on a loopback listener, where the caller is on the same machine. With tokens,
+/// or with anonymous access on a network (`--allow-anonymous`), namespaces are made with
+/// CreateNamespace, so that no caller can make new indexes (memory) at will.
+pub fn auto_create_by_default(listen: SocketAddr, tokens: bool) -> bool {
+    !tokens && listen.ip().is_loopback()
 }
 
 /// Durability options of the data directory.

@@ -11,9 +11,10 @@
 //! - the limits that keep one caller from exhausting the server ([`NamespaceLimits`]):
 //!   how many namespaces, how many documents and index bytes per namespace, and index
 //!   bytes in all. Index bytes are accounted per document from its analysis
-//!   ([`footprint`]): the band keys, shingle sets and sketches it adds to memory. Limits
-//!   are checked before a write, so concurrent writes may pass one by at most one
-//!   document each;
+//!   ([`footprint`]): the band keys, shingle sets and sketches it adds to memory. A
+//!   write checks the limits and reserves what it adds in one step, under one lock, and
+//!   gives the reservation back if it fails; so concurrent writes never pass a limit
+//!   (a replacement holds its new bytes beside the old ones until it is done);
 //! - the write transaction: a submission is reported on and indexed by its engine, then
 //!   recorded in the store, and only then acknowledged; if the store fails, the engine
 //!   change is rolled back (a replaced document is put back from its records) and the
@@ -52,8 +53,9 @@ pub enum ServiceError {
     /// The engine refused the request.
     #[error(transparent)]
     Engine(#[from] Error),
-    /// The namespace does not exist (or the caller may not see it).
-    #[error("namespace {0:?} not found")]
+    /// The namespace does not exist (or the caller may not see it: the message is the
+    /// same, so it tells nothing of namespaces the caller may not see).
+    #[error("namespace {0:?} not found; CreateNamespace (an admin call) creates it")]
     NamespaceNotFound(String),
     /// CreateNamespace of a namespace that exists.
     #[error("namespace {0:?} already exists")]
@@ -102,10 +104,23 @@ pub enum ServiceError {
     Starting,
     /// The store could not record the change; nothing was changed.
     #[error("{0}; the change was not applied, retry later")]
-    Store(#[from] StoreError),
+    Store(StoreError),
+    /// A stored record cannot be read back ([`StoreError::DataLoss`]): a retry will not
+    /// help.
+    #[error("{0}")]
+    DataLoss(StoreError),
     /// A bug or a lost worker thread.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(err: StoreError) -> ServiceError {
+        match err {
+            StoreError::DataLoss(_) => ServiceError::DataLoss(err),
+            err => ServiceError::Store(err),
+        }
+    }
 }
 
 /// The longest name of a new namespace, in bytes.
@@ -145,7 +160,8 @@ pub struct NamespaceLimits {
     /// Index bytes of every namespace together (`--max-index-bytes`).
     pub max_index_bytes: usize,
     /// Whether a Submit to a namespace that does not exist creates it (otherwise it fails
-    /// with NOT_FOUND, and namespaces are made with CreateNamespace).
+    /// with NOT_FOUND, and namespaces are made with CreateNamespace). `neardup serve`
+    /// defaults it with [`crate::server::auto_create_by_default`].
     pub auto_create: bool,
 }
 
@@ -216,6 +232,36 @@ pub struct NamespaceUsage {
     pub bytes: usize,
 }
 
+/// Documents and index bytes a write holds against the limits, from its check
+/// ([`Service::reserve`]) to its end: given back when dropped (the write failed, or
+/// added nothing), unless settled.
+struct Reservation<'a> {
+    service: &'a Service,
+    n: &'a Namespace,
+    documents: usize,
+    bytes: usize,
+}
+
+impl Reservation<'_> {
+    /// The write is done: it added `documents` (at most the reserved ones) and the
+    /// reserved bytes, and took `removed` bytes away (those of a document it replaced).
+    fn settle(mut self, documents: usize, removed: usize) {
+        let unused = self.documents.saturating_sub(documents);
+        self.service.account(self.n, -(unused as isize), 0, removed);
+        self.documents = 0;
+        self.bytes = 0;
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if self.documents > 0 || self.bytes > 0 {
+            self.service
+                .account(self.n, -(self.documents as isize), 0, self.bytes);
+        }
+    }
+}
+
 /// A submission, validated and analyzed, ready to apply.
 #[derive(Debug)]
 pub struct Submission {
@@ -255,6 +301,9 @@ pub struct Service {
     limits: NamespaceLimits,
     /// Index bytes of every namespace ([`footprint`]).
     bytes: AtomicUsize,
+    /// Held while a write checks the limits and reserves what it adds
+    /// ([`Service::reserve`]), so that no two writes pass a check on the same room.
+    reserving: Mutex<()>,
     /// Striped per-document write locks (see the module docs).
     write_locks: Box<[Mutex<()>]>,
 }
@@ -318,6 +367,7 @@ impl Service {
             store,
             limits,
             bytes: AtomicUsize::new(0),
+            reserving: Mutex::new(()),
             write_locks: (0..WRITE_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         };
         service.restore()?;
@@ -461,7 +511,9 @@ impl Service {
         names
     }
 
-    /// Accounts for a document added to (`added`) or removed from a namespace.
+    /// Accounts for a document added to (`added`) or removed from a namespace. Every
+    /// change of the counts goes through here; one that raises them outside of
+    /// restore goes through [`Service::reserve`] first.
     fn account(&self, n: &Namespace, documents: isize, bytes_added: usize, bytes_removed: usize) {
         if documents >= 0 {
             n.documents.fetch_add(documents as usize, Ordering::Relaxed);
@@ -475,15 +527,19 @@ impl Service {
         self.bytes.fetch_sub(bytes_removed, Ordering::Relaxed);
     }
 
-    /// Refuses a write that would add a document (`new`) of `bytes` to `n` past a limit.
-    fn check_limits(
-        &self,
+    /// Checks that a write adding a document (`new`) of `bytes` to `n` stays within the
+    /// limits and, in the same step, accounts for it; the [`Reservation`] gives it back
+    /// unless the write settles it. Counts only fall outside of this lock (deletions,
+    /// reservations given back), so a check here can never be outdated by another write.
+    fn reserve<'a>(
+        &'a self,
         ns: &str,
-        n: &Namespace,
+        n: &'a Namespace,
         new: bool,
         bytes: usize,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<Reservation<'a>, ServiceError> {
         let l = &self.limits;
+        let _reserving = self.reserving.lock().unwrap_or_else(|e| e.into_inner());
         let documents = n.documents.load(Ordering::Relaxed);
         if new && documents >= l.max_documents {
             return Err(ServiceError::LimitExceeded {
@@ -512,7 +568,14 @@ impl Service {
                 ),
             });
         }
-        Ok(())
+        let documents = usize::from(new);
+        self.account(n, documents as isize, bytes, 0);
+        Ok(Reservation {
+            service: self,
+            n,
+            documents,
+            bytes,
+        })
     }
 
     fn restore(&self) -> Result<(), ServiceError> {
@@ -663,9 +726,11 @@ impl Service {
             .as_ref()
             .is_some_and(|d| d.text_hash == xxhash_rust::xxh3::xxh3_64(s.doc.text.as_bytes()));
         // An unchanged resubmission adds nothing, and a conflict fails in the engine.
-        if existing.is_none() || (s.replace && !same_text) {
-            self.check_limits(&s.namespace, &n, existing.is_none(), bytes)?;
-        }
+        let reservation = if existing.is_none() || (s.replace && !same_text) {
+            Some(self.reserve(&s.namespace, &n, existing.is_none(), bytes)?)
+        } else {
+            None
+        };
         let previous = if s.replace {
             engine
                 .document(&s.id)
@@ -709,12 +774,16 @@ impl Service {
             tracing::warn!(namespace = %s.namespace, document_id = %s.id, error = %err, "store put failed; rolled back");
             return Err(err.into());
         }
-        if submitted.created {
+        // Only a new document or a replacement by another text is created, and both
+        // reserved.
+        debug_assert!(reservation.is_some() || !submitted.created);
+        if submitted.created
+            && let Some(reservation) = reservation
+        {
             let removed = previous
                 .filter(|_| submitted.replaced)
                 .map_or(0, |(_, records)| footprint(&records));
-            let documents = if submitted.replaced { 0 } else { 1 };
-            self.account(&n, documents, bytes, removed);
+            reservation.settle(usize::from(!submitted.replaced), removed);
         }
         Ok(submitted)
     }

@@ -25,7 +25,7 @@ use neardup::grpc::auth::Authenticator;
 use neardup::grpc::backend::Backing;
 use neardup::server::{
     DEFAULT_MAX_INFLIGHT_BYTES, EdgeConfig, Listeners, ServerConfig, StoreConfig, TlsFiles,
-    open_store, serve,
+    auto_create_by_default, open_store, serve,
 };
 use neardup::service::NamespaceLimits;
 use neardup::store::FsyncPolicy;
@@ -103,8 +103,9 @@ pub struct ServeArgs {
     /// index [default: no limit].
     #[arg(long, env = "NEARDUP_MAX_INDEX_BYTES", value_name = "BYTES")]
     pub max_index_bytes: Option<usize>,
-    /// Whether a Submit to a namespace that does not exist creates it [default: true
-    /// without --auth-tokens, false with them (namespaces are made with CreateNamespace)].
+    /// Whether a Submit to a namespace that does not exist creates it [default: true for
+    /// anonymous access on a loopback --listen; false with --auth-tokens or on any other
+    /// address (--allow-anonymous): namespaces are then made with CreateNamespace].
     #[arg(long, env = "NEARDUP_AUTO_CREATE_NAMESPACES", value_name = "BOOL")]
     pub auto_create_namespaces: Option<bool>,
     /// Request bytes all calls together may hold while they are received and processed;
@@ -206,9 +207,9 @@ impl ServeArgs {
                     max_documents: self.max_namespace_documents.unwrap_or(usize::MAX),
                     max_namespace_bytes: self.max_namespace_bytes.unwrap_or(usize::MAX),
                     max_index_bytes: self.max_index_bytes.unwrap_or(usize::MAX),
-                    auto_create: self
-                        .auto_create_namespaces
-                        .unwrap_or(self.auth_tokens.is_none()),
+                    auto_create: self.auto_create_namespaces.unwrap_or_else(|| {
+                        auto_create_by_default(self.listen, self.auth_tokens.is_some())
+                    }),
                 },
             },
             store: StoreConfig {

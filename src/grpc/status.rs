@@ -2,7 +2,9 @@
 //!
 //! Every handler returns [`ServiceError`]; this file is the only place that picks a
 //! [`tonic::Code`]. Engine errors map by kind; storage failures are `UNAVAILABLE` (the
-//! change was rolled back, so a retry is safe); overload (too many calls or too many
+//! change was rolled back, so a retry is safe), except a stored record that passes its
+//! checksum but does not decode, or no longer reads back, which is `DATA_LOSS` (a retry
+//! cannot help); overload (too many calls or too many
 //! request bytes in flight) and a limit on namespaces, documents or index bytes are
 //! `RESOURCE_EXHAUSTED`; creating a namespace that exists is `ALREADY_EXISTS`; a missing or unknown token is
 //! `UNAUTHENTICATED`, a token without the permission `PERMISSION_DENIED`, and a namespace
@@ -37,6 +39,7 @@ impl ServiceError {
             ServiceError::Store(_)
             | ServiceError::Starting
             | ServiceError::Engine(Error::Unavailable(_)) => Code::Unavailable,
+            ServiceError::DataLoss(_) => Code::DataLoss,
             ServiceError::Internal(_) => Code::Internal,
         }
     }
@@ -109,6 +112,7 @@ mod tests {
             ),
             (ServiceError::Starting, Code::Unavailable),
             (StoreError::Corrupt("bad".into()).into(), Code::Unavailable),
+            (StoreError::DataLoss("lost".into()).into(), Code::DataLoss),
             (ServiceError::Internal("x".into()), Code::Internal),
         ];
         for (err, code) in cases {

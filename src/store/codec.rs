@@ -439,7 +439,9 @@ pub fn decode_document(payload: &[u8]) -> Option<StoredDocument> {
     Some(d)
 }
 
-/// Decodes the text of a put payload (either format).
+/// Decodes the text of a put payload (either format). A format-2 text must also be the
+/// text its catalog entry's `text_hash` names: a text that decodes to something else
+/// would put spans on the wrong characters.
 pub fn decode_text(payload: &[u8]) -> Option<String> {
     let mut r = Reader::new(payload);
     let op = r.u8()?;
@@ -448,10 +450,11 @@ pub fn decode_text(payload: &[u8]) -> Option<String> {
         OP_PUT_TEXT => decode_text_at(&mut r),
         OP_PUT => {
             r.u8()?;
-            r.u64()?;
+            let text_hash = r.u64()?;
             r.u32()?;
             r.bytes()?;
             decode_text_at(&mut r)
+                .filter(|text| xxhash_rust::xxh3::xxh3_64(text.as_bytes()) == text_hash)
         }
         _ => None,
     }
@@ -734,8 +737,11 @@ mod tests {
         for i in 0..payload.len() {
             let mut bad = payload.to_vec();
             bad[i] ^= 0x5a;
-            // Must not panic; a flip in the text may still decode, to different text.
-            let _ = decode_record(&bad);
+            // Must not panic; a flip in the text may still decode, but not to a different
+            // text (its hash is checked).
+            if let Some(decoded) = decode_record(&bad) {
+                assert_eq!(decoded.text, decode_text(&payload).unwrap(), "flip at {i}");
+            }
             let _ = decode_key(&bad);
         }
     }

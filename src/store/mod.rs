@@ -86,6 +86,12 @@ pub enum StoreError {
     /// The data on disk cannot be used as it is.
     #[error("storage is unusable: {0}")]
     Corrupt(String),
+    /// One stored record is damaged beyond reading (it passes its checksum but does not
+    /// decode, or no longer reads back whole): what it held is lost, and retrying will
+    /// not bring it back. The message names the record and where it is stored. The rest
+    /// of the store is unaffected.
+    #[error("{0}")]
+    DataLoss(String),
     /// The data directory was written with other engine settings.
     #[error(
         "data directory {dir} was written with {stored}, but this server runs with {current}; \

@@ -391,7 +391,9 @@ struct Held {
 }
 
 impl Held {
-    /// The record's payload, read back (and checked) from its file if need be.
+    /// The record's payload, read back (and checked) from its file if need be. A frame
+    /// that no longer passes its checksum is [`StoreError::DataLoss`]; a failed read is
+    /// I/O.
     fn payload(&self) -> Result<Arc<[u8]>, StoreError> {
         match &self.place {
             Place::Memory(p) => Ok(p.clone()),
@@ -400,11 +402,27 @@ impl Held {
                 file.read_exact_at(&mut buf, *offset)?;
                 match codec::read_frame(&buf, 0) {
                     FrameRead::Frame { seq, payload, .. } if seq <= self.seq => Ok(payload.into()),
-                    _ => Err(StoreError::Corrupt(format!(
-                        "a stored record (sequence {}) no longer reads back whole from disk",
-                        self.seq
+                    _ => Err(StoreError::DataLoss(format!(
+                        "the record {} no longer reads back whole from disk",
+                        self.location()
                     ))),
                 }
+            }
+        }
+    }
+
+    /// Where the record is, for messages: its file (by name, not path: messages reach
+    /// clients), the offset of its frame and its sequence (for a record of the snapshot,
+    /// the snapshot's).
+    fn location(&self) -> String {
+        match &self.place {
+            Place::Memory(_) => format!("of sequence {}, not yet written", self.seq),
+            Place::File { file, offset, .. } => {
+                let name = file
+                    .path()
+                    .file_name()
+                    .map_or_else(|| "?".into(), |n| n.to_string_lossy());
+                format!("in {name} at offset {offset} (sequence {})", self.seq)
             }
         }
     }
@@ -1639,9 +1657,25 @@ impl Store for WalStore {
         let Some(held) = self.held(namespace, name) else {
             return Ok(None);
         };
-        let payload = held.payload()?;
+        // Texts are decoded only here, not at open (a restart would pay for every one):
+        // a record whose checksum holds but whose text does not decode is found now, and
+        // is data loss, not unavailability.
+        let lost = |why: String| {
+            StoreError::DataLoss(format!(
+                "the stored text of document {name:?} in namespace {namespace:?} is lost: {why}; \
+                 delete the document and submit it again, or restore the data directory from \
+                 a backup"
+            ))
+        };
+        let payload = match held.payload() {
+            Err(StoreError::DataLoss(why)) => return Err(lost(why)),
+            other => other?,
+        };
         codec::decode_text(&payload).map(Some).ok_or_else(|| {
-            StoreError::Corrupt(format!("the stored text of {name:?} no longer decodes"))
+            lost(format!(
+                "the record {} passes its checksum but its text does not decode",
+                held.location()
+            ))
         })
     }
 

@@ -1,8 +1,10 @@
 //! The service at the network's edge (issue 12): TLS and mutual TLS, tokens and
 //! permissions (with SIGHUP reload through the binary), the metrics endpoint, bounded
-//! memory under overload, and health while restoring and draining.
+//! memory under overload, health while restoring and draining, and a damaged stored text
+//! answered as data loss.
 
 mod auth;
+mod data_loss;
 mod health;
 mod metrics;
 mod namespaces;

@@ -1,7 +1,8 @@
 //! Namespaces through gRPC: CreateNamespace, DeleteNamespace and ListNamespaces (admin
-//! only), validated names, Submit that does or does not create namespaces, the limits on
-//! namespaces, documents and index bytes (RESOURCE_EXHAUSTED naming the limit), and
-//! lifecycle changes that survive a restart.
+//! only), validated names, Submit that does or does not create namespaces (and the
+//! binary's default for it), the limits on namespaces, documents and index bytes
+//! (RESOURCE_EXHAUSTED naming the limit, never passed by concurrent writers, given back
+//! by failed writes), and lifecycle changes that survive a restart.
 
 use std::sync::Arc;
 
@@ -98,7 +99,10 @@ async fn lifecycle_and_limits_on_namespaces_and_documents() {
     // Without auto-creation, Submit needs a namespace made first.
     let err = client.submit(submit("news", "d1", 1)).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound, "{err:?}");
-    assert_eq!(err.message(), "namespace \"news\" not found");
+    assert_eq!(
+        err.message(),
+        "namespace \"news\" not found; CreateNamespace (an admin call) creates it"
+    );
     create(&mut client, "news").await.unwrap();
     let err = create(&mut client, "news").await.unwrap_err();
     assert_eq!(err.code(), Code::AlreadyExists, "{err:?}");
@@ -275,7 +279,10 @@ async fn namespace_rpcs_need_admin() {
         .await
         .unwrap_err();
     assert_eq!(hidden.code(), Code::NotFound);
-    assert_eq!(hidden.message(), "namespace \"elsewhere\" not found");
+    assert_eq!(
+        hidden.message(),
+        "namespace \"elsewhere\" not found; CreateNamespace (an admin call) creates it"
+    );
     create_as(&mut client, "shared", Some("tok-root"))
         .await
         .unwrap();
@@ -384,4 +391,215 @@ fn a_namespace_deleted_under_concurrent_writes_leaves_nothing_behind() {
     let reopened = Service::open(settings, store).unwrap();
     assert_eq!(reopened.namespaces(), Vec::<String>::new());
     assert_eq!(reopened.documents(), 0);
+}
+
+/// Concurrent Submits against a limit (`--max-namespace-documents`, then
+/// `--max-namespace-bytes` and `--max-index-bytes`): each write checks the limit and
+/// reserves its room in one step, so of 32 writers racing for K places exactly K succeed,
+/// the others get RESOURCE_EXHAUSTED naming the limit, and Stats counts K documents.
+/// Several rounds, with as many workers as writers, so that the race is run many times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_submits_never_pass_a_limit() {
+    const WRITERS: usize = 32;
+    let analyzer = Analyzer::new(Settings::default().shape()).unwrap();
+    let fp = |seed| document_footprint(&analyzer.document(text(seed), Split::Auto));
+    // Every writer's document takes the same room, so a byte limit of K documents admits
+    // exactly K.
+    let each = fp(0);
+    assert!((0..WRITERS * 6).all(|seed| fp(seed) == each));
+    let cases = [
+        ("max-namespace-documents", 5usize),
+        ("max-namespace-documents", 1),
+        ("max-namespace-documents", 17),
+        ("max-namespace-documents", 31),
+        ("max-namespace-bytes", 7),
+        ("max-index-bytes", 12),
+    ];
+    for (round, (flag, k)) in cases.into_iter().enumerate() {
+        let mut namespaces = NamespaceLimits::default();
+        match flag {
+            "max-namespace-documents" => namespaces.max_documents = k,
+            "max-namespace-bytes" => namespaces.max_namespace_bytes = k * each,
+            _ => namespaces.max_index_bytes = k * each,
+        }
+        let l = Limits {
+            workers: WRITERS,
+            ..limits(namespaces)
+        };
+        let server = TestServer::with(l, Arc::new(MemStore::default())).await;
+        let client = server.client().await;
+        let ns = format!("race{round}");
+        create(&mut client.clone(), &ns).await.unwrap();
+        let start = Arc::new(tokio::sync::Barrier::new(WRITERS));
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let (mut client, start, ns) = (client.clone(), start.clone(), ns.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    let seed = round * WRITERS + w;
+                    client.submit(submit(&ns, &format!("d{w}"), seed)).await
+                })
+            })
+            .collect();
+        let mut admitted = 0;
+        for writer in writers {
+            match writer.await.unwrap() {
+                Ok(_) => admitted += 1,
+                Err(status) => exhausted(status, flag),
+            }
+        }
+        assert_eq!(admitted, k, "round {round}: {flag} {k}");
+        let stats = client
+            .clone()
+            .stats(pb::StatsRequest {
+                namespace: ns.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(stats.namespaces[0].documents, k as u64, "round {round}");
+        let list = list_as(&mut client.clone(), None).await.unwrap();
+        assert_eq!(list[0], (ns, k as u64, (k * each) as u64), "round {round}");
+        server.stop().await;
+    }
+}
+
+/// A write that fails after its check (the store refuses it, the engine change is rolled
+/// back) gives back the room it reserved, and a replacement settles to the size of its
+/// new text.
+#[tokio::test]
+async fn a_failed_write_gives_its_reservation_back() {
+    use crate::util::server::FlakyStore;
+    use std::sync::atomic::Ordering;
+    let analyzer = Analyzer::new(Settings::default().shape()).unwrap();
+    let fp = |t: &str| document_footprint(&analyzer.document(t, Split::Auto)) as u64;
+    let store = Arc::new(FlakyStore::default());
+    let l = limits(NamespaceLimits {
+        max_documents: 2,
+        ..NamespaceLimits::default()
+    });
+    let server = TestServer::with(l, store.clone()).await;
+    let mut client = server.client().await;
+    client.submit(submit("ns", "a", 1)).await.unwrap();
+    store.fail.store(true, Ordering::SeqCst);
+    for _ in 0..3 {
+        let err = client.submit(submit("ns", "b", 2)).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    }
+    let mut replace = submit("ns", "a", 3);
+    replace.replace = true;
+    let err = client.submit(replace.clone()).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    let list = list_as(&mut client, None).await.unwrap();
+    assert_eq!(list, [("ns".to_string(), 1, fp(&text(1)))]);
+
+    store.fail.store(false, Ordering::SeqCst);
+    client.submit(submit("ns", "b", 2)).await.unwrap();
+    exhausted(
+        client.submit(submit("ns", "c", 4)).await.unwrap_err(),
+        "max-namespace-documents",
+    );
+    // A replacement of a long text by a short one: the old text's bytes go, the new
+    // one's stay.
+    replace.text = "A much shorter text, but still long enough to be indexed here.".into();
+    client.submit(replace.clone()).await.unwrap();
+    let list = list_as(&mut client, None).await.unwrap();
+    assert_eq!(
+        list,
+        [("ns".to_string(), 2, fp(&replace.text) + fp(&text(2)))]
+    );
+    server.stop().await;
+}
+
+/// `neardup serve` creates namespaces on first Submit by default only for anonymous
+/// access on a loopback listener. Anonymous on another address (`--allow-anonymous`) or
+/// with tokens, such a Submit is NOT_FOUND and says how to make the namespace; the flag,
+/// given, decides either way.
+// Multi-threaded: the connection closes on another thread while this one waits for the
+// child to drain and exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_creates_namespaces_by_default_only_for_anonymous_loopback() {
+    use crate::util::child::Served;
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.jsonl");
+    std::fs::write(
+        &tokens,
+        token_line("w", "tok-w", r#"{"*": ["read", "write"]}"#),
+    )
+    .unwrap();
+    let tokens = tokens.to_str().unwrap();
+    let cases: [(&str, &[&str], Option<&str>, bool); 6] = [
+        ("127.0.0.1:0", &[], None, true),
+        ("0.0.0.0:0", &["--allow-anonymous"], None, false),
+        (
+            "127.0.0.1:0",
+            &["--auth-tokens", tokens],
+            Some("tok-w"),
+            false,
+        ),
+        (
+            "0.0.0.0:0",
+            &["--allow-anonymous", "--auto-create-namespaces", "true"],
+            None,
+            true,
+        ),
+        (
+            "127.0.0.1:0",
+            &["--auth-tokens", tokens, "--auto-create-namespaces", "true"],
+            Some("tok-w"),
+            true,
+        ),
+        (
+            "127.0.0.1:0",
+            &["--auto-create-namespaces", "false"],
+            None,
+            false,
+        ),
+    ];
+    for (listen, flags, token, creates) in cases {
+        let data = tempfile::tempdir().unwrap();
+        let mut args = vec!["--data-dir", data.path().to_str().unwrap()];
+        args.extend(flags);
+        let served = Served::start_on(listen, &args, "warn");
+        // A listener on 0.0.0.0 is reached through loopback.
+        let port = served.addr.rsplit(':').next().unwrap();
+        let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut client = NearDupClient::new(channel);
+        let case = format!("{listen} {flags:?}");
+        let shown = client
+            .stats(with_token(pb::StatsRequest::default(), token))
+            .await
+            .unwrap()
+            .into_inner()
+            .limits
+            .unwrap();
+        assert_eq!(shown.auto_create_namespaces, creates, "{case}");
+        let submitted = client
+            .submit(with_token(submit("fresh", "d1", 1), token))
+            .await;
+        match submitted {
+            Ok(_) => assert!(creates, "{case}: created"),
+            Err(err) => {
+                assert!(!creates, "{case}: {err:?}");
+                assert_eq!(err.code(), Code::NotFound, "{case}: {err:?}");
+                assert_eq!(
+                    err.message(),
+                    "namespace \"fresh\" not found; CreateNamespace (an admin call) creates it",
+                    "{case}"
+                );
+                // Anonymous access is admin: made first, the namespace takes the Submit.
+                if token.is_none() {
+                    create(&mut client, "fresh").await.unwrap();
+                    client.submit(submit("fresh", "d1", 1)).await.unwrap();
+                }
+            }
+        }
+        // An open connection would hold up the drain at shutdown.
+        drop(client);
+        assert!(served.terminate().success(), "{case}");
+    }
 }
