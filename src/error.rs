@@ -18,7 +18,8 @@ pub enum Error {
     /// No document has that id.
     #[error("document {0:?} not found")]
     NotFound(String),
-    /// The request is larger than the configured limits.
+    /// The request is larger than the configured limits, or the index has no room left
+    /// for it (a Redis Cluster at its `maxmemory`).
     #[error("{0}")]
     TooLarge(String),
     /// The index could not be read or written (a remote index that cannot be reached);

@@ -184,6 +184,50 @@ async fn keys_of(ns: &str) -> usize {
     total
 }
 
+/// Sets `maxmemory` on every primary (0: no limit).
+async fn set_maxmemory(bytes: u64) {
+    for seed in seeds() {
+        let mut node = redis::Client::open(seed)
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut node).await.unwrap();
+        if redis::from_redis_value::<String>(role[0].clone()).unwrap() != "master" {
+            continue;
+        }
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("maxmemory")
+            .arg(bytes)
+            .query_async(&mut node)
+            .await
+            .unwrap();
+    }
+}
+
+/// A cluster at its `maxmemory` refuses a submission with RESOURCE_EXHAUSTED (full: wait
+/// for room), not UNAVAILABLE (retry at once); with room again, submissions succeed.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a Redis Cluster; .ci/run starts one"]
+async fn a_full_cluster_is_resource_exhausted() {
+    let ns = fresh("full");
+    let (mut a, _) = replica().await;
+    let docs = lines("synthetic-dev/sources.jsonl", 3);
+    let (outcome, _) = submit_report(&mut a.client, submit(&ns, &docs[0].0, &docs[0].1)).await;
+    assert_eq!(outcome, SubmitOutcome::Created as i32);
+    set_maxmemory(1).await;
+    let refused = a.client.submit(submit(&ns, &docs[1].0, &docs[1].1)).await;
+    set_maxmemory(0).await;
+    let err = refused.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
+    assert!(err.message().contains("maxmemory"), "{}", err.message());
+    let (outcome, _) = submit_report(&mut a.client, submit(&ns, &docs[2].0, &docs[2].1)).await;
+    assert_eq!(outcome, SubmitOutcome::Created as i32);
+    let seen = check(&mut a.client, &ns, &docs[0].1).await;
+    assert!(sources(&seen).contains(&docs[0].0));
+}
+
 /// The same inputs through an embedded server and a cluster-backed one give the same
 /// reports: submissions (with in-document repeats, resubmissions, conflicts and
 /// replacements), checks, and checks after deletions.

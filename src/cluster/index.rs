@@ -60,8 +60,16 @@ pub fn bucket_of(key: BandKey) -> u32 {
     (key >> 32) as u32
 }
 
-/// A Redis error as the engine sees it: the index is unavailable, retry.
+/// A Redis error as the engine sees it: the index is unavailable, retry; or, when the
+/// cluster is at its `maxmemory` (Redis' OOM error), it is full, and a retry must wait
+/// until room is made.
 pub(crate) fn unavailable(e: redis::RedisError) -> Error {
+    if e.code() == Some("OOM") {
+        return Error::TooLarge(format!(
+            "the Redis Cluster is full (at its maxmemory): {e}; delete documents or give \
+             the cluster more memory"
+        ));
+    }
     Error::Unavailable(format!("Redis Cluster: {e}"))
 }
 
