@@ -50,13 +50,17 @@ struct Server {
 }
 
 async fn start(backing: neardup::grpc::backend::Backing) -> Server {
+    start_with(backing, Limits::default()).await
+}
+
+async fn start_with(backing: neardup::grpc::backend::Backing, limits: Limits) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let config = ServerConfig {
         listen: addr,
         data_dir: std::env::temp_dir(),
         settings: Settings::default(),
-        limits: Limits::default(),
+        limits,
         store: Default::default(),
         edge: Default::default(),
     };
@@ -182,6 +186,41 @@ async fn keys_of(ns: &str) -> usize {
         }
     }
     total
+}
+
+/// Without auto-creation, a replica refuses a Submit to a namespace that does not exist,
+/// as the embedded server does, until CreateNamespace makes it.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a Redis Cluster; .ci/run starts one"]
+async fn a_replica_without_auto_creation_needs_create_namespace() {
+    let ns = fresh("nocreate");
+    let mut limits = Limits::default();
+    limits.namespaces.auto_create = false;
+    let mut a = start_with(
+        cluster_service(ClusterOptions::new(seeds())).await.into(),
+        limits,
+    )
+    .await;
+    let docs = lines("synthetic-dev/sources.jsonl", 1);
+    let err = a
+        .client
+        .submit(submit(&ns, &docs[0].0, &docs[0].1))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound, "{err:?}");
+    assert!(
+        err.message().contains("CreateNamespace"),
+        "{}",
+        err.message()
+    );
+    a.client
+        .create_namespace(neardup::grpc::pb::CreateNamespaceRequest {
+            namespace: ns.clone(),
+        })
+        .await
+        .unwrap();
+    let (outcome, _) = submit_report(&mut a.client, submit(&ns, &docs[0].0, &docs[0].1)).await;
+    assert_eq!(outcome, SubmitOutcome::Created as i32);
 }
 
 /// Sets `maxmemory` on every primary (0: no limit).

@@ -1,7 +1,7 @@
 //! The engine: the reports of what each paragraph of a document repeats, over an index.
 //!
 //! [`Core`] is the whole flow (check, submit, remove, restore) written once over any
-//! [`Index`](crate::index::Index); [`Engine`] is the embedded engine, a [`Core`] over a
+//! [`Index`]; [`Engine`] is the embedded engine, a [`Core`] over a
 //! [`MemoryIndex`] driven synchronously (its index answers at once), which the service
 //! keeps one of per namespace. It is thread-safe: analysis ([`Analyzer`]) is pure CPU work
 //! that needs no lock, and queries and inserts go through concurrent maps, so callers
@@ -18,7 +18,7 @@
 //! # Concurrent submissions
 //!
 //! A submission writes its paragraph records, then appends each paragraph to its buckets
-//! with an atomic read-and-append ([`Index::append_read`](crate::index::Index::append_read)),
+//! with an atomic read-and-append ([`Index::append_read`]),
 //! and only then decides its report from what was in those buckets before it. Of two
 //! submissions that share a bucket, the later appender sees the earlier, so at least one
 //! sees the other. Which one reports the other is then decided the same way on both sides

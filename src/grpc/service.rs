@@ -335,6 +335,10 @@ impl Inner {
         worker: Worker,
     ) -> Result<(pb::SubmitResponse, Counts), ServiceError> {
         let (namespace, id) = (s.namespace.clone(), s.id.clone());
+        if !self.limits.namespaces.auto_create {
+            // The embedded service checks this too; a cluster replica relies on it here.
+            self.service.require_namespace(&namespace)?;
+        }
         let submitted = self.service.submit(s, || worker.release())?;
         let outcome = match (submitted.created, submitted.replaced) {
             (false, _) => pb::SubmitOutcome::Unchanged,

@@ -43,7 +43,7 @@ type Build = BuildHasherDefault<PrehashedKey>;
 /// paragraphs of 20 bands). A remote index keeps whole keys.
 ///
 /// What a restore brings back is built in one go ([`PostingMap::freeze`]) into a sorted
-/// [`Frozen`] run: 8 bytes an entry instead of about 15 in the hash tables, and a sort
+/// frozen run: 8 bytes an entry instead of about 15 in the hash tables, and a sort
 /// instead of millions of scattered inserts. Its slots are older than everything appended
 /// after, so a bucket reads as its frozen slots, then the appended ones.
 #[derive(Default)]
