@@ -117,6 +117,9 @@ impl ClusterService {
             .max_retry_wait(500)
             .connection_timeout(Duration::from_secs(1))
             .response_timeout(options.response_timeout)
+            // Calls are chains of small requests, each awaited: Nagle's algorithm (off
+            // by redis' default settings) could only hold them back.
+            .tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true))
             .build()
             .map_err(unavailable)?;
         let mut conn = client.get_async_connection().await.map_err(unavailable)?;
