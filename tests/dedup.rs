@@ -326,6 +326,26 @@ fn output_is_identical_for_any_threads_and_chunk_size() {
             assert_eq!(other.kept, base.kept, "{unit} {extra:?}");
         }
     }
+    // With buckets past --max-bucket, which are sampled (the first and the most recent),
+    // the order within a bucket must be the input's too, not the threads'.
+    let large = write(dir.path(), "large.jsonl", &noisy_corpus(6000));
+    let sampled = |threads: &str| {
+        let args = [
+            "--max-bucket",
+            "3",
+            "--threads",
+            threads,
+            "--chunk-records",
+            "3000",
+        ];
+        let run = dedup(dir.path(), std::slice::from_ref(&large), &args);
+        assert!(run.output.status.success(), "{}", run.stderr());
+        (run.matches, run.kept)
+    };
+    let one = sampled("1");
+    for _ in 0..4 {
+        assert!(sampled("4") == one, "sampled buckets depend on the threads");
+    }
     // RAYON_NUM_THREADS is honoured when --threads is absent (and changes nothing).
     let base = dedup(
         dir.path(),

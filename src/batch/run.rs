@@ -293,7 +293,8 @@ impl Index {
         found
     }
 
-    /// Appends a chunk's units (sets of the new ones in order, buckets in parallel).
+    /// Appends a chunk's units (sets of the new ones in order, buckets in parallel, each
+    /// bucket in unit order).
     fn insert(&mut self, units: &[ChunkUnit], base: usize) {
         let new_shingles: usize = units
             .iter()
@@ -321,14 +322,22 @@ impl Index {
             self.hashes.push(u.hash);
             self.sketches.push(u.sketch);
         }
+        // Each task owns the buckets of one part and appends to them in unit order: a
+        // bucket's order (which the read policy samples once it is large) is then the
+        // input's, whatever the threads do.
         let (bands, exact) = (&self.bands, &self.exact);
-        units.par_iter().enumerate().for_each(|(i, u)| {
-            if u.indexed {
+        let parts = rayon::current_num_threads().max(1) as u64;
+        let mine = |p: u64, key: u64| (key >> 32) % parts == p;
+        (0..parts).into_par_iter().for_each(|p| {
+            for (i, u) in units.iter().enumerate().filter(|(_, u)| u.indexed) {
                 let uid = (base + i) as u32;
-                for &k in &u.keys {
+                for &k in u.keys.iter().filter(|&&k| mine(p, k)) {
                     bands.insert(k, uid);
                 }
-                exact.insert(exact_key(u.hash), uid);
+                let k = exact_key(u.hash);
+                if mine(p, k) {
+                    exact.insert(k, uid);
+                }
             }
         });
     }
