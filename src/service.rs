@@ -27,6 +27,7 @@
 //!
 //! It is synchronous and blocking (store I/O): async callers run it off their runtime.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -647,23 +648,14 @@ impl Service {
                 Some(_) => d,
                 None => stale.next().map_or(d, |r| r.document),
             };
-            if !bulk.contains_key(&d.namespace) {
-                let n = self.restored_namespace(&d.namespace)?;
-                bulk.insert(d.namespace.clone(), (n, Bulk::default()));
-            }
-            let Some((n, b)) = bulk.get_mut(&d.namespace) else {
-                continue;
+            let (n, b) = match bulk.entry(d.namespace.clone()) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(v) => {
+                    v.insert((self.restored_namespace(&d.namespace)?, Bulk::default()))
+                }
             };
             let records = d.records.as_deref().unwrap_or_default();
-            let document = Document {
-                id: 0,
-                name: d.name.as_str().into(),
-                metadata: d.metadata.clone(),
-                stored_at_ms: d.stored_at_ms,
-                text_hash: d.text_hash,
-                split: d.split,
-                paragraphs: d.paragraphs as usize,
-            };
+            let document = d.entry();
             n.engine
                 .restore_into(b, document, records)
                 .map(|_| self.account(n, 1, footprint(records), 0))

@@ -24,9 +24,7 @@ use redis::{AsyncCommands, Value};
 
 use super::index::{RedisIndex, Shared, now_ms, unavailable, with_text};
 use crate::analysis::{AnalyzedDocument, Analyzer, ParagraphRecord};
-use crate::engine::{
-    Core, Document, EngineStats, QueryOptions, Report, Settings, Submitted, Texts,
-};
+use crate::engine::{Core, EngineStats, QueryOptions, Report, Settings, Submitted, Texts};
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::service::{ServiceError, StoredText, Submission};
@@ -562,15 +560,7 @@ impl ClusterService {
                 .filter_map(|p| p.record())
                 .collect(),
         };
-        let document = Document {
-            id: 0,
-            name: stored.name.as_str().into(),
-            metadata: stored.metadata.clone(),
-            stored_at_ms: stored.stored_at_ms,
-            text_hash: stored.text_hash,
-            split: stored.split,
-            paragraphs: stored.paragraphs as usize,
-        };
+        let document = stored.entry();
         match with_text(text.into(), core.restore(document, &records)).await {
             Ok(_) => Ok(true),
             Err(Error::AlreadyExists(_)) => Ok(false),

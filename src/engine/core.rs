@@ -19,7 +19,7 @@ use super::{
 use crate::analysis::{AnalyzedDocument, AnalyzedParagraph, Analyzer, ParagraphRecord};
 use crate::error::{Error, Result};
 use crate::index::{
-    Bucket, DocId, DocState, Document, Head, IN_PROGRESS, Index, LocalTable, Lookup, Map,
+    BandKey, Bucket, DocId, DocState, Document, Head, IN_PROGRESS, Index, LocalTable, Lookup, Map,
     ParagraphId, ReadPolicy, Selection, exact_key,
 };
 use crate::text::Split;
@@ -97,11 +97,16 @@ pub struct Funnel {
 
 /// The buckets of an analyzed paragraph: its exact key, then its bands.
 fn buckets(p: &AnalyzedParagraph) -> impl Iterator<Item = Bucket> + '_ {
+    buckets_of(p.exact_key(), &p.band_keys)
+}
+
+/// The buckets of a paragraph with this exact key and these band keys, exact first.
+fn buckets_of(exact: BandKey, bands: &[BandKey]) -> impl Iterator<Item = Bucket> + '_ {
     std::iter::once(Bucket {
         map: Map::Exact,
-        key: p.exact_key(),
+        key: exact,
     })
-    .chain(p.band_keys.iter().map(|&key| Bucket {
+    .chain(bands.iter().map(|&key| Bucket {
         map: Map::Bands,
         key,
     }))
@@ -147,20 +152,7 @@ impl<I: Index> Core<I> {
 
     /// The buckets of a stored paragraph: its exact key and the band keys of its set.
     fn stored_buckets(&self, content_hash: u64, set: &[u32]) -> Vec<Bucket> {
-        std::iter::once(Bucket {
-            map: Map::Exact,
-            key: exact_key(content_hash),
-        })
-        .chain(
-            self.analyzer
-                .band_keys_of(set)
-                .into_iter()
-                .map(|key| Bucket {
-                    map: Map::Bands,
-                    key,
-                }),
-        )
-        .collect()
+        buckets_of(exact_key(content_hash), &self.analyzer.band_keys_of(set)).collect()
     }
 
     /// Reports what each paragraph of `doc` repeats, indexing nothing. `name` is what
@@ -284,15 +276,7 @@ impl<I: Index> Core<I> {
             let buckets = if r.band_keys.is_empty() {
                 self.stored_buckets(r.content_hash, &r.set)
             } else {
-                std::iter::once(Bucket {
-                    map: Map::Exact,
-                    key: exact_key(r.content_hash),
-                })
-                .chain(r.band_keys.iter().map(|&key| Bucket {
-                    map: Map::Bands,
-                    key,
-                }))
-                .collect()
+                buckets_of(exact_key(r.content_hash), &r.band_keys).collect()
             };
             entries.extend(buckets.into_iter().map(|b| (b, pid)));
         }

@@ -68,6 +68,21 @@ pub struct StoredDocument {
     pub records: Option<Vec<ParagraphRecord>>,
 }
 
+impl StoredDocument {
+    /// Its catalog entry, for an index to restore it under (the index gives the id).
+    pub fn entry(&self) -> crate::index::Document {
+        crate::index::Document {
+            id: 0,
+            name: self.name.as_str().into(),
+            metadata: self.metadata.clone(),
+            stored_at_ms: self.stored_at_ms,
+            text_hash: self.text_hash,
+            split: self.split,
+            paragraphs: self.paragraphs as usize,
+        }
+    }
+}
+
 /// One stored document and its text, as [`Store::put`] takes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRecord {
