@@ -327,25 +327,41 @@ fn output_is_identical_for_any_threads_and_chunk_size() {
         }
     }
     // With buckets past --max-bucket, which are sampled (the first and the most recent),
-    // the order within a bucket must be the input's too, not the threads'.
+    // the order within a bucket must be the input's too, not the threads' or the chunks'.
     let large = write(dir.path(), "large.jsonl", &noisy_corpus(6000));
-    let sampled = |threads: &str| {
+    let sampled = |threads: &str, chunk: &str| {
         let args = [
             "--max-bucket",
             "3",
             "--threads",
             threads,
             "--chunk-records",
-            "3000",
+            chunk,
         ];
         let run = dedup(dir.path(), std::slice::from_ref(&large), &args);
         assert!(run.output.status.success(), "{}", run.stderr());
-        (run.matches, run.kept)
+        (run.matches, run.clusters, run.kept)
     };
-    let one = sampled("1");
-    for _ in 0..4 {
-        assert!(sampled("4") == one, "sampled buckets depend on the threads");
+    let one = sampled("1", "3000");
+    for _ in 0..3 {
+        assert!(
+            sampled("4", "3000") == one,
+            "sampled buckets depend on the threads"
+        );
     }
+    for chunk in ["1", "7", "100000"] {
+        assert!(
+            sampled("2", chunk) == one,
+            "sampled buckets depend on chunk {chunk}"
+        );
+    }
+    // And sampling happened: the whole buckets give other answers.
+    let whole = dedup(
+        dir.path(),
+        std::slice::from_ref(&large),
+        &["--max-bucket", "100000"],
+    );
+    assert!(whole.kept != one.2, "no bucket was sampled");
     // RAYON_NUM_THREADS is honoured when --threads is absent (and changes nothing).
     let base = dedup(
         dir.path(),

@@ -1,41 +1,42 @@
 """``neardup.dask``: ``neardup dedup`` on a Dask DataFrame, with the in-process answer.
 
 ``dedup(ddf)`` removes the records that ``neardup.dedup`` (and ``neardup dedup``) would
-remove from the same rows in the same order, over any number of partitions and workers:
+remove from the same rows in the same order, over any number of partitions and workers,
+and gives the same clusters:
 
 1. **analysis per partition** (``map_partitions``): each record is cut into units
    (the record, or its paragraphs) and analyzed by the batch's own code: shingle set,
    content hash, LSH band keys, sketch. Units are numbered in input order (record
    ordinal, paragraph), the order the batch judges them in.
-2. **the band join by shuffle**: one row per (band key, unit) and per (content hash,
-   unit), shuffled on the key; in each bucket every unit is paired with the earlier
-   units of the bucket (at most ``max_bucket`` of them: the first and the most recent),
-   and pairs found in several buckets are kept once.
+2. **the band join by shuffle**: one row per (bucket key, unit) and per (content hash,
+   unit), shuffled on the key. The batch's buckets hold every judged unit in input
+   order, kept or not, and a bucket of more than ``max_bucket`` earlier units is read
+   for its first and most recent ones (``max_bucket // 8`` in all); so in each bucket
+   every unit is paired with exactly the earlier units the batch reads, and pairs found
+   in several buckets are kept once. In a content bucket (identical texts) each unit is
+   paired with the one before it: a chain.
 3. **exact verification** of every candidate pair, by the batch's verification (sketch
-   test, exact Jaccard and containment), after joining both sides' sets by shuffle. A pair
-   is kept when it makes the later unit a duplicate of the earlier one.
-4. **the keep/drop pass**: the duplicate pairs (two integers each, the only data that
-   reaches the client) are taken in input order of their later unit; a unit is a
-   duplicate when one of its earlier partners is *kept*, which is the batch's "only
-   kept units are compared against" rule. Connected components of these pairs never need
-   to be formed: each unit depends only on earlier ones.
+   test, exact Jaccard and containment), after joining both sides' sets by shuffle. A
+   band pair is kept when it makes the later unit a duplicate of the earlier one; a
+   chain pair when the two texts are identical.
+4. **the keep/drop pass**, in input order of the later units, over those pairs (two
+   integers each, the only data that reaches the client): a unit is a duplicate when one
+   of its earlier band partners is *kept* (the batch's "only kept units are compared
+   against" rule), or when an earlier identical unit is kept (the batch's exact-copy
+   map); the chain carries the kept copy along. Connected components of the duplicate
+   relation are the clusters, whose members' ids are then fetched.
 5. **the records to drop** are sent back to the partitions, which filter their rows:
    the result is a lazy Dask DataFrame of the kept rows.
 
 Memory per worker is bounded by the partition and shuffle sizes, not by the corpus; the
-client holds the duplicate pairs (16 bytes each) and the dropped records' numbers.
-
-The answer equals the in-process one whenever no bucket holds more than ``max_bucket``
-(64 by default) earlier units; past that, the batch reads a sample of a bucket's *kept*
-units, which depends on decisions made on the way, while step 2 pairs a unit with the
-first and the ``max_bucket`` most recent units of any kind, so the two may differ on such
-(boilerplate) buckets. The in-process batch itself depends on its chunk size there.
+client holds the duplicate pairs (16 bytes each), the dropped records' numbers and the
+clusters.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Dict
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import pandas as pd
@@ -53,10 +54,13 @@ class DaskDedupResult:
     """What ``neardup.dask.dedup`` found.
 
     ``kept`` is a lazy Dask DataFrame of the rows that are not duplicates (their columns
-    and index unchanged). The counts are computed.
+    and index unchanged). ``clusters`` are the objects of the CLI's ``--clusters`` JSON
+    Lines, in the same order (as ``neardup.dedup(...).clusters``). The counts are
+    computed.
     """
 
     kept: Any
+    clusters: List[Dict[str, Any]] = field(repr=False)
     records: int
     duplicate_records: int
     duplicate_units: int
@@ -100,16 +104,22 @@ def _units(part: pd.DataFrame, text_field: str, unit: str, settings: Dict[str, A
 
 _KEY_COLUMNS = {"space": "uint8", "key": "uint64", "uid": "int64"}
 
+# A band key's bucket in the batch's index is its upper half (``neardup::index::bucket_key``).
+_BUCKET_MASK = np.uint64(0xFFFF_FFFF_0000_0000)
+
 
 def _keys(units: pd.DataFrame) -> pd.DataFrame:
     counts = np.fromiter((len(k) for k in units["band_keys"]), dtype=np.int64, count=len(units))
     uid = units["uid"].to_numpy()
+    keys = (
+        np.concatenate([np.asarray(k, dtype=np.uint64) for k in units["band_keys"]])
+        if len(units)
+        else np.zeros(0, dtype=np.uint64)
+    )
     band = pd.DataFrame(
         {
             "space": np.zeros(int(counts.sum()), dtype=np.uint8),
-            "key": np.concatenate([np.asarray(k, dtype=np.uint64) for k in units["band_keys"]])
-            if len(units)
-            else np.zeros(0, dtype=np.uint64),
+            "key": keys & _BUCKET_MASK,
             "uid": np.repeat(uid, counts),
         }
     )
@@ -123,23 +133,39 @@ def _keys(units: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([band, exact], ignore_index=True)
 
 
-_PAIR_COLUMNS = {"later": "int64", "earlier": "int64"}
+_PAIR_COLUMNS = {"later": "int64", "earlier": "int64", "chain": "bool"}
 
 
-def _pairs(keys: pd.DataFrame, max_bucket: int) -> pd.DataFrame:
-    later, earlier = [], []
-    for _, group in keys.groupby(["space", "key"], sort=False):
-        uids = np.unique(group["uid"].to_numpy())
-        for j in range(1, len(uids)):
-            if j <= max_bucket:
-                before = uids[:j]
-            else:
-                before = np.concatenate([uids[:1], uids[j - max_bucket + 1 : j]])
-            later.append(np.full(len(before), uids[j], dtype=np.int64))
-            earlier.append(before)
-    if not later:
+def _pairs(keys: pd.DataFrame, max_bucket: int, sample: int) -> pd.DataFrame:
+    """Each unit with the earlier units of its buckets that the batch reads (vectorized:
+    a row per bucket entry, sorted, then as many pairs as the read policy gives it)."""
+    k = keys.drop_duplicates().sort_values(["space", "key", "uid"])
+    space = k["space"].to_numpy()
+    key = k["key"].to_numpy()
+    uid = k["uid"].to_numpy()
+    n = len(uid)
+    if n == 0:
         return _meta(_PAIR_COLUMNS)
-    return pd.DataFrame({"later": np.concatenate(later), "earlier": np.concatenate(earlier)})
+    row = np.arange(n)
+    first = np.ones(n, dtype=bool)
+    first[1:] = (space[1:] != space[:-1]) | (key[1:] != key[:-1])
+    start = np.maximum.accumulate(np.where(first, row, 0))
+    j = row - start  # earlier units in the bucket
+    chain = space == 1
+    whole = j <= max_bucket
+    count = np.where(chain, np.minimum(j, 1), np.where(whole, j, np.minimum(j, sample)))
+    later = np.repeat(row, count)
+    t = np.arange(len(later)) - np.repeat(np.cumsum(count) - count, count)
+    # Chain: the unit before. Whole bucket: every earlier one. Large bucket: the first,
+    # then the most recent.
+    earlier = np.where(
+        chain[later],
+        later - 1,
+        np.where(whole[later] | (t == 0), start[later] + t, later - t),
+    )
+    return pd.DataFrame(
+        {"later": uid[later], "earlier": uid[earlier], "chain": chain[later]}
+    )
 
 
 def _side(frame: pd.DataFrame, suffix: str):
@@ -154,21 +180,105 @@ def _side(frame: pd.DataFrame, suffix: str):
 def _verify(joined: pd.DataFrame, settings: Dict[str, Any]) -> pd.DataFrame:
     if len(joined) == 0:
         return _meta(_PAIR_COLUMNS)
-    _, duplicate = _neardup.verify_pairs(_side(joined, "_l"), _side(joined, "_e"), **settings)
-    return joined.loc[duplicate, ["later", "earlier"]].reset_index(drop=True)
+    kind, duplicate = _neardup.verify_pairs(_side(joined, "_l"), _side(joined, "_e"), **settings)
+    chain = joined["chain"].to_numpy(dtype=bool)
+    keep = np.where(chain, kind == 1, duplicate)
+    return joined.loc[keep, ["later", "earlier", "chain"]].reset_index(drop=True)
 
 
-def _dropped_units(edges: pd.DataFrame) -> np.ndarray:
-    """The units that are duplicates: in input order, a unit with a kept earlier partner."""
+def _decide(edges: pd.DataFrame):
+    """The keep/drop pass, in input order of the later units.
+
+    Returns the duplicate units and the duplicate relation's edges (later, kept earlier):
+    a band edge whose earlier unit is kept, and each unit with the kept unit it is an
+    exact copy of.
+    """
     duplicate: set = set()
-    edges = edges.sort_values(["later", "earlier"])
+    copy_of: Dict[int, int] = {}
+    relation: List[tuple] = []
+    edges = edges.sort_values(["later", "chain", "earlier"])
     later = edges["later"].to_numpy()
     earlier = edges["earlier"].to_numpy()
+    chain = edges["chain"].to_numpy(dtype=bool)
     bounds = np.flatnonzero(np.diff(later)) + 1
     for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(later)]):
-        if hi > lo and any(int(e) not in duplicate for e in earlier[lo:hi]):
-            duplicate.add(int(later[lo]))
-    return np.fromiter(sorted(duplicate), dtype=np.int64, count=len(duplicate))
+        if hi == lo:
+            continue
+        u = int(later[lo])
+        for e, c in zip(earlier[lo:hi].tolist(), chain[lo:hi].tolist()):
+            if not c:
+                if e not in duplicate:
+                    relation.append((u, e))
+            else:
+                kept_copy = e if e not in duplicate else copy_of.get(e)
+                if kept_copy is not None:
+                    copy_of[u] = kept_copy
+                    relation.append((u, kept_copy))
+        if relation and relation[-1][0] == u:
+            duplicate.add(u)
+    return np.fromiter(sorted(duplicate), dtype=np.int64, count=len(duplicate)), relation
+
+
+def _components(relation: List[tuple]) -> Dict[int, List[int]]:
+    """The clusters of the duplicate relation: first unit → members, in input order."""
+    parent: Dict[int, int] = {}
+
+    def find(x: int) -> int:
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for a, b in relation:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: Dict[int, List[int]] = {}
+    for x in sorted(set(parent) | set(parent.values())):
+        groups.setdefault(find(x), []).append(x)
+    return dict(sorted((r, m) for r, m in groups.items() if len(m) > 1))
+
+
+def _ids(part: pd.DataFrame, id_field: Optional[str], wanted: np.ndarray, offsets: np.ndarray,
+         partition_info: Any = None) -> pd.DataFrame:
+    first = int(offsets[partition_info["number"]]) if partition_info else 0
+    ordinals = np.arange(first, first + len(part), dtype=np.int64)
+    mine = np.isin(ordinals, wanted)
+    if id_field is None:
+        ids = pd.Series(ordinals[mine] + 1, dtype=object)
+    else:
+        column = part[id_field][mine]
+        ids = column.astype(object).where(column.notna(), None).reset_index(drop=True)
+    return pd.DataFrame({"record": ordinals[mine], "id": ids})
+
+
+def _clusters(ddf: Any, id_field: Optional[str], unit: str, relation: List[tuple],
+              offsets: np.ndarray) -> List[Dict[str, Any]]:
+    groups = _components(relation)
+    members = np.fromiter((x for m in groups.values() for x in m), dtype=np.int64)
+    wanted = np.unique(members >> _SHIFT)
+    meta = _meta({"record": "int64", "id": object})
+    columns = [id_field] if id_field is not None else ddf.columns[:1].tolist()
+    found = ddf[columns].map_partitions(_ids, id_field, wanted, offsets, meta=meta).compute()
+    ids = dict(zip(found["record"].tolist(), found["id"].tolist()))
+
+    def name(x: int) -> Any:
+        record_id = _plain(ids[x >> _SHIFT])
+        if unit == "paragraph":
+            return {"id": record_id, "paragraph": x & ((1 << _SHIFT) - 1)}
+        return record_id
+
+    return [
+        {"representative": name(r), "size": len(m), "members": [name(x) for x in m]}
+        for r, m in groups.items()
+    ]
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value JSON would give."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _removed_records(units: pd.DataFrame, duplicate: np.ndarray) -> pd.DataFrame:
@@ -189,18 +299,21 @@ def _keep(part: pd.DataFrame, removed: np.ndarray, offsets: np.ndarray,
 def dedup(
     ddf: Any,
     text_field: str = "text",
+    id_field: str = "id",
     unit: str = "record",
     **settings: Any,
 ) -> DaskDedupResult:
     """Removes near-duplicate rows of a Dask DataFrame as ``neardup.dedup`` would.
 
-    ``text_field`` names the text column; ``unit`` is ``"record"`` or ``"paragraph"``
-    (a row is removed when all its paragraphs long enough to judge are duplicates);
-    ``settings`` are those of ``neardup.dedup_defaults()``. Rows keep their order, so
-    row order is input order, as in ``neardup.dedup(ddf.compute())``.
+    ``text_field`` names the text column and ``id_field`` the column that names records
+    in the clusters (without one, a record is named by its 1-based position, as
+    ``neardup.dedup`` does); ``unit`` is ``"record"`` or ``"paragraph"`` (a row is
+    removed when all its paragraphs long enough to judge are duplicates); ``settings``
+    are those of ``neardup.dedup_defaults()``. Rows keep their order, so row order is
+    input order, as in ``neardup.dedup(ddf.compute())``.
 
     Runs on the current Dask scheduler (a ``distributed.Client`` if one is active).
-    Returns the kept rows (lazy) and the counts (computed).
+    Returns the kept rows (lazy), the clusters and the counts (computed).
     """
     if text_field not in ddf.columns:
         raise KeyError(f"the DataFrame has no column {text_field!r} (text_field)")
@@ -213,6 +326,8 @@ def dedup(
         raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
     _neardup.dedup_units([], unit=unit, **settings)
     max_bucket = int(settings.get("max_bucket", defaults["max_bucket"]))
+    # The batch's read policy for a larger bucket (`Settings::read_policy`).
+    sample = max(max_bucket // 8, 1)
 
     lengths = ddf.map_partitions(len, meta=(None, "int64")).compute()
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
@@ -226,7 +341,7 @@ def dedup(
     keys = units.map_partitions(_keys, meta=_meta(_KEY_COLUMNS))
     pairs = (
         keys.shuffle(["space", "key"], npartitions=nparts)
-        .map_partitions(_pairs, max_bucket, meta=_meta(_PAIR_COLUMNS))
+        .map_partitions(_pairs, max_bucket, sample, meta=_meta(_PAIR_COLUMNS))
         .drop_duplicates(split_out=nparts)
     )
     side = units[["uid", "content_hash", "shingles", "sketch"]]
@@ -240,13 +355,15 @@ def dedup(
     verified = joined.map_partitions(_verify, settings, meta=_meta(_PAIR_COLUMNS))
     candidates = pairs.shape[0]
     edges, candidate_pairs = _compute(verified, candidates)
-    duplicate = _dropped_units(edges)
+    duplicate, relation = _decide(edges)
     removed = units.map_partitions(
         _removed_records, duplicate, meta=_meta({"record": "int64"})
     ).compute()["record"].to_numpy(dtype=np.int64)
     kept = ddf.map_partitions(_keep, removed, offsets, meta=ddf._meta)
+    names = id_field if id_field in ddf.columns else None
     return DaskDedupResult(
         kept=kept,
+        clusters=_clusters(ddf, names, unit, relation, offsets),
         records=records,
         duplicate_records=len(removed),
         duplicate_units=len(duplicate),

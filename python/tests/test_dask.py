@@ -48,6 +48,48 @@ def test_dask_dedup_keeps_what_the_in_process_dedup_keeps(client, unit):
     assert kept.index.tolist() == rows.index.tolist()
     assert list(kept.columns) == list(frame.columns)
     assert kept["n"].fillna(-1).tolist() == rows["n"].fillna(-1).tolist()
+    # The clusters are the CLI's, representatives, members and order.
+    assert result.clusters == expected.clusters
+    assert len(result.clusters) == expected.summary.clusters > 50
+
+
+def _sampled_corpus():
+    """Records whose buckets pass a small ``max_bucket``: many light edits of a few
+    originals, and exact copies of a record that is itself a duplicate (its kept copy
+    must still be found through the chain of identical texts)."""
+    records = corpus.records(600, seed=5)
+    base = records[0]["text"]
+    for i in range(40, 600, 7):
+        records[i] = {"id": records[i]["id"], "text": base}
+    edited = records[3]["text"] + " tail"
+    for i in range(60, 600, 11):
+        records[i] = {"id": records[i]["id"], "text": edited}
+    return records
+
+
+@pytest.mark.parametrize("max_bucket", [2, 5])
+def test_dask_dedup_reads_large_buckets_as_the_batch_does(client, max_bucket):
+    records = _sampled_corpus()
+    frame = pd.DataFrame(records)
+    expected = neardup.dedup(records, max_bucket=max_bucket)
+    whole = neardup.dedup(records, max_bucket=100000)
+    # Buckets were sampled: reading them whole gives another answer.
+    assert whole.kept != expected.kept
+    for parts in (1, 3, 8):
+        result = neardup.dask.dedup(dd.from_pandas(frame, npartitions=parts),
+                                    max_bucket=max_bucket)
+        assert result.kept.compute()["id"].tolist() == expected.kept, parts
+        assert result.clusters == expected.clusters, parts
+        assert result.duplicate_units == expected.summary.duplicate_units
+
+
+def test_dask_dedup_names_records_without_an_id_by_position(client):
+    records = [{"text": r["text"]} for r in corpus.records(200, seed=3)]
+    frame = pd.DataFrame(records)
+    result = neardup.dask.dedup(dd.from_pandas(frame, npartitions=2))
+    expected = neardup.dedup(records)
+    assert result.clusters == expected.clusters
+    assert any(isinstance(c["representative"], int) for c in result.clusters)
 
 
 def test_dask_dedup_errors(client):

@@ -11,20 +11,24 @@
 //! through five steps:
 //!
 //! 1. parse and analyze every record, in parallel (rayon);
-//! 2. in order: number the units, and find each unit's exact copy, if any, among the indexed
-//!    units and the earlier units of the chunk;
+//! 2. in order: number the units, and find each unit's exact copy, if any, among the kept
+//!    units of earlier chunks;
 //! 3. query each unit, in parallel, against the index as it was before the chunk (frozen,
-//!    read-only) plus the earlier units of the same chunk (a sorted table of band keys);
+//!    read-only) plus the earlier units of the same chunk (a sorted table of bucket keys);
 //! 4. in order: drop matches with earlier units of the chunk that turned out to be
-//!    duplicates, decide, write matches and kept records, join duplicates in the union-find;
-//! 5. index the chunk's kept units (sets appended in order, buckets filled in parallel).
+//!    duplicates, add the exact copy kept earlier in the chunk, decide, write matches and
+//!    kept records, join duplicates in the union-find;
+//! 5. index the chunk's units (sets of the kept ones appended in order, buckets filled in
+//!    parallel, each in unit order).
 //!
 //! Candidates are sorted by unit number before verification and every decision depends only
 //! on the units before the one being judged, so the output is the same byte for byte for
-//! any number of threads. It does not depend on the chunk size either, except through
-//! large buckets: which units of a bucket of more than `max_bucket` earlier units (of the
-//! index and the chunk) are read depends on how many of them are in the chunk, and the
-//! chunk's count includes its duplicates.
+//! any number of threads and any chunk size. Large buckets are why the buckets hold every
+//! judged unit, kept or not: which units of a bucket of more than `max_bucket` earlier
+//! units are read (the first and the most recent) then depends on the input alone, and
+//! the units that are not kept among them are passed over. A distributed run (the Python
+//! package's `neardup.dask`) reproduces this from a band join, since the same rule
+//! applies to a bucket however it is stored.
 //!
 //! # What a duplicate is
 //!
@@ -39,9 +43,8 @@
 //! connected groups of the duplicate relation; their representative is their first member,
 //! which is never a duplicate and so always kept.
 //!
-//! Only units that are kept are indexed: a duplicate is matched with the kept units it
-//! repeats, and later units are compared with kept units only (as in the usual
-//! query-then-insert MinHash LSH pipeline). A chain of small edits A → B → C is thus judged
+//! Later units are compared with kept units only (as in the usual query-then-insert
+//! MinHash LSH pipeline): a duplicate is matched with the kept units it repeats. A chain of small edits A → B → C is thus judged
 //! against A, not B, and `--matches` always points at text that is still in `--kept`.
 //!
 //! # Candidates
@@ -54,10 +57,11 @@
 //!
 //! # Memory
 //!
-//! Memory grows with the index, never with the input: per kept unit, its shingle set
-//! (4 bytes a shingle, in one arena), its LSH bucket entries and an exact-hash entry; per
-//! judged unit, 28 bytes (set end, content hash, record, paragraph, union-find parent); per
-//! record, its id. Boilerplate repeated many times costs one set.
+//! Per kept unit: its shingle set (4 bytes a shingle, in one arena) and an exact-hash
+//! entry; per judged unit, its LSH bucket entries (8 bytes a band), its sketch (64 bytes)
+//! and 29 bytes (set end, content hash, record, paragraph, union-find parent, kept flag);
+//! per record, its id.
+//! Boilerplate repeated many times costs one set.
 //!
 //! # Files
 //!

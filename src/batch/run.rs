@@ -11,7 +11,8 @@ use crate::edit::{self, Unit as EditUnit};
 use crate::engine::Settings;
 use crate::engine::edited;
 use crate::index::{
-    BandKey, LocalTable, PostingMap, ReadPolicy, SKETCH_LEN, Selection, Sketch, exact_key, rank,
+    BandKey, LocalTable, PostingMap, ReadPolicy, SKETCH_LEN, Selection, Sketch, bucket_key,
+    exact_key, rank,
 };
 use crate::lsh::LshParams;
 use crate::text::{Split, split_paragraphs};
@@ -38,11 +39,21 @@ struct ChunkUnit {
     sketch: Sketch,
     /// Alignment units (empty unless edited copies are looked for).
     units: Vec<EditUnit>,
-    /// The indexed or earlier unit it is an exact copy of.
+    /// The kept unit of an earlier chunk it is an exact copy of.
     exact: Option<u32>,
-    /// Whether it goes into the index: not an exact copy, and (once judged) not a
-    /// duplicate.
-    indexed: bool,
+    /// Whether it is kept (once judged: not a duplicate), so that later units are
+    /// compared with it.
+    kept: bool,
+}
+
+impl ChunkUnit {
+    fn side(&self) -> Side<'_> {
+        Side {
+            set: &self.set,
+            content_hash: self.hash,
+            sketch: &self.sketch,
+        }
+    }
 }
 
 struct AnalyzedRecord {
@@ -143,6 +154,11 @@ pub(super) struct Found {
     pub(super) aligned: Option<(f64, f64)>,
 }
 
+/// Sorts matches best first ([`rank`]).
+fn by_rank(found: &mut [Found]) {
+    found.sort_by(|a, b| rank((a.kind, &a.scores, a.uid), (b.kind, &b.scores, b.uid)));
+}
+
 impl Found {
     fn is_duplicate(&self, t: &Thresholds) -> bool {
         is_duplicate(self.kind, &self.scores, t)
@@ -150,6 +166,11 @@ impl Found {
 }
 
 /// The units seen so far: read-only while a chunk is queried, appended to in order.
+///
+/// The buckets hold every judged unit, kept or not, so that which units a large bucket
+/// gives (the first and the most recent, by [`ReadPolicy`]) depends on the input alone,
+/// never on the chunks or on decisions; units that are not kept are then passed over.
+/// Only kept units have their sets stored.
 struct Index {
     params: LshParams,
     policy: ReadPolicy,
@@ -157,10 +178,13 @@ struct Index {
     analyzer: Analyzer,
     /// LSH buckets: band key → units.
     bands: PostingMap,
-    /// Content hash → units (first copies only).
+    /// Content hash → kept units (at most one per content: a later copy of a kept unit
+    /// is its duplicate).
     exact: PostingMap,
+    /// Per unit: whether it is kept.
+    kept: Vec<bool>,
     /// Per unit: end of its set in `arena` (the start is the previous unit's end; units
-    /// that are not indexed have empty sets).
+    /// that are not kept have empty sets).
     set_ends: Vec<u64>,
     arena: Vec<u32>,
     /// Per unit: content hash.
@@ -183,6 +207,7 @@ impl Index {
             analyzer: Analyzer::new(s.shape())?,
             bands: PostingMap::default(),
             exact: PostingMap::default(),
+            kept: Vec::new(),
             set_ends: Vec::new(),
             arena: Vec::new(),
             hashes: Vec::new(),
@@ -205,7 +230,7 @@ impl Index {
         &self.arena[start as usize..self.set_ends[uid] as usize]
     }
 
-    /// The indexed unit whose content is identical to (`hash`, `set`), if any.
+    /// The kept unit whose content is identical to (`hash`, `set`), if any.
     fn exact_copy(&self, hash: u64, set: &[u32]) -> Option<u32> {
         let mut exact: Option<u32> = None;
         let whole = ReadPolicy {
@@ -221,9 +246,10 @@ impl Index {
         exact
     }
 
-    /// Every verified match of unit `i` of the chunk with an earlier unit, best first.
-    /// `base` is the number of the chunk's first unit; `local` holds the band keys of the
-    /// chunk's new units.
+    /// Every verified match of unit `i` of the chunk with an earlier kept unit of an
+    /// earlier chunk, or any earlier unit of this chunk (which step 4 keeps only if it is
+    /// kept), best first. `base` is the number of the chunk's first unit; `local` holds
+    /// the bucket keys of the chunk's units.
     fn query(&self, units: &[ChunkUnit], base: u32, i: usize, local: &LocalTable) -> Vec<Found> {
         let u = &units[i];
         let mut candidates: Vec<u32> = Vec::new();
@@ -233,10 +259,14 @@ impl Index {
         let mut earlier: Vec<u32> = Vec::new();
         for &k in &u.keys {
             earlier.clear();
-            earlier.extend(local.earlier(k, i as u32));
+            earlier.extend(local.earlier(bucket_key(k), i as u32));
             let global = self
                 .bands
-                .read_at_most(k, self.policy, earlier.len(), |id| candidates.push(id));
+                .read_at_most(k, self.policy, earlier.len(), |id| {
+                    if self.kept[id as usize] {
+                        candidates.push(id)
+                    }
+                });
             let sel = self.policy.select(global, earlier.len());
             candidates.extend(
                 Selection::pick(sel.local_first, sel.local_recent, &earlier).map(|j| base + j),
@@ -249,12 +279,7 @@ impl Index {
             .filter_map(|c| {
                 let (candidate, candidate_units) = if c >= base {
                     let v = &units[(c - base) as usize];
-                    let side = Side {
-                        set: &v.set,
-                        content_hash: v.hash,
-                        sketch: &v.sketch,
-                    };
-                    (side, &v.units[..])
+                    (v.side(), &v.units[..])
                 } else {
                     let side = Side {
                         set: self.set(c),
@@ -263,11 +288,7 @@ impl Index {
                     };
                     (side, if self.edited { self.edit_units(c) } else { &[] })
                 };
-                let this = Side {
-                    set: &u.set,
-                    content_hash: u.hash,
-                    sketch: &u.sketch,
-                };
+                let this = u.side();
                 let (kind, scores, aligned) =
                     match verify::verify(this, candidate, &self.thresholds) {
                         Some((kind, scores)) => (kind, scores, None),
@@ -289,38 +310,36 @@ impl Index {
                 })
             })
             .collect();
-        found.sort_by(|a, b| rank((a.kind, &a.scores, a.uid), (b.kind, &b.scores, b.uid)));
+        by_rank(&mut found);
         found
     }
 
-    /// Appends a chunk's units (sets of the new ones in order, buckets in parallel, each
+    /// Appends a chunk's units (sets of the kept ones in order, buckets in parallel, each
     /// bucket in unit order).
     fn insert(&mut self, units: &[ChunkUnit], base: usize) {
-        let new_shingles: usize = units
-            .iter()
-            .filter(|u| u.indexed)
-            .map(|u| u.set.len())
-            .sum();
+        let new_shingles: usize = units.iter().filter(|u| u.kept).map(|u| u.set.len()).sum();
         reserve_lean(&mut self.arena, new_shingles);
         reserve_lean(&mut self.set_ends, units.len());
         reserve_lean(&mut self.hashes, units.len());
         reserve_lean(&mut self.sketches, units.len());
+        reserve_lean(&mut self.kept, units.len());
         if self.edited {
             reserve_lean(&mut self.unit_ends, units.len());
             for u in units {
-                if u.indexed {
+                if u.kept {
                     self.unit_arena.extend_from_slice(&u.units);
                 }
                 self.unit_ends.push(self.unit_arena.len() as u64);
             }
         }
         for u in units {
-            if u.indexed {
+            if u.kept {
                 self.arena.extend_from_slice(&u.set);
             }
             self.set_ends.push(self.arena.len() as u64);
             self.hashes.push(u.hash);
             self.sketches.push(u.sketch);
+            self.kept.push(u.kept);
         }
         // Each task owns the buckets of one part and appends to them in unit order: a
         // bucket's order (which the read policy samples once it is large) is then the
@@ -329,13 +348,13 @@ impl Index {
         let parts = rayon::current_num_threads().max(1) as u64;
         let mine = |p: u64, key: u64| (key >> 32) % parts == p;
         (0..parts).into_par_iter().for_each(|p| {
-            for (i, u) in units.iter().enumerate().filter(|(_, u)| u.indexed) {
+            for (i, u) in units.iter().enumerate() {
                 let uid = (base + i) as u32;
                 for &k in u.keys.iter().filter(|&&k| mine(p, k)) {
                     bands.insert(k, uid);
                 }
                 let k = exact_key(u.hash);
-                if mine(p, k) {
+                if u.kept && mine(p, k) {
                     exact.insert(k, uid);
                 }
             }
@@ -349,6 +368,7 @@ impl Index {
             + self.set_ends.capacity() * 8
             + self.hashes.capacity() * 8
             + self.sketches.capacity() * SKETCH_LEN
+            + self.kept.capacity()
             + self.unit_ends.capacity() * 8
             + self.unit_arena.capacity() * std::mem::size_of::<EditUnit>()
     }
@@ -494,7 +514,6 @@ impl<'o> Run<'o> {
         // 2. In order: number records and units, find exact copies.
         let base = self.parent.len();
         let mut units: Vec<ChunkUnit> = Vec::new();
-        let mut first_copy: std::collections::HashMap<u64, u32> = Default::default();
         let first_record = self.summary.records;
         for (li, (line, result)) in chunk.lines.iter().zip(analyzed).enumerate() {
             self.summary.records += 1;
@@ -523,20 +542,7 @@ impl<'o> Run<'o> {
                         u32::MAX - 1
                     )));
                 }
-                let mut exact = self.index.exact_copy(hash, &set);
-                if exact.is_none() {
-                    match first_copy.entry(hash) {
-                        std::collections::hash_map::Entry::Occupied(e) => {
-                            let j = *e.get() as usize;
-                            if units[j].set == set {
-                                exact = Some((base + j) as u32);
-                            }
-                        }
-                        std::collections::hash_map::Entry::Vacant(v) => {
-                            v.insert(units.len() as u32);
-                        }
-                    }
-                }
+                let exact = self.index.exact_copy(hash, &set);
                 reserve_lean(&mut self.owner, 1);
                 self.owner.push(ordinal);
                 reserve_lean(&mut self.paragraph, 1);
@@ -551,19 +557,18 @@ impl<'o> Run<'o> {
                     sketch,
                     units: edit_units,
                     exact,
-                    indexed: exact.is_none(),
+                    kept: false,
                 });
             }
         }
         self.summary.judged_units += units.len() as u64;
 
-        // 3. Query the frozen index plus the chunk's earlier new units, in parallel.
+        // 3. Query the frozen index plus the chunk's earlier units, in parallel.
         let pairs = LocalTable::new(
             units
                 .iter()
                 .enumerate()
-                .filter(|(_, u)| u.exact.is_none())
-                .flat_map(|(i, u)| u.keys.iter().map(move |&k| (k, i as u32)))
+                .flat_map(|(i, u)| u.keys.iter().map(move |&k| (bucket_key(k), i as u32)))
                 .collect(),
         );
         let found: Vec<Vec<Found>> = {
@@ -579,16 +584,38 @@ impl<'o> Run<'o> {
         let mut judged_in_line = vec![0u32; chunk.lines.len()];
         let mut duplicates_in_line = vec![0u32; chunk.lines.len()];
         let thresholds = self.index.thresholds;
+        // The chunk's kept units by content hash, for exact copies within the chunk.
+        let mut kept_here: std::collections::HashMap<u64, usize> = Default::default();
         for (i, mut matches) in found.into_iter().enumerate() {
             let uid = (base + i) as u32;
-            // Earlier units of this chunk that turned out to be duplicates are not indexed:
-            // drop them, as if they had been looked up in the index.
-            matches
-                .retain(|m| m.uid < base as u32 || units[(m.uid - base as u32) as usize].indexed);
+            // Earlier units of this chunk that turned out to be duplicates are not kept:
+            // drop them, as the index passes over such units of earlier chunks.
+            matches.retain(|m| m.uid < base as u32 || units[(m.uid - base as u32) as usize].kept);
+            let u = &units[i];
+            // An exact copy of a kept unit of this chunk. Bands sample large buckets, so it
+            // may not be among the matches yet; the exact-copy map of earlier chunks always
+            // finds it, and so must this.
+            if let Some(&j) = kept_here.get(&u.hash)
+                && let c = (base + j) as u32
+                && units[j].set == u.set
+                && !matches.iter().any(|m| m.uid == c)
+                && let Some((kind, scores)) = verify::verify(u.side(), units[j].side(), &thresholds)
+            {
+                matches.push(Found {
+                    uid: c,
+                    kind,
+                    scores,
+                    aligned: None,
+                });
+                by_rank(&mut matches);
+            }
             let u = &mut units[i];
             judged_in_line[u.line] += 1;
             let duplicate = matches.iter().any(|m| m.is_duplicate(&thresholds));
-            u.indexed = u.exact.is_none() && !duplicate;
+            u.kept = !duplicate;
+            if u.kept {
+                kept_here.insert(u.hash, i);
+            }
             for m in matches.iter().filter(|m| m.is_duplicate(&thresholds)) {
                 self.union(uid, m.uid);
             }
@@ -617,7 +644,7 @@ impl<'o> Run<'o> {
 
         // 5. Index the new units.
         self.index.insert(&units, base);
-        self.summary.indexed_units += units.iter().filter(|u| u.indexed).count() as u64;
+        self.summary.indexed_units += units.iter().filter(|u| u.kept).count() as u64;
         Ok(())
     }
 

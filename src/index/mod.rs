@@ -30,7 +30,7 @@ pub use backend::{
 };
 pub use local::LocalTable;
 pub use memory::{Bulk, MemoryIndex, MemoryStats};
-pub use postings::PostingMap;
+pub use postings::{PostingMap, bucket_key};
 pub use sketch::{SKETCH_LEN, Sketch};
 pub use slab::Slab;
 

@@ -139,6 +139,13 @@ fn bucket(key: BandKey) -> u32 {
     (key >> 32) as u32
 }
 
+/// The part of `key` that names its bucket in a [`PostingMap`] (its upper half): keys
+/// equal here share a bucket. Tables beside a map that must read as the same buckets
+/// (a chunk's earlier units, a distributed band join) key on this.
+pub fn bucket_key(key: BandKey) -> BandKey {
+    key & !0xFFFF_FFFF
+}
+
 impl PostingMap {
     /// Takes a whole table at once: `words` are [`PostingMap::word`]s of slots in the
     /// order they were created, all older than anything appended later (a restore,
