@@ -679,7 +679,7 @@ impl<I: Index> Core<I> {
                 else {
                     continue;
                 };
-                edited::text_units(slice)
+                edited::text_units(&self.analyzer, slice)
             };
             let u = units
                 .entry(i)

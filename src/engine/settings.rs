@@ -4,10 +4,11 @@ use crate::analysis::IndexShape;
 use crate::error::{Error, Result};
 use crate::index::ReadPolicy;
 use crate::lsh::LshParams;
+use crate::text::Fold;
 use crate::verify::Thresholds;
 
 /// Engine settings. Those that shape signatures and the index (`num_perm`, `shingle`,
-/// `seed`, `min_length`, the LSH ones: the [`IndexShape`]) are fixed for the life of an
+/// `seed`, `min_length`, `fold`, the LSH ones: the [`IndexShape`]) are fixed for the life of an
 /// index; the thresholds are defaults that each query may override.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -39,6 +40,13 @@ pub struct Settings {
     /// Whether candidates in the grey zone are aligned to find heavily edited copies
     /// (`edited` matches; see [`crate::edit`]), by default.
     pub edited: bool,
+    /// How Han characters are read: with [`Fold::Simplified`], Traditional characters
+    /// hash as their Simplified forms, so a zh-Hant reprint matches its zh-Hans original
+    /// (offsets stay on the characters as written). Shapes the index. Off by default:
+    /// folding changes the tokens of every Traditional character, so an index built
+    /// without it would have to be rebuilt, and text with no Traditional characters
+    /// gains nothing.
+    pub fold: Fold,
 }
 
 impl Default for Settings {
@@ -56,6 +64,7 @@ impl Default for Settings {
             max_matches: 10,
             seed: 0x6e65_6172_6475_7030,
             edited: true,
+            fold: Fold::None,
         }
     }
 }
@@ -126,6 +135,7 @@ impl Settings {
             seed: self.seed,
             min_length: self.min_length,
             lsh: self.lsh_params(),
+            fold: self.fold,
         }
     }
 
