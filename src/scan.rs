@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::align::Vocabulary;
 use crate::editorial::{alignments, matched_sources, repairs};
-use crate::engine::Engine;
+use crate::engine::{Engine, ParagraphStatus, Report};
 use crate::error::Result;
 use crate::report::ScannedDocument;
 use crate::text::repair::Repair;
@@ -93,10 +93,77 @@ pub fn scan_with_options(
             alignments: Vec::new(),
         });
     }
+    if engine.settings().boilerplate > 0 {
+        set_boilerplate_apart(engine, &mut out, split)?;
+    }
     if options.align {
         align_all(&mut out, engine.settings().fold);
     }
     Ok(out)
+}
+
+/// Boilerplate as the whole scan shows it: a paragraph submitted before its K-th copy
+/// was seen is boilerplate all the same. Each document is judged again against all the
+/// others (an unchanged resubmission: its stored copy left out); a paragraph found to be
+/// boilerplate loses its matches, and so do the matches that point at it, so that
+/// boilerplate counts as recycling nowhere.
+fn set_boilerplate_apart(
+    engine: &Engine,
+    docs: &mut [ScannedDocument],
+    split: Split,
+) -> Result<()> {
+    let opts = engine.settings().query_options();
+    let mut found: Vec<Vec<usize>> = Vec::with_capacity(docs.len());
+    for d in docs.iter() {
+        let texts = |n: &str| docs.iter().find(|d| &*d.name == n).map(|d| d.text.clone());
+        let analyzed = engine.analyze_with(d.text.clone(), split);
+        let again = engine.submit(
+            &d.name,
+            &analyzed,
+            Default::default(),
+            0,
+            &opts,
+            false,
+            split,
+            &texts,
+        )?;
+        found.push(
+            again
+                .report
+                .paragraphs
+                .iter()
+                .filter(|p| p.boilerplate)
+                .map(|p| p.index)
+                .collect(),
+        );
+    }
+    let is_boilerplate = |name: &str, paragraph: usize| {
+        docs.iter()
+            .position(|d| &*d.name == name)
+            .is_some_and(|di| found[di].contains(&paragraph))
+    };
+    let mut judged: Vec<Report> = Vec::with_capacity(docs.len());
+    for (di, d) in docs.iter().enumerate() {
+        let mut paragraphs = d.report.paragraphs.clone();
+        for p in &mut paragraphs {
+            if found[di].contains(&p.index) {
+                p.status = ParagraphStatus::New;
+                p.boilerplate = true;
+                p.matches.clear();
+                continue;
+            }
+            p.matches
+                .retain(|m| !is_boilerplate(&m.source.name, m.source.paragraph));
+            if p.status == ParagraphStatus::Recycled && p.matches.is_empty() {
+                p.status = ParagraphStatus::New;
+            }
+        }
+        judged.push(Report::new(paragraphs));
+    }
+    for (d, report) in docs.iter_mut().zip(judged) {
+        d.report = report;
+    }
+    Ok(())
 }
 
 /// The passage mode over scanned documents: each is aligned with the earlier documents

@@ -90,6 +90,11 @@ pub struct EngineArgs {
     /// with the other value is refused unless `serve --reindex`.
     #[arg(long, env = "NEARDUP_FOLD", value_enum, default_value_t = FoldArg::None)]
     pub fold: FoldArg,
+    /// A paragraph that recurs (exact or near) in at least this many distinct documents
+    /// is boilerplate (mastheads, copyright lines): reported as such, not as recycling.
+    /// 0: never.
+    #[arg(long, env = "NEARDUP_BOILERPLATE", value_name = "K", default_value_t = Settings::default().boilerplate)]
+    pub boilerplate: usize,
 }
 
 /// Han folding, as a flag.
@@ -122,6 +127,7 @@ impl EngineArgs {
             max_matches: self.max_matches,
             edited: !self.no_edited,
             fold: self.fold.into(),
+            boilerplate: self.boilerplate,
             ..Settings::default()
         };
         settings.validate()?;

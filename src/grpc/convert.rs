@@ -59,7 +59,11 @@ pub fn report_to_pb(report: Report, this: Option<DocId>) -> pb::Report {
                 start: p.start as u64,
                 end: p.end as u64,
                 line: p.line as u32,
-                status: pb::ParagraphStatus::from(p.status) as i32,
+                status: if p.boilerplate {
+                    pb::ParagraphStatus::Boilerplate
+                } else {
+                    pb::ParagraphStatus::from(p.status)
+                } as i32,
                 matches: p
                     .matches
                     .into_iter()
@@ -219,6 +223,7 @@ impl From<Summary> for pb::Summary {
             too_short: s.too_short as u32,
             recycled_share: s.recycled_share,
             distinct_sources: s.distinct_sources as u32,
+            boilerplate: s.boilerplate as u32,
         }
     }
 }
@@ -263,6 +268,7 @@ impl From<&Settings> for pb::EngineSettings {
                 Fold::None => pb::HanFold::None,
                 Fold::Simplified => pb::HanFold::Simplified,
             } as i32,
+            boilerplate: s.boilerplate as u32,
         }
     }
 }
@@ -296,6 +302,7 @@ pub fn report_from_pb(report: pb::Report, name: &str) -> Result<Report> {
             Ok(pb::ParagraphStatus::New) => ParagraphStatus::New,
             Ok(pb::ParagraphStatus::Recycled) => ParagraphStatus::Recycled,
             Ok(pb::ParagraphStatus::TooShort) => ParagraphStatus::TooShort,
+            Ok(pb::ParagraphStatus::Boilerplate) => ParagraphStatus::New,
             _ => return Err(bad(format!("unknown paragraph status {}", p.status))),
         };
         let mut matches = Vec::with_capacity(p.matches.len());
@@ -367,6 +374,7 @@ pub fn report_from_pb(report: pb::Report, name: &str) -> Result<Report> {
             line: p.line as usize,
             status,
             matches,
+            boilerplate: p.status == pb::ParagraphStatus::Boilerplate as i32,
         });
     }
     let s = report
@@ -380,6 +388,7 @@ pub fn report_from_pb(report: pb::Report, name: &str) -> Result<Report> {
             too_short: s.too_short as usize,
             recycled_share: s.recycled_share,
             distinct_sources: s.distinct_sources as usize,
+            boilerplate: s.boilerplate as usize,
         },
     })
 }

@@ -272,6 +272,7 @@ impl Page<'_> {
                         w!(out, " rec {class}");
                     }
                     (None, ParagraphStatus::TooShort) => out.push_str(" short"),
+                    (None, _) if p.boilerplate => out.push_str(" short"),
                     (None, _) if self.0.reused_by.contains_key(&(di, p.index)) => {
                         out.push_str(" orig")
                     }
@@ -480,6 +481,8 @@ impl Page<'_> {
             w!(out, " rec {class}");
         } else if p.status == ParagraphStatus::TooShort {
             out.push_str(" short");
+        } else if p.boilerplate {
+            out.push_str(" boilerplate");
         } else if reused.is_some() {
             out.push_str(" orig");
         }
@@ -495,6 +498,8 @@ impl Page<'_> {
         );
         if p.status == ParagraphStatus::TooShort {
             out.push_str("<span class=\"kind k-short\">too short</span>");
+        } else if p.boilerplate {
+            out.push_str("<span class=\"kind k-short\">boilerplate</span>");
         } else if p.matches.is_empty() && reused.is_some() {
             out.push_str("<span class=\"kind k-orig\">source</span>");
         }
@@ -1017,6 +1022,7 @@ mod tests {
             line: 1,
             status: ParagraphStatus::Recycled,
             matches: vec![m],
+            boilerplate: false,
         };
         let doc = ScannedDocument {
             name: "x".into(),
