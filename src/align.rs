@@ -33,7 +33,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::text::normalize::{Token, WORD_WEIGHT, tokenize};
+use crate::text::normalize::{Fold, Token, WORD_WEIGHT, tokenize_with};
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Parameters of [`align`]. The defaults are Sanchez-Perez et al.'s (PAN 2014), except
@@ -84,18 +84,30 @@ impl Default for AlignOptions {
     }
 }
 
-/// Function words: tokens too common to carry content, by token hash.
+/// Function words: tokens too common to carry content, by token hash, and how texts are
+/// tokenized to compare with them (Han folding: the same for the vocabulary and every
+/// text aligned with it).
 #[derive(Debug, Clone, Default)]
 pub struct Vocabulary {
     stop: HashSet<u64>,
+    fold: Fold,
 }
 
 impl Vocabulary {
     /// The `n` tokens found in the most documents of `documents`.
     pub fn from_documents<'a>(documents: impl IntoIterator<Item = &'a str>, n: usize) -> Self {
+        Vocabulary::from_documents_with(documents, n, Fold::None)
+    }
+
+    /// [`Vocabulary::from_documents`], texts read with `fold`.
+    pub fn from_documents_with<'a>(
+        documents: impl IntoIterator<Item = &'a str>,
+        n: usize,
+        fold: Fold,
+    ) -> Self {
         let mut df: HashMap<u64, u32> = HashMap::new();
         for d in documents {
-            let distinct: HashSet<u64> = tokenize(d).iter().map(|t| t.hash).collect();
+            let distinct: HashSet<u64> = tokenize_with(d, fold).iter().map(|t| t.hash).collect();
             for h in distinct {
                 *df.entry(h).or_insert(0) += 1;
             }
@@ -104,6 +116,30 @@ impl Vocabulary {
         ranked.sort_unstable_by_key(|&(h, c)| (std::cmp::Reverse(c), h));
         Vocabulary {
             stop: ranked.into_iter().take(n).map(|(h, _)| h).collect(),
+            fold,
+        }
+    }
+
+    /// The `n` tokens that occur most often in `documents` (read with `fold`): for a
+    /// handful of documents, such as one text and the few sources a service aligns it
+    /// with, where nearly every shared token has the same document frequency and
+    /// [`Vocabulary::from_documents`] could not tell function words apart.
+    pub fn from_occurrences<'a>(
+        documents: impl IntoIterator<Item = &'a str>,
+        n: usize,
+        fold: Fold,
+    ) -> Self {
+        let mut count: HashMap<u64, u32> = HashMap::new();
+        for d in documents {
+            for t in tokenize_with(d, fold) {
+                *count.entry(t.hash).or_insert(0) += 1;
+            }
+        }
+        let mut ranked: Vec<(u64, u32)> = count.into_iter().collect();
+        ranked.sort_unstable_by_key(|&(h, c)| (std::cmp::Reverse(c), h));
+        Vocabulary {
+            stop: ranked.into_iter().take(n).map(|(h, _)| h).collect(),
+            fold,
         }
     }
 
@@ -145,7 +181,7 @@ fn is_terminator(c: char) -> bool {
 impl Side {
     fn new(text: &str, vocab: &Vocabulary) -> Side {
         let chars: Vec<char> = text.chars().collect();
-        let tokens = tokenize(text);
+        let tokens = tokenize_with(text, vocab.fold);
         let mut sentences = Vec::new();
         let mut first = 0;
         for k in 1..=tokens.len() {

@@ -12,7 +12,10 @@ use crate::error::{Error, Result};
 use crate::index::{BandKey, Sketch, exact_key};
 use crate::lsh::{LshParams, band_keys};
 use crate::minhash::MinHasher;
-use crate::text::{ParagraphSpan, ParagraphText, Split, analyze_paragraph, split_paragraphs_with};
+use crate::text::{
+    Fold, ParagraphSpan, ParagraphText, Split, Token, analyze_paragraph_with,
+    split_paragraphs_with, tokenize_with,
+};
 
 /// The settings that shape signatures and the index. Data indexed under one shape is never
 /// mixed with another (the store records it as a fingerprint).
@@ -29,6 +32,8 @@ pub struct IndexShape {
     pub min_length: f64,
     /// LSH bands × rows.
     pub lsh: LshParams,
+    /// How Han characters are read (Traditional folded to Simplified, or as written).
+    pub fold: Fold,
 }
 
 /// One analyzed paragraph: where it is, what it is made of, and how it is looked up.
@@ -151,7 +156,7 @@ impl Analyzer {
 
     /// Analyzes the paragraph of `document` at `span`.
     pub fn paragraph(&self, document: &str, span: ParagraphSpan) -> AnalyzedParagraph {
-        let text = analyze_paragraph(span.text(document), self.shape.shingle, self.shape.seed);
+        let text = self.paragraph_text(span.text(document));
         let too_short = self.too_short(&text);
         let (band_keys, sketch) = if too_short {
             (Vec::new(), Sketch::default())
@@ -173,7 +178,12 @@ impl Analyzer {
 
     /// Tokens, shingles and set of a paragraph's text (what spans are aligned on).
     pub fn paragraph_text(&self, text: &str) -> ParagraphText {
-        analyze_paragraph(text, self.shape.shingle, self.shape.seed)
+        analyze_paragraph_with(text, self.shape.shingle, self.shape.seed, self.shape.fold)
+    }
+
+    /// The tokens of a text, as this analyzer reads them (folded or not).
+    pub fn tokens(&self, text: &str) -> Vec<Token> {
+        tokenize_with(text, self.shape.fold)
     }
 
     /// The band keys of a set (what [`Analyzer::paragraph`] gives for a paragraph with

@@ -16,6 +16,7 @@ pub mod analysis;
 pub mod batch;
 pub mod cluster;
 pub mod edit;
+pub mod editorial;
 pub mod engine;
 pub mod error;
 #[doc(hidden)]

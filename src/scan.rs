@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
-use crate::align::{AlignOptions, Vocabulary, align};
-use crate::engine::{Engine, Match, QueryOptions, Span};
+use crate::align::Vocabulary;
+use crate::editorial::{alignments, matched_sources, repairs};
+use crate::engine::{Engine, ParagraphStatus, Report};
 use crate::error::Result;
-use crate::report::{Aligned, Repaired, ScannedDocument};
-use crate::text::repair::{Repair, Unit, find_joins, units};
-use crate::text::{Split, split_paragraphs_with};
+use crate::report::ScannedDocument;
+use crate::text::repair::Repair;
+use crate::text::{Fold, Split};
 
 /// How a scan reads its documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,6 +67,14 @@ pub fn scan_with_options(
         let analyzed = engine.analyze_with(text, split);
         // The texts of the documents scanned so far are here: no store is needed.
         let texts = |n: &str| out.iter().find(|d| &*d.name == n).map(|d| d.text.clone());
+        // Judged against what the paragraph reports are judged against: the earlier
+        // documents and this one's earlier paragraphs.
+        let repaired = match options.repair {
+            Repair::Auto => repairs(engine.analyzer(), &analyzed, &name, |d| {
+                engine.check(d, &name, &opts, &texts)
+            })?,
+            Repair::Off => Vec::new(),
+        };
         let submitted = engine.submit(
             &name,
             &analyzed,
@@ -80,114 +89,98 @@ pub fn scan_with_options(
             name: name.into(),
             text: analyzed.text,
             report: submitted.report,
-            repairs: Vec::new(),
+            repairs: repaired,
             alignments: Vec::new(),
         });
-        if options.repair == Repair::Auto {
-            let doc = &out[out.len() - 1];
-            let spans = split_paragraphs_with(&doc.text, split);
-            let joins = find_joins(&doc.text, &spans);
-            let mut repairs = Vec::new();
-            for unit in units(&spans, &joins).into_iter().filter(Unit::is_repaired) {
-                let texts = |n: &str| out.iter().find(|d| &*d.name == n).map(|d| d.text.clone());
-                repairs.push(judge_repaired(
-                    engine, &doc.name, &doc.text, unit, &opts, &texts,
-                )?);
-            }
-            let last = out.len() - 1;
-            out[last].repairs = repairs;
-        }
+    }
+    if engine.settings().boilerplate > 0 {
+        set_boilerplate_apart(engine, &mut out, split)?;
     }
     if options.align {
-        align_all(&mut out);
+        align_all(&mut out, engine.settings().fold);
     }
     Ok(out)
+}
+
+/// Boilerplate as the whole scan shows it: a paragraph submitted before its K-th copy
+/// was seen is boilerplate all the same. Each document is judged again against all the
+/// others (an unchanged resubmission: its stored copy left out); a paragraph found to be
+/// boilerplate loses its matches, and so do the matches that point at it, so that
+/// boilerplate counts as recycling nowhere.
+fn set_boilerplate_apart(
+    engine: &Engine,
+    docs: &mut [ScannedDocument],
+    split: Split,
+) -> Result<()> {
+    let opts = engine.settings().query_options();
+    let mut found: Vec<Vec<usize>> = Vec::with_capacity(docs.len());
+    for d in docs.iter() {
+        let texts = |n: &str| docs.iter().find(|d| &*d.name == n).map(|d| d.text.clone());
+        let analyzed = engine.analyze_with(d.text.clone(), split);
+        let again = engine.submit(
+            &d.name,
+            &analyzed,
+            Default::default(),
+            0,
+            &opts,
+            false,
+            split,
+            &texts,
+        )?;
+        found.push(
+            again
+                .report
+                .paragraphs
+                .iter()
+                .filter(|p| p.boilerplate)
+                .map(|p| p.index)
+                .collect(),
+        );
+    }
+    let is_boilerplate = |name: &str, paragraph: usize| {
+        docs.iter()
+            .position(|d| &*d.name == name)
+            .is_some_and(|di| found[di].contains(&paragraph))
+    };
+    let mut judged: Vec<Report> = Vec::with_capacity(docs.len());
+    for (di, d) in docs.iter().enumerate() {
+        let mut paragraphs = d.report.paragraphs.clone();
+        for p in &mut paragraphs {
+            if found[di].contains(&p.index) {
+                p.status = ParagraphStatus::New;
+                p.boilerplate = true;
+                p.matches.clear();
+                continue;
+            }
+            p.matches
+                .retain(|m| !is_boilerplate(&m.source.name, m.source.paragraph));
+            if p.status == ParagraphStatus::Recycled && p.matches.is_empty() {
+                p.status = ParagraphStatus::New;
+            }
+        }
+        judged.push(Report::new(paragraphs));
+    }
+    for (d, report) in docs.iter_mut().zip(judged) {
+        d.report = report;
+    }
+    Ok(())
 }
 
 /// The passage mode over scanned documents: each is aligned with the earlier documents
 /// that its paragraph matches name (the paragraph index picks the candidates, so a
 /// document is aligned with few others).
-fn align_all(docs: &mut [ScannedDocument]) {
-    let vocab = Vocabulary::from_documents(docs.iter().map(|d| &*d.text), STOPWORDS);
-    let options = AlignOptions::default();
+fn align_all(docs: &mut [ScannedDocument], fold: Fold) {
+    let vocab = Vocabulary::from_documents_with(docs.iter().map(|d| &*d.text), STOPWORDS, fold);
     for di in 0..docs.len() {
-        let mut sources: Vec<usize> = Vec::new();
-        for m in docs[di].report.paragraphs.iter().flat_map(|p| &p.matches) {
-            if let Some(si) = docs[..di].iter().position(|d| d.name == m.source.name)
-                && !sources.contains(&si)
-            {
-                sources.push(si);
-            }
-        }
-        let mut found: Vec<Aligned> = sources
+        let sources: Vec<(String, Arc<str>)> = matched_sources(&docs[di].report, &docs[di].name)
             .into_iter()
-            .flat_map(|si| {
-                let source = docs[si].name.clone();
-                align(&docs[di].text, &docs[si].text, &vocab, &options)
-                    .into_iter()
-                    .map(move |alignment| Aligned {
-                        source: source.clone(),
-                        alignment,
-                    })
+            .filter_map(|n| {
+                let source = docs[..di].iter().find(|d| *d.name == *n)?;
+                Some((n, source.text.clone()))
             })
             .collect();
-        found.sort_by_key(|a| (a.alignment.start, a.alignment.source_start));
-        docs[di].alignments = found;
+        docs[di].alignments = alignments(&docs[di].text, &sources, &vocab);
     }
-}
-
-/// Judges a repaired paragraph of document `name` (already indexed) against the index:
-/// its joined text is checked like a paragraph of its own, and what it repeats is kept
-/// when it is earlier than the paragraph (another document, or an earlier paragraph of
-/// this one) and not one of its own pieces. Spans map back to the pieces.
-fn judge_repaired(
-    engine: &Engine,
-    name: &str,
-    text: &str,
-    unit: Unit,
-    opts: &QueryOptions,
-    texts: &dyn Fn(&str) -> Option<Arc<str>>,
-) -> Result<Repaired> {
-    let joined = unit.joined_text(text);
-    let analyzed = engine.analyze_with(joined.text.as_str(), Split::None);
-    let report = engine.check(&analyzed, name, opts, &texts)?;
-    let first = unit.pieces[0].index;
-    let matches = report
-        .paragraphs
-        .into_iter()
-        .flat_map(|p| p.matches)
-        .filter(|m| &*m.source.name != name || m.source.paragraph < first)
-        .map(|m| Match {
-            spans: m
-                .spans
-                .iter()
-                .flat_map(|s| {
-                    // The shared text is the same on both sides: the source range is cut
-                    // where the paragraph's is.
-                    let mut at = s.source_start;
-                    joined
-                        .to_document(s.start, s.end)
-                        .into_iter()
-                        .map(move |(a, b)| {
-                            let end = (at + (b - a)).min(s.source_end);
-                            let span = Span {
-                                start: a,
-                                end: b,
-                                source_start: at,
-                                source_end: end,
-                            };
-                            at = end;
-                            span
-                        })
-                })
-                .collect(),
-            ..m
-        })
-        .collect();
-    Ok(Repaired {
-        pieces: unit.pieces,
-        matches,
-    })
 }
 
 /// Unique display names for files given on a command line: a repeated name gets `#2`,

@@ -361,3 +361,239 @@ fn passage_mode_finds_reuse_across_paragraph_boundaries() {
     assert!(plain.iter().all(|l| l.get("alignment").is_none()));
     assert_eq!(plain.len(), out.len() - 1);
 }
+
+/// A repaired paragraph as compared across interfaces: pieces as (paragraph, start,
+/// end, line), and each match as (source paragraph, kind, spans).
+type RepairView = (Vec<[u64; 4]>, Vec<(u64, String, Vec<[u64; 4]>)>);
+
+fn pb_repairs(report: &neardup::grpc::pb::Report) -> Vec<RepairView> {
+    report
+        .repaired
+        .iter()
+        .map(|r| {
+            let pieces = r
+                .pieces
+                .iter()
+                .map(|p| [p.index as u64, p.start, p.end, p.line as u64])
+                .collect();
+            let matches = r
+                .matches
+                .iter()
+                .map(|m| {
+                    let s = m.source.as_ref().unwrap();
+                    assert!(s.same_document, "{s:?}");
+                    let kind = m.kind().as_str_name().trim_start_matches("MATCH_KIND_");
+                    let spans = m
+                        .spans
+                        .iter()
+                        .map(|s| [s.start, s.end, s.source_start, s.source_end])
+                        .collect();
+                    (s.paragraph as u64, kind.to_lowercase(), spans)
+                })
+                .collect();
+            (pieces, matches)
+        })
+        .collect()
+}
+
+/// Page-break repair as a Check and Submit option: on by default, the repaired
+/// paragraphs and what they repeat are those `scan --repair auto` reports, spans slice
+/// the submitted text (the stored text is the text as submitted), `off` gives none, and
+/// a value the server does not know is INVALID_ARGUMENT.
+#[tokio::test]
+async fn magazine_page_breaks_are_repaired_in_grpc_check_and_submit() {
+    use neardup::grpc::pb;
+    let (_, text) = magazine();
+    let engine = neardup::Engine::new(neardup::Settings::default()).unwrap();
+    let scanned = neardup::scan::scan_with_options(
+        &engine,
+        [("magazine".to_string(), text.clone())],
+        neardup::scan::ScanOptions::default(),
+    )
+    .unwrap();
+    let expected: Vec<RepairView> = scanned[0]
+        .repairs
+        .iter()
+        .map(|r| {
+            let pieces = r
+                .pieces
+                .iter()
+                .map(|p| [p.index as u64, p.start as u64, p.end as u64, p.line as u64])
+                .collect();
+            let matches = r
+                .matches
+                .iter()
+                .map(|m| {
+                    let spans = m
+                        .spans
+                        .iter()
+                        .map(|s| [s.start, s.end, s.source_start, s.source_end].map(|v| v as u64))
+                        .collect();
+                    (
+                        m.source.paragraph as u64,
+                        m.kind.as_str().to_string(),
+                        spans,
+                    )
+                })
+                .collect();
+            (pieces, matches)
+        })
+        .collect();
+    let lines: Vec<u64> = expected.iter().map(|r| r.0[0][3]).collect();
+    assert_eq!(lines, [17, 29, 89, 165, 177, 193, 205]);
+    assert!(expected.iter().any(|r| !r.1.is_empty()));
+
+    let server = crate::util::server::TestServer::start().await;
+    let mut client = server.client().await;
+    let options = |repair: pb::PageBreakRepair| {
+        Some(pb::QueryOptions {
+            repair: repair as i32,
+            ..Default::default()
+        })
+    };
+    // Check, against a namespace that does not hold the magazine.
+    client
+        .submit(pb::SubmitRequest {
+            namespace: "other".into(),
+            document_id: "unrelated".into(),
+            text: "Something else entirely, written for this one test only.".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let check = |options: Option<pb::QueryOptions>| pb::CheckRequest {
+        namespace: "other".into(),
+        document_id: "magazine".into(),
+        text: text.clone(),
+        options,
+    };
+    let client2 = client.clone();
+    let checked = |req| {
+        let mut c = client2.clone();
+        async move { c.check(req).await.unwrap().into_inner().report.unwrap() }
+    };
+    assert_eq!(pb_repairs(&checked(check(None)).await), expected);
+    let auto = checked(check(options(pb::PageBreakRepair::Auto))).await;
+    assert_eq!(pb_repairs(&auto), expected);
+    let off = checked(check(options(pb::PageBreakRepair::Off))).await;
+    assert!(off.repaired.is_empty());
+    // The paragraph reports do not change.
+    assert_eq!(off.paragraphs, auto.paragraphs);
+
+    // Submit: the same repairs, and the stored text is the text as submitted.
+    let submit = |options: Option<pb::QueryOptions>, id: &str| pb::SubmitRequest {
+        document_id: id.into(),
+        text: text.clone(),
+        options,
+        ..Default::default()
+    };
+    let submitted = client
+        .submit(submit(None, "magazine"))
+        .await
+        .unwrap()
+        .into_inner();
+    let report = submitted.report.unwrap();
+    assert_eq!(pb_repairs(&report), expected);
+    for r in &report.repaired {
+        for s in r.matches.iter().flat_map(|m| &m.spans) {
+            assert_eq!(
+                token_hashes(&slice_chars(&text, s.start, s.end)),
+                token_hashes(&slice_chars(&text, s.source_start, s.source_end))
+            );
+        }
+    }
+    let stored = client
+        .get_document(pb::GetDocumentRequest {
+            document_id: "magazine".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .document
+        .unwrap();
+    assert_eq!(stored.text, text);
+    let off = client
+        .submit(submit(options(pb::PageBreakRepair::Off), "magazine-2"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(off.report.unwrap().repaired.is_empty());
+
+    // Values the server does not know.
+    for bad in [
+        pb::QueryOptions {
+            repair: 9,
+            ..Default::default()
+        },
+        pb::QueryOptions {
+            passage_mode: -1,
+            ..Default::default()
+        },
+    ] {
+        let status = client.check(check(Some(bad))).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+        let status = client
+            .submit(submit(Some(bad), "magazine-3"))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    }
+    server.stop().await;
+}
+
+/// The passage mode as a Check option: the magazine's second half against its first
+/// half, stored; reused text comes as character ranges of both texts that hold the same
+/// text, and only when asked for.
+#[tokio::test]
+async fn passage_mode_is_a_grpc_check_option() {
+    use neardup::grpc::pb;
+    let (_, text) = magazine();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let (first, second) = (lines[..130].concat(), lines[130..].concat());
+    let server = crate::util::server::TestServer::start().await;
+    let mut client = server.client().await;
+    client
+        .submit(pb::SubmitRequest {
+            document_id: "first-half".into(),
+            text: first.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let check = |mode: pb::PassageMode| pb::CheckRequest {
+        text: second.clone(),
+        options: Some(pb::QueryOptions {
+            passage_mode: mode as i32,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let on = client
+        .check(check(pb::PassageMode::On))
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap();
+    assert!(on.alignments.len() >= 3, "{:?}", on.alignments);
+    for a in &on.alignments {
+        assert_eq!(a.source_document_id, "first-half");
+        let this = slice_chars(&second, a.start, a.end);
+        let source = slice_chars(&first, a.source_start, a.source_end);
+        assert!(this.chars().count() >= 150 && source.chars().count() >= 150);
+        // The two ranges hold the same text, for the most part.
+        let set = |t: &str| -> BTreeSet<u64> { token_hashes(t).into_iter().collect() };
+        let (x, y) = (set(&this), set(&source));
+        let shared = x.intersection(&y).count() as f64;
+        assert!(
+            shared / x.len().max(y.len()) as f64 > 0.5,
+            "{this:?} / {source:?}"
+        );
+    }
+    for mode in [pb::PassageMode::Off, pb::PassageMode::Unspecified] {
+        let off = client.check(check(mode)).await.unwrap().into_inner();
+        assert!(off.report.unwrap().alignments.is_empty());
+    }
+    server.stop().await;
+}

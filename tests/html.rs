@@ -95,7 +95,10 @@ fn magazine_report_shows_every_recycled_paragraph_with_its_source_and_spans() {
         .unwrap();
     assert!(text(one(recycled, "dd")).starts_with(&json.len().to_string()));
     assert_eq!(root.select(&sel("article.para.rec")).count(), json.len());
-    assert_eq!(root.select(&sel("details.cmp")).count(), json.len());
+    assert_eq!(
+        root.select(&sel("article.para details.cmp")).count(),
+        json.len()
+    );
     let source = one(root, "ol.sources li");
     assert_eq!(text(one(source, ".tag")), "S1");
     assert_eq!(one(source, "a").value().attr("href"), Some("#d0"));
@@ -282,4 +285,101 @@ fn hostile_input_is_shown_as_text_and_runs_nothing() {
             .contains(name)
     );
     assert_eq!(text(one(root, "title")), "Recycled text in 2 documents");
+}
+
+/// The summary leads with the passages (both sides' paragraphs, lines, paragraph count,
+/// kinds), each links to its side-by-side view, and that view shows every pair of the
+/// JSON report's passage, in order, with both paragraphs' texts sliced from the file.
+#[test]
+fn magazine_passages_lead_the_summary_and_are_shown_side_by_side() {
+    let path = test_data("magazine-zh/magazine.txt");
+    let chars: Vec<char> = std::fs::read_to_string(&path).unwrap().chars().collect();
+    let dir = tempfile::tempdir().unwrap();
+    let json = json_report(std::slice::from_ref(&path));
+    let page = html_report(std::slice::from_ref(&path), dir.path());
+    let html = Html::parse_document(&page);
+    let root = html.root_element();
+
+    // The JSON passages, once each, by their ranges; and each paragraph's range.
+    let mut expected: std::collections::BTreeMap<[usize; 4], Value> = Default::default();
+    let mut paragraphs: std::collections::HashMap<usize, (usize, usize)> = Default::default();
+    for line in &json {
+        paragraphs.insert(n(&line["paragraph"]), (n(&line["start"]), n(&line["end"])));
+        for p in line["passages"].as_array().into_iter().flatten() {
+            let key = ["start", "end", "source_start", "source_end"].map(|k| n(&p[k]));
+            expected.insert(key, p.clone());
+        }
+    }
+    assert_eq!(expected.len(), 4);
+
+    // The summary: passages before the figures and the sources.
+    let aside = one(root, "aside.panel");
+    let first_h2 = aside.select(&sel("h2")).next().unwrap();
+    assert!(text(first_h2).starts_with("Passages"));
+    let summary = page.split("<main>").next().unwrap();
+    assert!(summary.find("<ol class=\"passages\">") < summary.find("<dl class=\"stats\">"));
+    let items: Vec<ElementRef> = aside.select(&sel("ol.passages li")).collect();
+    assert_eq!(items.len(), expected.len());
+    assert!(text(items[0]).contains("lines 179–215 from 151–187 · 19 ¶ · 18 exact, 1 near"));
+
+    let mut seen = 0;
+    for item in items {
+        let href = one(item, "a.side-link").value().attr("href").unwrap();
+        let view = one(root, &format!("article.passage-view{href}"));
+        let attr = |k: &str| view.value().attr(k).unwrap().parse::<usize>().unwrap();
+        let key = [
+            "data-start",
+            "data-end",
+            "data-source-start",
+            "data-source-end",
+        ]
+        .map(attr);
+        let p = &expected[&key];
+        assert_eq!(view.value().attr("data-source"), p["source"].as_str());
+        // The same line of figures as the summary's.
+        assert_eq!(
+            text(one(view, "header .amount")),
+            text(one(item, ".amount"))
+        );
+        let pairs: Vec<ElementRef> = view.select(&sel("section.pair")).collect();
+        let want = p["pairs"].as_array().unwrap();
+        assert_eq!(pairs.len(), want.len());
+        let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
+        for (pair, w) in pairs.iter().zip(want) {
+            let (i, j) = (n(&w[0]), n(&w[1]));
+            assert_eq!(pair.value().attr("data-source"), Some(&*format!("d0-p{j}")));
+            *kinds
+                .entry(pair.value().attr("data-kind").unwrap().into())
+                .or_default() += 1;
+            let (start, end) = paragraphs[&i];
+            assert_eq!(
+                text(one(*pair, ".side.this .txt")),
+                slice(&chars, start, end)
+            );
+            let (s_start, s_end) = match paragraphs.get(&j) {
+                Some(&r) => r,
+                // A source paragraph that repeats nothing has no line of its own: take
+                // its range from the match.
+                None => {
+                    let line = json.iter().find(|l| n(&l["paragraph"]) == i).unwrap();
+                    let m = line["matches"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|m| n(&m["paragraph"]) == j)
+                        .unwrap();
+                    (n(&m["start"]), n(&m["end"]))
+                }
+            };
+            assert_eq!(
+                text(one(*pair, ".side.source .txt")),
+                slice(&chars, s_start, s_end)
+            );
+        }
+        for (kind, count) in p["kinds"].as_object().unwrap() {
+            assert_eq!(kinds.get(kind).copied().unwrap_or(0), n(count), "{kind}");
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 4);
 }

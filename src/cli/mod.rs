@@ -14,9 +14,10 @@ pub mod scan;
 pub mod serve;
 pub mod settings;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use neardup::engine::Settings;
+use neardup::text::Fold;
 
 /// Exit codes of `neardup`.
 pub mod exit {
@@ -83,6 +84,35 @@ pub struct EngineArgs {
     /// no cost for them.
     #[arg(long, env = "NEARDUP_NO_EDITED")]
     pub no_edited: bool,
+    /// How Han characters are read: `simplified` folds Traditional characters to their
+    /// Simplified forms (OpenCC's tables), so a zh-Hant reprint matches its zh-Hans
+    /// original; `none` reads them as written. Shapes the index: a data directory made
+    /// with the other value is refused unless `serve --reindex`.
+    #[arg(long, env = "NEARDUP_FOLD", value_enum, default_value_t = FoldArg::None)]
+    pub fold: FoldArg,
+    /// A paragraph that recurs (exact or near) in at least this many distinct documents
+    /// is boilerplate (mastheads, copyright lines): reported as such, not as recycling.
+    /// 0: never.
+    #[arg(long, env = "NEARDUP_BOILERPLATE", value_name = "K", default_value_t = Settings::default().boilerplate)]
+    pub boilerplate: usize,
+}
+
+/// Han folding, as a flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FoldArg {
+    /// Characters as written.
+    None,
+    /// Traditional characters read as Simplified.
+    Simplified,
+}
+
+impl From<FoldArg> for Fold {
+    fn from(f: FoldArg) -> Fold {
+        match f {
+            FoldArg::None => Fold::None,
+            FoldArg::Simplified => Fold::Simplified,
+        }
+    }
 }
 
 impl EngineArgs {
@@ -96,6 +126,8 @@ impl EngineArgs {
             min_length: self.min_length,
             max_matches: self.max_matches,
             edited: !self.no_edited,
+            fold: self.fold.into(),
+            boilerplate: self.boilerplate,
             ..Settings::default()
         };
         settings.validate()?;

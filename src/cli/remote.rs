@@ -146,7 +146,8 @@ async fn connect(url: &str, remote: &RemoteArgs) -> Result<Channel> {
         .with_context(|| format!("cannot connect to {url}"))
 }
 
-/// The per-request options the engine flags ask for (only those changed from defaults).
+/// The per-request options the engine flags ask for (only those changed from defaults),
+/// and page-break repair off.
 fn options(engine: &EngineArgs) -> Option<pb::QueryOptions> {
     let d = Settings::default();
     let o = pb::QueryOptions {
@@ -155,8 +156,11 @@ fn options(engine: &EngineArgs) -> Option<pb::QueryOptions> {
         max_matches: (engine.max_matches != d.max_matches).then_some(engine.max_matches as u32),
         include_spans: None,
         edited: engine.no_edited.then_some(false),
+        // The scan report of a server has no repairs: the server need not judge them.
+        repair: pb::PageBreakRepair::Off as i32,
+        passage_mode: pb::PassageMode::Unspecified as i32,
     };
-    (o != pb::QueryOptions::default()).then_some(o)
+    Some(o)
 }
 
 fn status_error(file: &str, status: tonic::Status) -> anyhow::Error {

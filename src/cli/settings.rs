@@ -62,6 +62,14 @@ pub fn run(args: SettingsArgs) -> Result<ExitCode> {
     writeln!(out, "min length        {} words", s.min_length)?;
     writeln!(
         out,
+        "han characters    {}",
+        match s.fold {
+            neardup::text::Fold::None => "as written",
+            neardup::text::Fold::Simplified => "Traditional folded to Simplified",
+        }
+    )?;
+    writeln!(
+        out,
         "lsh               {} bands x {} rows, tuned for Jaccard {} (false negatives weighted {})",
         lsh.bands, lsh.rows, s.lsh_threshold, s.fn_weight
     )?;

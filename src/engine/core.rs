@@ -63,6 +63,13 @@ struct Submitting<'a> {
     seen: &'a [Vec<(ParagraphId, Bucket)>],
 }
 
+/// What verification decided, per paragraph: the matches to report, and whether the
+/// paragraph is boilerplate.
+struct Judged {
+    found: Vec<Vec<Found>>,
+    boilerplate: Vec<bool>,
+}
+
 /// The engine over an index; see the module docs.
 #[derive(Debug)]
 pub struct Core<I> {
@@ -454,7 +461,9 @@ impl<I: Index> Core<I> {
         opts: &QueryOptions,
         submitting: Option<Submitting<'_>>,
         texts: &impl Texts,
-    ) -> Result<Vec<Vec<Found>>> {
+    ) -> Result<Judged> {
+        let own = submitting.as_ref().map(|s| s.id).or(exclude);
+        let k = self.settings.boilerplate;
         let t = self.settings.thresholds(opts);
         let min_shared = t.min_shared;
         for c in &mut candidates {
@@ -617,10 +626,27 @@ impl<I: Index> Core<I> {
             self.apply_concurrent_rule(doc, &mut found, &heads, &fetched, &s)
                 .await?;
         }
-        Ok(found
+        // Boilerplate is decided on every verified copy, before the matches are cut to
+        // `max_matches`: the documents it recurs in, besides this one.
+        let boilerplate = found
+            .iter()
+            .map(|hits| {
+                let mut docs: Vec<DocId> = hits
+                    .iter()
+                    .filter(|f| matches!(f.kind, MatchKind::Exact | MatchKind::Near))
+                    .filter_map(|f| f.order.0)
+                    .filter(|&d| Some(d) != own)
+                    .collect();
+                docs.sort_unstable();
+                docs.dedup();
+                k > 0 && docs.len() + 1 >= k
+            })
+            .collect();
+        let found = found
             .into_iter()
             .map(|hits| query::select(hits, opts.max_matches))
-            .collect())
+            .collect();
+        Ok(Judged { found, boilerplate })
     }
 
     /// The text stage for grey-zone candidates of stored documents: reads each source
@@ -679,7 +705,7 @@ impl<I: Index> Core<I> {
                 else {
                     continue;
                 };
-                edited::text_units(slice)
+                edited::text_units(&self.analyzer, slice)
             };
             let u = units
                 .entry(i)
@@ -762,10 +788,11 @@ impl<I: Index> Core<I> {
         &self,
         doc: &AnalyzedDocument,
         this: (Option<DocId>, Arc<str>),
-        found: Vec<Vec<Found>>,
+        judged: Judged,
         opts: &QueryOptions,
         texts: &impl Texts,
     ) -> Result<Report> {
+        let Judged { found, boilerplate } = judged;
         let mut source_docs: Vec<DocId> = found
             .iter()
             .flatten()
@@ -789,7 +816,19 @@ impl<I: Index> Core<I> {
             names.insert(id, state.name);
         }
         let mut paragraphs = Vec::with_capacity(doc.paragraphs.len());
-        for (p, found) in doc.paragraphs.iter().zip(found) {
+        for ((p, found), boilerplate) in doc.paragraphs.iter().zip(found).zip(boilerplate) {
+            if boilerplate {
+                paragraphs.push(ParagraphReport {
+                    index: p.span.index,
+                    start: p.span.start,
+                    end: p.span.end,
+                    line: p.span.line,
+                    status: ParagraphStatus::New,
+                    matches: Vec::new(),
+                    boilerplate: true,
+                });
+                continue;
+            }
             let mut report = ParagraphReport {
                 index: p.span.index,
                 start: p.span.start,
@@ -801,6 +840,7 @@ impl<I: Index> Core<I> {
                     ParagraphStatus::New
                 },
                 matches: Vec::new(),
+                boilerplate: false,
             };
             for f in found {
                 let (source, spans) = match f.source {

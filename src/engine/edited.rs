@@ -38,10 +38,9 @@ pub fn units(text: &ParagraphText) -> Vec<Unit> {
     edit::token_units(&text.tokens)
 }
 
-/// The alignment units of a paragraph's text, without the rest of its analysis (the
-/// tokens do not depend on the index shape).
-pub fn text_units(text: &str) -> Vec<Unit> {
-    edit::token_units(&crate::text::normalize::tokenize(text))
+/// The alignment units of a paragraph's text, without the rest of its analysis.
+pub fn text_units(analyzer: &crate::analysis::Analyzer, text: &str) -> Vec<Unit> {
+    edit::token_units(&analyzer.tokens(text))
 }
 
 /// The text stage for a grey pair: the aligned coverage if it is an edited copy

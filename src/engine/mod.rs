@@ -41,7 +41,7 @@ pub use report::{
     Aligned, DocId, Document, EngineStats, Match, ParagraphReport, ParagraphStatus, Report,
     SourceRef, Span, Submitted, Summary,
 };
-pub use settings::{QueryOptions, Settings};
+pub use settings::{DEFAULT_BOILERPLATE, QueryOptions, Settings};
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -91,6 +91,11 @@ pub struct ParagraphReport {
     pub status: ParagraphStatus,
     /// Best matches first: exact, then near, then partial; higher Jaccard first.
     pub matches: Vec<Match>,
+    /// Boilerplate (a masthead, a copyright line): it recurs, exact or near, in at least
+    /// [`crate::Settings::boilerplate`] distinct documents, itself included. Not
+    /// recycling: its status is `New` and it has no matches. (A flag rather than a status,
+    /// so that code matching on the statuses stays as it is.)
+    pub boilerplate: bool,
 }
 
 /// Totals over a document's report.
@@ -106,6 +111,8 @@ pub struct Summary {
     pub recycled_share: f64,
     /// Distinct documents matched (the document itself counts when it repeats itself).
     pub distinct_sources: usize,
+    /// Paragraphs that are boilerplate (not counted as recycled).
+    pub boilerplate: usize,
 }
 
 impl Summary {
@@ -135,6 +142,7 @@ impl Summary {
                 recycled_chars as f64 / total as f64
             },
             distinct_sources: sources.len(),
+            boilerplate: paragraphs.iter().filter(|p| p.boilerplate).count(),
         }
     }
 }

@@ -4,10 +4,17 @@ use crate::analysis::IndexShape;
 use crate::error::{Error, Result};
 use crate::index::ReadPolicy;
 use crate::lsh::LshParams;
+use crate::text::Fold;
 use crate::verify::Thresholds;
 
+/// The default of [`Settings::boilerplate`]: above the 4 documents the most reprinted
+/// article of the synthetic newsletter reaches and well below the 50 its masthead does
+/// (every value from 5 to 29, the largest allowed, reports no boilerplate as recycling
+/// there and finds every reprint; `tests/editorial.rs`), and MOSS's default for `-m`.
+pub const DEFAULT_BOILERPLATE: usize = 10;
+
 /// Engine settings. Those that shape signatures and the index (`num_perm`, `shingle`,
-/// `seed`, `min_length`, the LSH ones: the [`IndexShape`]) are fixed for the life of an
+/// `seed`, `min_length`, `fold`, the LSH ones: the [`IndexShape`]) are fixed for the life of an
 /// index; the thresholds are defaults that each query may override.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -39,6 +46,17 @@ pub struct Settings {
     /// Whether candidates in the grey zone are aligned to find heavily edited copies
     /// (`edited` matches; see [`crate::edit`]), by default.
     pub edited: bool,
+    /// How Han characters are read: with [`Fold::Simplified`], Traditional characters
+    /// hash as their Simplified forms, so a zh-Hant reprint matches its zh-Hans original
+    /// (offsets stay on the characters as written). Shapes the index. Off by default:
+    /// folding changes the tokens of every Traditional character, so an index built
+    /// without it would have to be rebuilt, and text with no Traditional characters
+    /// gains nothing.
+    pub fold: Fold,
+    /// Distinct documents (the reported one included) in which a paragraph must recur,
+    /// exact or near, to be boilerplate (MOSS's `-m`); 0: never. Judged from the index
+    /// at query time, so it shapes nothing stored.
+    pub boilerplate: usize,
 }
 
 impl Default for Settings {
@@ -56,6 +74,8 @@ impl Default for Settings {
             max_matches: 10,
             seed: 0x6e65_6172_6475_7030,
             edited: true,
+            fold: Fold::None,
+            boilerplate: DEFAULT_BOILERPLATE,
         }
     }
 }
@@ -103,6 +123,19 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        // A query reads this many copies of an exact paragraph: K above it could not be
+        // reached by exact copies.
+        let copies = self.query_options().exact_policy().max_bucket;
+        if self.boilerplate == 1 || self.boilerplate > copies + 1 {
+            return Err(Error::invalid(
+                "boilerplate",
+                format!(
+                    "{} is not 0 (off) or in 2..={} (a query reads at most {copies} copies of a paragraph)",
+                    self.boilerplate,
+                    copies + 1,
+                ),
+            ));
+        }
         self.query_options().validate()
     }
 
@@ -126,6 +159,7 @@ impl Settings {
             seed: self.seed,
             min_length: self.min_length,
             lsh: self.lsh_params(),
+            fold: self.fold,
         }
     }
 

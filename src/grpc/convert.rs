@@ -10,14 +10,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::pb;
+use crate::editorial::EditorialOptions;
 use crate::engine::{
-    Aligned, DocId, Match, ParagraphReport, ParagraphStatus, QueryOptions, Report, Settings,
-    SourceRef, Span, Summary,
+    Aligned as AlignedCoverage, DocId, Match, ParagraphReport, ParagraphStatus, QueryOptions,
+    Report, Settings, SourceRef, Span, Summary,
 };
 use crate::error::{Error, Result};
 use crate::report::passage::{Passage, PassageOptions, passages};
+use crate::report::{Aligned, Repaired};
 use crate::service::StoredText;
-use crate::text::ParagraphSpan;
+use crate::text::repair::Repair;
+use crate::text::{Fold, ParagraphSpan};
 use crate::verify::{MatchKind, Scores};
 
 /// The engine options of a request: the request's overrides over `defaults`, validated.
@@ -56,7 +59,11 @@ pub fn report_to_pb(report: Report, this: Option<DocId>) -> pb::Report {
                 start: p.start as u64,
                 end: p.end as u64,
                 line: p.line as u32,
-                status: pb::ParagraphStatus::from(p.status) as i32,
+                status: if p.boilerplate {
+                    pb::ParagraphStatus::Boilerplate
+                } else {
+                    pb::ParagraphStatus::from(p.status)
+                } as i32,
                 matches: p
                     .matches
                     .into_iter()
@@ -65,13 +72,73 @@ pub fn report_to_pb(report: Report, this: Option<DocId>) -> pb::Report {
             })
             .collect(),
         summary: Some(pb::Summary::from(report.summary)),
+        repaired: Vec::new(),
+        alignments: Vec::new(),
+    }
+}
+
+/// The page-break repair and passage mode of a request: its choices over `defaults`;
+/// an enum value this server does not know is an error.
+pub fn editorial_options(
+    options: Option<&pb::QueryOptions>,
+    defaults: EditorialOptions,
+) -> Result<EditorialOptions> {
+    let Some(o) = options else {
+        return Ok(defaults);
+    };
+    let repair = match pb::PageBreakRepair::try_from(o.repair) {
+        Ok(pb::PageBreakRepair::Unspecified) => defaults.repair,
+        Ok(pb::PageBreakRepair::Auto) => Repair::Auto,
+        Ok(pb::PageBreakRepair::Off) => Repair::Off,
+        Err(_) => {
+            return Err(Error::invalid(
+                "repair",
+                format!("{} is not a PageBreakRepair value", o.repair),
+            ));
+        }
+    };
+    let passages = match pb::PassageMode::try_from(o.passage_mode) {
+        Ok(pb::PassageMode::Unspecified) => defaults.passages,
+        Ok(pb::PassageMode::On) => true,
+        Ok(pb::PassageMode::Off) => false,
+        Err(_) => {
+            return Err(Error::invalid(
+                "passage_mode",
+                format!("{} is not a PassageMode value", o.passage_mode),
+            ));
+        }
+    };
+    Ok(EditorialOptions { repair, passages })
+}
+
+/// A repaired paragraph as a message (`this` as in [`report_to_pb`]).
+pub fn repaired_to_pb(r: Repaired, this: Option<DocId>) -> pb::RepairedParagraph {
+    pb::RepairedParagraph {
+        pieces: r.pieces.into_iter().map(pb::Paragraph::from).collect(),
+        matches: r
+            .matches
+            .into_iter()
+            .map(|m| match_to_pb(m, this))
+            .collect(),
+    }
+}
+
+impl From<Aligned> for pb::Alignment {
+    fn from(a: Aligned) -> pb::Alignment {
+        pb::Alignment {
+            source_document_id: a.source.to_string(),
+            start: a.alignment.start as u64,
+            end: a.alignment.end as u64,
+            source_start: a.alignment.source_start as u64,
+            source_end: a.alignment.source_end as u64,
+        }
     }
 }
 
 fn passage_to_pb(p: Passage, this: Option<DocId>) -> pb::Passage {
     pb::Passage {
         source_document_id: p.source_name.to_string(),
-        same_document: p.source_document == this,
+        same_document: p.source_document.is_none() || p.source_document == this,
         start: p.range.start as u64,
         end: p.range.end as u64,
         source_start: p.source_range.start as u64,
@@ -97,7 +164,8 @@ fn match_to_pb(m: Match, this: Option<DocId>) -> pb::Match {
     pb::Match {
         source: Some(pb::SourceParagraph {
             document_id: m.source.name.to_string(),
-            same_document: m.source.document == this,
+            // No id: the checked document itself, which is not stored.
+            same_document: m.source.document.is_none() || m.source.document == this,
             paragraph: m.source.paragraph as u32,
             start: m.source.start as u64,
             end: m.source.end as u64,
@@ -155,6 +223,7 @@ impl From<Summary> for pb::Summary {
             too_short: s.too_short as u32,
             recycled_share: s.recycled_share,
             distinct_sources: s.distinct_sources as u32,
+            boilerplate: s.boilerplate as u32,
         }
     }
 }
@@ -195,6 +264,11 @@ impl From<&Settings> for pb::EngineSettings {
             min_length: s.min_length,
             lsh_threshold: s.lsh_threshold,
             max_matches: s.max_matches as u32,
+            fold: match s.fold {
+                Fold::None => pb::HanFold::None,
+                Fold::Simplified => pb::HanFold::Simplified,
+            } as i32,
+            boilerplate: s.boilerplate as u32,
         }
     }
 }
@@ -228,6 +302,7 @@ pub fn report_from_pb(report: pb::Report, name: &str) -> Result<Report> {
             Ok(pb::ParagraphStatus::New) => ParagraphStatus::New,
             Ok(pb::ParagraphStatus::Recycled) => ParagraphStatus::Recycled,
             Ok(pb::ParagraphStatus::TooShort) => ParagraphStatus::TooShort,
+            Ok(pb::ParagraphStatus::Boilerplate) => ParagraphStatus::New,
             _ => return Err(bad(format!("unknown paragraph status {}", p.status))),
         };
         let mut matches = Vec::with_capacity(p.matches.len());
@@ -278,7 +353,7 @@ pub fn report_from_pb(report: pb::Report, name: &str) -> Result<Report> {
                 spans,
                 copies: m.copies as usize,
                 aligned: match (m.aligned_coverage, m.aligned_coverage_source) {
-                    (Some(coverage), Some(coverage_source)) => Some(Aligned {
+                    (Some(coverage), Some(coverage_source)) => Some(AlignedCoverage {
                         coverage,
                         coverage_source,
                     }),
@@ -299,6 +374,7 @@ pub fn report_from_pb(report: pb::Report, name: &str) -> Result<Report> {
             line: p.line as usize,
             status,
             matches,
+            boilerplate: p.status == pb::ParagraphStatus::Boilerplate as i32,
         });
     }
     let s = report
@@ -312,6 +388,7 @@ pub fn report_from_pb(report: pb::Report, name: &str) -> Result<Report> {
             too_short: s.too_short as usize,
             recycled_share: s.recycled_share,
             distinct_sources: s.distinct_sources as usize,
+            boilerplate: s.boilerplate as usize,
         },
     })
 }
@@ -390,7 +467,7 @@ mod tests {
                 ..Default::default()
             }],
             summary: Some(pb::Summary::default()),
-            passages: Vec::new(),
+            ..Default::default()
         };
         assert!(report_from_pb(r.clone(), "x").is_err());
         r.paragraphs[0].end = 9;

@@ -27,14 +27,20 @@ use tracing::Instrument;
 
 use super::auth::{Access, Permission, authorize};
 use super::backend::Backend;
-use super::convert::{query_options, report_to_pb};
+use super::convert::{editorial_options, query_options, repaired_to_pb, report_to_pb};
 use super::pb::{self, near_dup_server::NearDup};
 use super::telemetry::{record, record_counts};
+use crate::align::Vocabulary;
+use crate::analysis::AnalyzedDocument;
+use crate::editorial::{EditorialOptions, alignments, matched_sources, repairs};
+use crate::engine::{DocId, Engine, NoTexts};
 use crate::engine::{EngineStats, QueryOptions, Report, Settings};
 use crate::error::Error;
+use crate::report::{Aligned, Repaired};
 use crate::service::{DEFAULT_NAMESPACE, NamespaceLimits, Service, ServiceError, Submission};
 use crate::store::Store;
 use crate::text::Split;
+use crate::text::repair::Repair;
 
 /// Request and load limits of the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,36 +316,96 @@ impl Inner {
     }
 
     /// Validates and analyzes a submission (pure CPU; touches no index).
-    fn prepare(&self, req: pb::SubmitRequest) -> Result<Submission, ServiceError> {
+    fn prepare(&self, req: pb::SubmitRequest) -> Result<Prepared, ServiceError> {
         let namespace = namespace(&req.namespace)?;
         document_id(&req.document_id)?;
         self.check_text(&req.text)?;
+        let editorial = editorial_options(req.options.as_ref(), EditorialOptions::default())?;
         let opts = query_options(req.options, self.defaults)?;
         let doc = self.service.analyzer().document(req.text, Split::Auto);
         self.check_paragraphs(doc.paragraphs.len())?;
-        Ok(Submission {
-            namespace,
-            id: req.document_id,
-            doc,
-            split: Split::Auto,
-            metadata: req.metadata.into_iter().collect(),
-            opts,
-            replace: req.replace,
+        Ok(Prepared {
+            submission: Submission {
+                namespace,
+                id: req.document_id,
+                doc,
+                split: Split::Auto,
+                metadata: req.metadata.into_iter().collect(),
+                opts,
+                replace: req.replace,
+            },
+            editorial,
         })
+    }
+
+    /// The repaired paragraphs of `doc`, judged against the namespace as it is (before
+    /// `doc` is indexed, if it is submitted): see [`crate::editorial::repairs`].
+    fn repairs(
+        &self,
+        namespace: &str,
+        name: &str,
+        doc: &AnalyzedDocument,
+        opts: &QueryOptions,
+    ) -> Result<Vec<Repaired>, ServiceError> {
+        let analyzer = self.service.analyzer();
+        if self.service.require_namespace(namespace).is_err() {
+            // A Submit that creates its namespace: nothing is indexed, so an empty
+            // engine judges the joined paragraphs against the document alone.
+            let empty = Engine::new(self.service.settings().clone())?;
+            return Ok(repairs(analyzer, doc, name, |d| {
+                empty.check(d, name, opts, &NoTexts)
+            })?);
+        }
+        repairs(analyzer, doc, name, |d| {
+            self.service.check(namespace, name, d, opts)
+        })
+    }
+
+    /// The passage mode: `text` (named `name`) aligned with the stored documents that
+    /// `report` matches.
+    fn alignments(
+        &self,
+        namespace: &str,
+        name: &str,
+        text: &str,
+        report: &Report,
+    ) -> Result<Vec<Aligned>, ServiceError> {
+        let mut sources: Vec<(String, Arc<str>)> = Vec::new();
+        for source in matched_sources(report, name) {
+            match self.service.get(namespace, &source) {
+                Ok(stored) => sources.push((source, stored.text.into())),
+                // Deleted meanwhile: nothing to align with.
+                Err(ServiceError::Engine(Error::NotFound(_))) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let texts = std::iter::once(text).chain(sources.iter().map(|(_, t)| &**t));
+        let vocab = Vocabulary::from_occurrences(texts, STOPWORDS, self.service.settings().fold);
+        Ok(alignments(text, &sources, &vocab))
     }
 
     /// Applies a prepared submission through the service's write transaction.
     fn apply(
         &self,
-        s: Submission,
+        p: Prepared,
         worker: Worker,
     ) -> Result<(pb::SubmitResponse, Counts), ServiceError> {
+        let s = p.submission;
         let (namespace, id) = (s.namespace.clone(), s.id.clone());
         if !self.limits.namespaces.auto_create {
             // The embedded service checks this too; a cluster replica relies on it here.
             self.service.require_namespace(&namespace)?;
         }
+        let repaired = match p.editorial.repair {
+            Repair::Auto => self.repairs(&namespace, &id, &s.doc, &s.opts)?,
+            Repair::Off => Vec::new(),
+        };
+        let text = s.doc.text.clone();
         let submitted = self.service.submit(s, || worker.release())?;
+        let aligned = match p.editorial.passages {
+            true => self.alignments(&namespace, &id, &text, &submitted.report)?,
+            false => Vec::new(),
+        };
         let outcome = match (submitted.created, submitted.replaced) {
             (false, _) => pb::SubmitOutcome::Unchanged,
             (true, true) => pb::SubmitOutcome::Replaced,
@@ -351,7 +417,12 @@ impl Inner {
                 namespace,
                 document_id: id,
                 outcome: outcome as i32,
-                report: Some(report_to_pb(submitted.report, Some(submitted.id))),
+                report: Some(editorial_to_pb(
+                    report_to_pb(submitted.report, Some(submitted.id)),
+                    repaired,
+                    aligned,
+                    Some(submitted.id),
+                )),
             },
             counts,
         ))
@@ -360,19 +431,32 @@ impl Inner {
     fn check(&self, req: pb::CheckRequest) -> Result<(pb::CheckResponse, Counts), ServiceError> {
         let namespace = namespace(&req.namespace)?;
         self.check_text(&req.text)?;
+        let editorial = editorial_options(req.options.as_ref(), EditorialOptions::default())?;
         let opts = query_options(req.options, self.defaults)?;
         // Refuse an unknown namespace before analyzing anything.
         self.service.require_namespace(&namespace)?;
         let doc = self.service.analyzer().document(req.text, Split::Auto);
         self.check_paragraphs(doc.paragraphs.len())?;
-        let report = self
-            .service
-            .check(&namespace, &req.document_id, &doc, &opts)?;
+        let name = &req.document_id;
+        let report = self.service.check(&namespace, name, &doc, &opts)?;
+        let repaired = match editorial.repair {
+            Repair::Auto => self.repairs(&namespace, name, &doc, &opts)?,
+            Repair::Off => Vec::new(),
+        };
+        let aligned = match editorial.passages {
+            true => self.alignments(&namespace, name, &doc.text, &report)?,
+            false => Vec::new(),
+        };
         let counts = Counts::of(&report);
         Ok((
             pb::CheckResponse {
                 namespace,
-                report: Some(report_to_pb(report, None)),
+                report: Some(editorial_to_pb(
+                    report_to_pb(report, None),
+                    repaired,
+                    aligned,
+                    None,
+                )),
             },
             counts,
         ))
@@ -455,8 +539,32 @@ pub type SubmitStreamResponses =
 type Ahead = (
     u64,
     String,
-    tokio::task::JoinHandle<Result<Submission, ServiceError>>,
+    tokio::task::JoinHandle<Result<Prepared, ServiceError>>,
 );
+
+/// A validated, analyzed submission and what it asks for besides its report.
+struct Prepared {
+    submission: Submission,
+    editorial: EditorialOptions,
+}
+
+/// Function words for the passage mode: the tokens most frequent in the aligned texts.
+const STOPWORDS: usize = 50;
+
+/// `report` with the repaired paragraphs and the alignments added.
+fn editorial_to_pb(
+    mut report: pb::Report,
+    repaired: Vec<Repaired>,
+    aligned: Vec<Aligned>,
+    this: Option<DocId>,
+) -> pb::Report {
+    report.repaired = repaired
+        .into_iter()
+        .map(|r| repaired_to_pb(r, this))
+        .collect();
+    report.alignments = aligned.into_iter().map(pb::Alignment::from).collect();
+    report
+}
 
 #[tonic::async_trait]
 impl NearDup for NearDupService {

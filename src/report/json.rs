@@ -4,7 +4,7 @@
 //! pipes.
 //!
 //! A report is JSON Lines: one [`ParagraphLine`] per paragraph that has at least one
-//! match, in scan order (a recycled paragraph cut at a page break carries its repair in
+//! match or is boilerplate (`"boilerplate": true`, with no matches), in scan order (a recycled paragraph cut at a page break carries its repair in
 //! `repaired`; the text report lists every repair); with the passage
 //! mode (`scan --passages`), each document's lines are followed by its
 //! [`AlignmentLine`]s. Offsets are code points; lines are 1-based; paragraphs 0-based.
@@ -26,9 +26,13 @@ use super::passage::Passage;
 use crate::engine::{Match, ParagraphReport};
 use crate::verify::round_score;
 
-/// One paragraph that repeats earlier text, and what it repeats.
+/// One paragraph that repeats earlier text, and what it repeats; or a boilerplate
+/// paragraph (`"boilerplate": true`, no matches).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParagraphLine {
+    /// True for boilerplate (left out otherwise).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub boilerplate: bool,
     /// The scanned document's name.
     pub document: String,
     /// One past the paragraph's last code point.
@@ -198,6 +202,7 @@ impl ParagraphLine {
     /// The line of paragraph `p` of document `document`.
     pub fn new(document: &str, p: &ParagraphReport) -> ParagraphLine {
         ParagraphLine {
+            boilerplate: p.boilerplate,
             document: document.to_string(),
             end: p.end,
             line: p.line,
@@ -244,7 +249,7 @@ pub fn write(out: &mut dyn Write, scan: &Scan) -> std::io::Result<()> {
             .report
             .paragraphs
             .iter()
-            .filter(|p| !p.matches.is_empty())
+            .filter(|p| !p.matches.is_empty() || p.boilerplate)
         {
             let mut line = ParagraphLine::new(&doc.name, p);
             line.repaired = repaired(p.index).map(RepairedLine::from);

@@ -323,6 +323,7 @@ mod tests {
                         aligned: None,
                     })
                     .collect(),
+                boilerplate: false,
             })
             .collect();
         Report {

@@ -52,8 +52,9 @@ pub fn write(out: &mut dyn Write, scan: &Scan, color: bool) -> std::io::Result<(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     texts.extend(scanned.iter().map(|d| (&*d.name, &*d.text)));
-    let (mut total, mut recycled, mut too_short) = (0, 0, 0);
+    let (mut total, mut recycled, mut too_short, mut boilerplate) = (0, 0, 0, 0);
     for doc in scanned {
+        boilerplate += doc.report.summary.boilerplate;
         total += doc.report.summary.paragraphs;
         recycled += doc.report.summary.recycled;
         too_short += doc.report.summary.too_short;
@@ -199,9 +200,14 @@ pub fn write(out: &mut dyn Write, scan: &Scan, color: bool) -> std::io::Result<(
     } else {
         format!("{} files", scanned.len())
     };
+    // Boilerplate is named only where there is some, so reports without it read as before.
+    let boilerplate = match boilerplate {
+        0 => String::new(),
+        n => format!(", {n} boilerplate"),
+    };
     writeln!(
         out,
-        "{} of {total} paragraphs recycled in {files} ({too_short} too short to judge)",
+        "{} of {total} paragraphs recycled in {files} ({too_short} too short to judge{boilerplate})",
         paint.paint("1", &recycled.to_string())
     )?;
     Ok(())

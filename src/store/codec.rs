@@ -805,5 +805,18 @@ mod tests {
         let mut bad = bytes;
         bad[20] ^= 1;
         assert_eq!(Header::decode(&bad, WAL_MAGIC), Err(HeaderError::Checksum));
+        // Folding rides in the shingle field's upper half: it round-trips, and a header
+        // without it is what it was before folding existed (shingle 2 alone).
+        assert_eq!(bytes[16..20], 2u32.to_le_bytes());
+        let folded = Header {
+            fingerprint: Fingerprint::from_settings(&crate::Settings {
+                fold: crate::text::Fold::Simplified,
+                ..Default::default()
+            }),
+            ..header
+        };
+        assert_ne!(folded.fingerprint.fold, 0);
+        assert_eq!(Header::decode(&folded.encode(), WAL_MAGIC), Ok(folded));
+        assert_ne!(folded.fingerprint, header.fingerprint);
     }
 }

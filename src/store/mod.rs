@@ -43,7 +43,7 @@ use std::time::Duration;
 
 use crate::analysis::ParagraphRecord;
 use crate::engine::Settings;
-use crate::text::Split;
+use crate::text::{Fold, Split};
 
 /// What the store keeps of a document besides its text: enough to put it back in an
 /// index without analyzing it again.
@@ -211,6 +211,9 @@ pub struct Fingerprint {
     pub rows: u32,
     /// Minimum paragraph length indexed, as `f64` bits.
     pub min_length_bits: u64,
+    /// Han folding: 0 for none; for Traditional → Simplified, 16 bits of the folding
+    /// table's digest, never 0 (a table that maps differently gives other tokens).
+    pub fold: u16,
 }
 
 impl Fingerprint {
@@ -227,12 +230,19 @@ impl Fingerprint {
             bands: lsh.bands as u32,
             rows: lsh.rows as u32,
             min_length_bits: settings.min_length.to_bits(),
+            fold: match settings.fold {
+                Fold::None => 0,
+                Fold::Simplified => ((crate::text::fold::table_digest() >> 48) as u16).max(1),
+            },
         }
     }
 
+    // The fold tag is the upper half of the shingle field: shingles are at most 16, so
+    // every header written before folding existed has zeros there and reads as no
+    // folding, and headers without folding are byte for byte what they were.
     fn encode_into(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.num_perm.to_le_bytes());
-        out.extend_from_slice(&self.shingle.to_le_bytes());
+        out.extend_from_slice(&(self.shingle | u32::from(self.fold) << 16).to_le_bytes());
         out.extend_from_slice(&self.seed.to_le_bytes());
         out.extend_from_slice(&self.bands.to_le_bytes());
         out.extend_from_slice(&self.rows.to_le_bytes());
@@ -240,13 +250,16 @@ impl Fingerprint {
     }
 
     fn decode(r: &mut codec::Reader<'_>) -> Option<Fingerprint> {
+        let num_perm = r.u32()?;
+        let shingle = r.u32()?;
         Some(Fingerprint {
-            num_perm: r.u32()?,
-            shingle: r.u32()?,
+            num_perm,
+            shingle: shingle & 0xFFFF,
             seed: r.u64()?,
             bands: r.u32()?,
             rows: r.u32()?,
             min_length_bits: r.u64()?,
+            fold: (shingle >> 16) as u16,
         })
     }
 }
@@ -262,7 +275,13 @@ impl fmt::Display for Fingerprint {
             self.bands,
             self.rows,
             f64::from_bits(self.min_length_bits)
-        )
+        )?;
+        // Written only when on, so that fingerprints without folding read as before
+        // (the cluster compares this text).
+        if self.fold != 0 {
+            write!(f, " fold=simplified:{:04x}", self.fold)?;
+        }
+        Ok(())
     }
 }
 

@@ -2068,6 +2068,10 @@ mod tests {
                 shingle: 3,
                 ..Settings::default()
             },
+            Settings {
+                fold: crate::text::Fold::Simplified,
+                ..Settings::default()
+            },
         ] {
             assert!(matches!(
                 WalStore::open(dir.path(), WalOptions::new(&other)),

@@ -34,8 +34,33 @@ impl TestServer {
         TestServer::with_edge(limits, store, EdgeConfig::default(), false).await
     }
 
+    /// Starts a server with these engine settings, default limits and a fresh store.
+    pub async fn with_settings(settings: Settings) -> TestServer {
+        let store = Arc::new(MemStore::default());
+        TestServer::with_everything(
+            settings,
+            Limits::default(),
+            store,
+            Default::default(),
+            false,
+        )
+        .await
+    }
+
     /// Starts a server with these limits, store and edge, and a metrics listener if asked.
     pub async fn with_edge(
+        limits: Limits,
+        store: Arc<dyn Store>,
+        edge: EdgeConfig,
+        metrics: bool,
+    ) -> TestServer {
+        TestServer::with_everything(Settings::default(), limits, store, edge, metrics).await
+    }
+
+    /// Starts a server with these engine settings, limits, store and edge, and a metrics
+    /// listener if asked.
+    pub async fn with_everything(
+        settings: Settings,
         limits: Limits,
         store: Arc<dyn Store>,
         edge: EdgeConfig,
@@ -51,7 +76,7 @@ impl TestServer {
         let config = ServerConfig {
             listen: addr,
             data_dir: std::env::temp_dir(),
-            settings: Settings::default(),
+            settings,
             limits,
             store: Default::default(),
             edge,

@@ -130,6 +130,11 @@ mark.hl { background: var(--bg); text-decoration: underline 2px var(--style) var
 mark.hl[data-tag]::before { content: attr(data-tag); font: 700 .62rem/1 var(--sans); color: #fff; background: var(--dark);
   padding: .1rem .25rem; border-radius: 3px; margin-right: .25rem; vertical-align: .3em; }
 details.cmp { margin-top: .5rem; }
+.passage-views { margin-bottom: 1.5rem; }
+.passage-view { border: 1px solid var(--rule); border-radius: 6px; background: var(--card); padding: .6rem .8rem; margin-top: .6rem; }
+.passage-head { display: flex; flex-wrap: wrap; gap: .3rem .8rem; font-size: .85rem; }
+.passage-view .skipped { font-size: .78rem; color: var(--muted); margin: .5rem 0 0; }
+.side-link { font-size: .75rem; }
 details.cmp > summary { cursor: pointer; font-size: .8rem; font-weight: 600; color: var(--accent); width: max-content; }
 .pair { border: 1px solid var(--rule); border-radius: 6px; margin-top: .6rem; background: #fdfcfa; }
 .pair-head { display: flex; flex-wrap: wrap; align-items: center; gap: .35rem 1rem; padding: .45rem .7rem;

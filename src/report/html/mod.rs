@@ -1,8 +1,10 @@
 //! The editorial report: one self-contained HTML page showing what a scan found recycled.
 //!
 //! [`render`] turns a [`Scan`] into a page an editor reads rather
-//! than parses: a summary (documents, paragraphs, recycled paragraphs, share of the text
-//! recycled, sources ranked by how much was taken from each), every document in full with
+//! than parses: a summary that leads with the passages (runs reprinted from one source:
+//! both sides' paragraphs and lines, paragraph count, kinds), then documents, paragraphs,
+//! recycled paragraphs, share of the text recycled, sources ranked by how much was taken
+//! from each; each passage side by side (every pair's comparison, in order); every document in full with
 //! its recycled passages highlighted, and for each recycled paragraph a side-by-side view
 //! against each of its sources, with the shared spans marked on both sides and the edits
 //! (deleted, inserted, changed text) shown by a diff.
@@ -138,6 +140,7 @@ impl Page<'_> {
         out.push_str("</style>\n</head>\n<body>\n<div class=\"layout\">\n");
         self.sidebar(out, &title);
         out.push_str("<main>\n");
+        self.passage_views(out);
         for di in 0..self.0.scanned.len() {
             self.document(out, di);
         }
@@ -176,7 +179,10 @@ impl Page<'_> {
             "<aside class=\"panel\">\n<p class=\"brand\">neardup · editorial report</p>\n<h1>",
         );
         escape(out, title);
-        out.push_str("</h1>\n<dl class=\"stats\">\n");
+        out.push_str("</h1>\n");
+        // An editor's first question is what was reprinted from where.
+        self.passages(out);
+        out.push_str("<dl class=\"stats\">\n");
         stat(out, "Documents", &group(self.0.scanned.len()), "");
         stat(out, "Paragraphs", &group(paragraphs), "");
         stat(
@@ -192,7 +198,6 @@ impl Page<'_> {
             &format!("{} in shared passages", percent(shared_chars, chars)),
         );
         out.push_str("</dl>\n");
-        self.passages(out);
         out.push_str(
             "<p class=\"tools\">\
              <button type=\"button\" id=\"nd-review\" aria-pressed=\"false\" \
@@ -267,6 +272,7 @@ impl Page<'_> {
                         w!(out, " rec {class}");
                     }
                     (None, ParagraphStatus::TooShort) => out.push_str(" short"),
+                    (None, _) if p.boilerplate => out.push_str(" short"),
                     (None, _) if self.0.reused_by.contains_key(&(di, p.index)) => {
                         out.push_str(" orig")
                     }
@@ -298,13 +304,7 @@ impl Page<'_> {
 
     /// The passages of every document: what was reprinted from where, as runs.
     fn passages(&self, out: &mut String) {
-        let all: Vec<(usize, &Passage)> = self
-            .0
-            .passages
-            .iter()
-            .enumerate()
-            .flat_map(|(di, ps)| ps.iter().map(move |p| (di, p)))
-            .collect();
+        let all = self.all_passages();
         w!(
             out,
             "<h2>Passages <small>runs reprinted from one source</small></h2>\n"
@@ -313,55 +313,131 @@ impl Page<'_> {
             out.push_str("<p class=\"none\">No passages.</p>\n");
             return;
         }
-        // Names are left out when there is one document.
-        let from = if self.0.scanned.len() == 1 {
+        let from = self.unnamed();
+        out.push_str("<ol class=\"passages\">\n");
+        for (di, k, p) in all {
+            out.push_str("<li>");
+            self.passage_line(out, from, di, p);
+            w!(
+                out,
+                " <a class=\"side-link\" href=\"#d{di}-g{k}\">side by side</a></li>\n"
+            );
+        }
+        out.push_str("</ol>\n");
+    }
+
+    /// The document whose name links leave out: the only one, if there is one.
+    fn unnamed(&self) -> usize {
+        if self.0.scanned.len() == 1 {
             0
         } else {
             usize::MAX
-        };
-        out.push_str("<ol class=\"passages\">\n");
-        for (di, p) in all {
-            let (label, class) = self.source_class(&p.source_name);
-            let (first, last) = (p.pairs[0], p.pairs[p.pairs.len() - 1]);
+        }
+    }
+
+    /// Every document's passages, as (document, passage number, passage).
+    fn all_passages(&self) -> Vec<(usize, usize, &Passage)> {
+        self.0
+            .passages
+            .iter()
+            .enumerate()
+            .flat_map(|(di, ps)| ps.iter().enumerate().map(move |(k, p)| (di, k, p)))
+            .collect()
+    }
+
+    /// One passage in a line: its source's tag, its paragraphs on both sides (linked),
+    /// lines, paragraph count and kinds. Names are left out for document `from`.
+    fn passage_line(&self, out: &mut String, from: usize, di: usize, p: &Passage) {
+        let (label, class) = self.source_class(&p.source_name);
+        let (first, last) = (p.pairs[0], p.pairs[p.pairs.len() - 1]);
+        w!(
+            out,
+            "<span class=\"tag {class}\">S{label}</span> <span><a href=\"#d{di}-p{}\">",
+            first.paragraph
+        );
+        self.paragraph_label(out, from, di, first.paragraph);
+        w!(out, "–¶{}</a> from ", last.paragraph + 1);
+        match self.0.by_name.get(&*p.source_name) {
+            Some(&sd) => {
+                w!(out, "<a href=\"#d{sd}-p{}\">", first.source_paragraph);
+                self.paragraph_label(out, from, sd, first.source_paragraph);
+                w!(out, "–¶{}</a>", last.source_paragraph + 1);
+            }
+            None => {
+                escape(out, basename(&p.source_name));
+                w!(
+                    out,
+                    " ¶{}–¶{}",
+                    first.source_paragraph + 1,
+                    last.source_paragraph + 1
+                );
+            }
+        }
+        w!(
+            out,
+            "</span><span class=\"amount\">lines {}–{} from {}–{} · {} ¶ · ",
+            p.range.first_line,
+            p.range.last_line,
+            p.source_range.first_line,
+            p.source_range.last_line,
+            p.pairs.len()
+        );
+        escape(out, &p.kinds.describe());
+        if !p.skipped.is_empty() {
+            w!(out, " · {} skipped", p.skipped.len());
+        }
+        out.push_str("</span>");
+    }
+
+    /// Every passage side by side: each of its pairs as the paragraph's comparison with
+    /// its source paragraph, in order, and the paragraphs it skips where they fall.
+    fn passage_views(&self, out: &mut String) {
+        let all = self.all_passages();
+        if all.is_empty() {
+            return;
+        }
+        let from = self.unnamed();
+        out.push_str(
+            "<section class=\"passage-views\" id=\"passages\">\n<h2>Passages side by side</h2>\n",
+        );
+        for (di, k, p) in all {
+            let report = &self.0.scanned[di].report;
             w!(
                 out,
-                "<li><span class=\"tag {class}\">S{label}</span> <span><a href=\"#d{di}-p{}\">",
-                first.paragraph
+                "<article class=\"passage-view\" id=\"d{di}-g{k}\" data-start=\"{}\" data-end=\"{}\" \
+                 data-source-start=\"{}\" data-source-end=\"{}\" data-source=\"",
+                p.range.start,
+                p.range.end,
+                p.source_range.start,
+                p.source_range.end
             );
-            self.paragraph_label(out, from, di, first.paragraph);
-            w!(out, "–¶{}</a> from ", last.paragraph + 1);
-            match self.0.by_name.get(&*p.source_name) {
-                Some(&sd) => {
-                    w!(out, "<a href=\"#d{sd}-p{}\">", first.source_paragraph);
-                    self.paragraph_label(out, from, sd, first.source_paragraph);
-                    w!(out, "–¶{}</a>", last.source_paragraph + 1);
-                }
-                None => {
-                    escape(out, basename(&p.source_name));
+            escape(out, &p.source_name);
+            out.push_str("\">\n<header class=\"passage-head\">");
+            self.passage_line(out, from, di, p);
+            out.push_str("</header>\n<details class=\"cmp\"><summary>Side by side</summary>\n");
+            let mut skipped = p.skipped.iter().peekable();
+            for pair in &p.pairs {
+                while let Some(&&s) = skipped.peek().filter(|&&&s| s < pair.paragraph) {
                     w!(
                         out,
-                        " ¶{}–¶{}",
-                        first.source_paragraph + 1,
-                        last.source_paragraph + 1
+                        "<p class=\"skipped\" data-paragraph=\"{s}\">¶{} is not paired (short, new or edited)</p>\n",
+                        s + 1
                     );
+                    skipped.next();
+                }
+                let Some(para) = report.paragraphs.get(pair.paragraph) else {
+                    continue;
+                };
+                let m = para.matches.iter().find(|m| {
+                    m.source.name == p.source_name && m.source.paragraph == pair.source_paragraph
+                });
+                if let Some(m) = m {
+                    self.pair(out, di, para, m);
                 }
             }
-            w!(
-                out,
-                "</span><span class=\"amount\">lines {}–{} from {}–{} · {} ¶ · ",
-                p.range.first_line,
-                p.range.last_line,
-                p.source_range.first_line,
-                p.source_range.last_line,
-                p.pairs.len()
-            );
-            escape(out, &p.kinds.describe());
-            if !p.skipped.is_empty() {
-                w!(out, " · {} skipped", p.skipped.len());
-            }
-            out.push_str("</span></li>\n");
+            out.push_str("</details>\n</article>\n");
         }
-        out.push_str("</ol>\n");
+        out.push_str("</section>\n");
     }
 
     fn document(&self, out: &mut String, di: usize) {
@@ -405,6 +481,8 @@ impl Page<'_> {
             w!(out, " rec {class}");
         } else if p.status == ParagraphStatus::TooShort {
             out.push_str(" short");
+        } else if p.boilerplate {
+            out.push_str(" boilerplate");
         } else if reused.is_some() {
             out.push_str(" orig");
         }
@@ -420,6 +498,8 @@ impl Page<'_> {
         );
         if p.status == ParagraphStatus::TooShort {
             out.push_str("<span class=\"kind k-short\">too short</span>");
+        } else if p.boilerplate {
+            out.push_str("<span class=\"kind k-short\">boilerplate</span>");
         } else if p.matches.is_empty() && reused.is_some() {
             out.push_str("<span class=\"kind k-orig\">source</span>");
         }
@@ -942,6 +1022,7 @@ mod tests {
             line: 1,
             status: ParagraphStatus::Recycled,
             matches: vec![m],
+            boilerplate: false,
         };
         let doc = ScannedDocument {
             name: "x".into(),
