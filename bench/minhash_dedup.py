@@ -27,14 +27,14 @@ def shingles(text):
     return {f"{a} {b}" for a, b in zip(words, words[1:])}
 
 
-def run_datasketch(lines, threshold, num_perm):
+def run_datasketch(texts, threshold, num_perm):
     from datasketch import MinHash, MinHashLSH
 
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     kept = {}
     dups = judged = 0
-    for i, line in enumerate(lines):
-        sh = shingles(json.loads(line)["text"])
+    for i, text in enumerate(texts):
+        sh = shingles(text)
         if sh is None:
             continue
         judged += 1
@@ -48,7 +48,7 @@ def run_datasketch(lines, threshold, num_perm):
     return judged, dups
 
 
-def run_rensa(lines, threshold, num_perm):
+def run_rensa(texts, threshold, num_perm):
     from rensa import RMinHash, RMinHashLSH
 
     # rensa takes the band count, which must divide num_perm. datasketch picks 28 bands of
@@ -57,8 +57,8 @@ def run_rensa(lines, threshold, num_perm):
     lsh = RMinHashLSH(threshold=threshold, num_perm=num_perm, num_bands=num_perm // 2)
     kept = {}
     dups = judged = 0
-    for i, line in enumerate(lines):
-        sh = shingles(json.loads(line)["text"])
+    for i, text in enumerate(texts):
+        sh = shingles(text)
         if sh is None:
             continue
         judged += 1
@@ -86,7 +86,7 @@ def main():
         if args.limit:
             lines = (l for _, l in zip(range(args.limit), lines))
         fn = run_datasketch if args.engine == "datasketch" else run_rensa
-        judged, dups = fn(lines, args.threshold, args.num_perm)
+        judged, dups = fn((json.loads(l)["text"] for l in lines), args.threshold, args.num_perm)
     secs = time.perf_counter() - start
     json.dump(
         {"engine": args.engine, "judged": judged, "duplicates": dups, "seconds": round(secs, 2)},

@@ -4,12 +4,16 @@
 LocalCluster, with records/s and each one's time as a ratio of the CLI's.
 
     python bench/python_dedup.py INPUT.jsonl --cli target/release/neardup \
-        [--unit record|paragraph] [--workers 2] [--partitions 8] [--no-dask]
+        [--unit record|paragraph] [--workers 2] [--partitions 8] [--no-dask] \
+        [--peers datasketch,rensa] [--peer-limit N]
 
 Every run must keep the same records (checked). Build the wheel and the CLI in release
 mode first (`pip install ./python`, `cargo build --release`); debug builds measure the
 debug build. The Dask run also prints its candidate pairs, the volume that its shuffle
-join and verification move.
+join and verification move. `--peers` also runs the usual datasketch and rensa MinHashLSH
+pipelines (bench/minhash_dedup.py: query, then insert if new) in this process on the
+texts of the first `--peer-limit` records (all by default), for records/s against
+`neardup.dedup`'s.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +35,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--partitions", type=int, default=8)
     ap.add_argument("--no-dask", action="store_true")
+    ap.add_argument("--peers", default="")
+    ap.add_argument("--peer-limit", type=int, default=0)
     args = ap.parse_args()
 
     import neardup
@@ -81,11 +88,28 @@ def main() -> None:
             print(f"dask: {result.candidate_pairs} candidate pairs, "
                   f"{result.duplicate_units} duplicate units")
 
+    peers = []
+    if args.peers:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import minhash_dedup
+
+        limit = args.peer_limit or n
+        texts = [r["text"] for r in records[:limit]]
+        for peer in args.peers.split(","):
+            fn = {"datasketch": minhash_dedup.run_datasketch,
+                  "rensa": minhash_dedup.run_rensa}[peer]
+            t = time.perf_counter()
+            judged, dups = fn(texts, 0.2, 128)
+            peers.append((f"{peer} MinHashLSH pipeline", time.perf_counter() - t, limit,
+                          limit - dups))
+
     print(f"{n} records, unit={args.unit}")
-    print("| run | s | records/s | time / CLI's | kept |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| run | records | s | records/s | records/s / CLI's | kept |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, s, k in rows:
-        print(f"| {name} | {s:.2f} | {n / s:,.0f} | {s / cli:.2f} | {k} |")
+        print(f"| {name} | {n} | {s:.2f} | {n / s:,.0f} | {cli / s:.2f} | {k} |")
+    for name, s, m, k in peers:
+        print(f"| {name} | {m} | {s:.2f} | {m / s:,.0f} | {(m / s) / (n / cli):.3f} | {k} |")
 
 
 if __name__ == "__main__":

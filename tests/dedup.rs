@@ -567,3 +567,112 @@ fn directory_walk_reads_each_file_once_through_a_symlink_loop() {
         assert!(run.matches.is_empty(), "{}", run.matches);
     }
 }
+
+/// `--ignore-boilerplate` on the synthetic newsletter (50 issues, a masthead and a
+/// copyright line in each, some real reprints): once the masthead and the copyright line
+/// are in K - 1 earlier issues, they are set apart (not matches, not clusters, not what
+/// makes an issue a duplicate), while every reprint is still a duplicate.
+#[test]
+fn boilerplate_paragraphs_are_set_apart_with_ignore_boilerplate() {
+    let dir = tempfile::tempdir().unwrap();
+    let issues = crate::util::boilerplate::corpus();
+    let lines: Vec<String> = issues.iter().map(|i| record(&i.name, &i.text)).collect();
+    let input = write(dir.path(), "issues.jsonl", &lines);
+    let reprints: usize = issues.iter().map(|i| i.reprints.len()).sum();
+    let paragraph_of = |v: &Value| {
+        (
+            v["id"].as_str().unwrap().to_string(),
+            v["paragraph"].as_u64().unwrap() as usize,
+        )
+    };
+    let is_boilerplate = |id: &str, p: usize| {
+        issues
+            .iter()
+            .any(|i| i.name == id && i.boilerplate.contains(&p))
+    };
+    let plain = dedup(
+        dir.path(),
+        std::slice::from_ref(&input),
+        &["--unit", "paragraph"],
+    );
+    assert!(plain.output.status.success(), "{}", plain.stderr());
+    let set_apart = dedup(
+        dir.path(),
+        std::slice::from_ref(&input),
+        &[
+            "--unit",
+            "paragraph",
+            "--ignore-boilerplate",
+            "--boilerplate",
+            "10",
+        ],
+    );
+    assert!(set_apart.output.status.success(), "{}", set_apart.stderr());
+    // Without it, every later masthead and copyright line is a repeat (49 each).
+    let boilerplate_matched = |run: &Run| {
+        run.matches()
+            .iter()
+            .filter(|m| {
+                let (id, p) = paragraph_of(m);
+                is_boilerplate(&id, p)
+            })
+            .count()
+    };
+    assert_eq!(boilerplate_matched(&plain), 2 * 49);
+    // With it, only the copies before the 10th issue are (8 each), and the clusters of
+    // the masthead and the copyright line stop at 9 members.
+    assert_eq!(boilerplate_matched(&set_apart), 2 * 8);
+    assert!(
+        set_apart
+            .stderr()
+            .contains(&format!("{} boilerplate", 2 * 41)),
+        "{}",
+        set_apart.stderr()
+    );
+    let reprinted = |run: &Run| {
+        run.matches()
+            .iter()
+            .filter(|m| {
+                let (id, p) = paragraph_of(m);
+                issues
+                    .iter()
+                    .any(|i| i.name == id && i.reprints.iter().any(|r| r.0 == p))
+            })
+            .count()
+    };
+    assert_eq!(reprinted(&plain), reprints);
+    assert_eq!(reprinted(&set_apart), reprints);
+    let largest = set_apart
+        .clusters()
+        .iter()
+        .map(|c| c["size"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    assert_eq!(largest, 9);
+    // The issues are kept or removed alike: the boilerplate never decided one alone.
+    assert_eq!(set_apart.kept, plain.kept);
+    // Record units, or no boilerplate count: a clear error, exit 2.
+    for extra in [
+        &["--ignore-boilerplate"][..],
+        &[
+            "--unit",
+            "paragraph",
+            "--ignore-boilerplate",
+            "--boilerplate",
+            "0",
+        ],
+    ] {
+        let run = dedup(dir.path(), std::slice::from_ref(&input), extra);
+        assert_eq!(
+            run.output.status.code(),
+            Some(2),
+            "{extra:?}: {}",
+            run.stderr()
+        );
+        assert!(
+            run.stderr().contains("ignore_boilerplate"),
+            "{}",
+            run.stderr()
+        );
+    }
+}

@@ -40,6 +40,7 @@ class DedupSummary:
     matched_units: int
     duplicate_units: int
     duplicate_records: int
+    boilerplate_units: int
     clusters: int
     indexed_units: int
     index_bytes: int
@@ -138,6 +139,7 @@ def dedup(
     strict: bool = False,
     threads: Optional[int] = None,
     batch_size: int = 8192,
+    ignore_boilerplate: bool = False,
     **settings: Any,
 ) -> DedupResult:
     """Removes near-duplicate records (or paragraphs), as ``neardup dedup`` does.
@@ -153,7 +155,11 @@ def dedup(
     counted, listed in ``summary.bad`` and kept; ``strict=True`` raises ValueError on the
     first one instead. ``threads`` defaults to one per core; ``settings`` are those of
     ``neardup.dedup_defaults()`` (``threshold``, ``containment``, ``num_perm``,
-    ``shingle``, ``min_length``, ``max_matches``, and the tuning ones).
+    ``shingle``, ``min_length``, ``max_matches``, ``fold``, ``boilerplate``, and the
+    tuning ones). ``ignore_boilerplate=True`` (paragraph units) sets boilerplate apart
+    as ``neardup dedup --ignore-boilerplate`` does: a paragraph whose duplicates are
+    already in ``boilerplate - 1`` other records neither makes its record a duplicate
+    nor keeps it, and is left out of the matches and clusters.
 
     The work runs without the GIL while records are read in batches of ``batch_size``;
     memory holds the index and a few batches, not the input.
@@ -175,6 +181,7 @@ def dedup(
         unit=unit,
         strict=strict,
         threads=threads,
+        ignore_boilerplate=ignore_boilerplate,
         **settings,
     )
     summary["bad"] = [BadRecord(line - 1, reason) for line, reason in summary["bad"]]

@@ -133,6 +133,7 @@ def dedup(
     strict: bool = False,
     threads: Optional[int] = None,
     chunk_records: Optional[int] = None,
+    ignore_boilerplate: bool = False,
     **settings: Any,
 ) -> Tuple[Dict[str, Any], bytes, bytes, bytes, npt.NDArray[np.uint64]]: ...
 def engine_defaults() -> Dict[str, Any]: ...

@@ -76,6 +76,9 @@ class ParagraphReport:
     status: str
     #: Best first: exact, then near, then partial; higher Jaccard first.
     matches: List[Match] = field(default_factory=list)
+    #: Boilerplate (a masthead, a copyright line: exact or near copies in at least
+    #: ``boilerplate`` documents): reported without matches, not as recycling.
+    boilerplate: bool = False
 
 
 @dataclass
@@ -89,6 +92,8 @@ class Summary:
     recycled_share: float
     #: Distinct documents matched (the document itself counts when it repeats itself).
     distinct_sources: int
+    #: Paragraphs that are boilerplate (not counted as recycled).
+    boilerplate: int = 0
 
 
 @dataclass

@@ -133,7 +133,7 @@ fn produce(
 /// clusters, kept_ids, kept_positions)`: a dict, the CLI's matches and clusters JSON Lines
 /// as bytes, the kept records' ids as a JSON array (bytes) and their 0-based positions.
 #[pyfunction]
-#[pyo3(signature = (batches, missing, *, text_field="text", unit="record", strict=false, threads=None, chunk_records=None, **settings))]
+#[pyo3(signature = (batches, missing, *, text_field="text", unit="record", strict=false, threads=None, chunk_records=None, ignore_boilerplate=false, **settings))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 pub fn dedup<'py>(
     py: Python<'py>,
@@ -144,6 +144,7 @@ pub fn dedup<'py>(
     strict: bool,
     threads: Option<usize>,
     chunk_records: Option<usize>,
+    ignore_boilerplate: bool,
     settings: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<(
     Bound<'py, PyDict>,
@@ -171,6 +172,7 @@ pub fn dedup<'py>(
         text_field: text_field.to_string(),
         strict,
         chunk_records: chunk_records.unwrap_or(defaults.chunk_records),
+        ignore_boilerplate,
         ..defaults
     };
     let pool = match threads {
@@ -240,6 +242,7 @@ pub fn dedup<'py>(
     s.set_item("matched_units", summary.matched_units)?;
     s.set_item("duplicate_units", summary.duplicate_units)?;
     s.set_item("duplicate_records", summary.duplicate_records)?;
+    s.set_item("boilerplate_units", summary.boilerplate_units)?;
     s.set_item("clusters", summary.clusters)?;
     s.set_item("indexed_units", summary.indexed_units)?;
     s.set_item("index_bytes", summary.index_bytes)?;

@@ -114,6 +114,7 @@ fn report_to_py<'py>(
             p.line,
             status_name(p.status),
             matches,
+            p.boilerplate,
         ))?)?;
     }
     let s = report.summary;
@@ -123,6 +124,7 @@ fn report_to_py<'py>(
         s.too_short,
         s.recycled_share,
         s.distinct_sources,
+        s.boilerplate,
     ))?;
     c.report.bind(py).call1((paragraphs, summary))
 }

@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use neardup::engine::Settings;
-use neardup::text::Split;
+use neardup::text::{Fold, Split};
 
 mod analyze;
 mod dask;
@@ -63,7 +63,26 @@ fn batch_error(e: neardup::batch::BatchError) -> PyErr {
 
 /// The settings a caller may pass as keyword arguments, by name.
 const SETTING_NAMES: &str = "num_perm, shingle, threshold, containment, min_length, \
-     lsh_threshold, max_bands, fn_weight, max_bucket, max_matches, seed";
+     lsh_threshold, max_bands, fn_weight, max_bucket, max_matches, seed, fold, boilerplate";
+
+/// A Han folding from its name (`none`, `simplified`).
+fn fold_from(name: &str) -> PyResult<Fold> {
+    match name {
+        "none" => Ok(Fold::None),
+        "simplified" => Ok(Fold::Simplified),
+        other => Err(PyValueError::new_err(format!(
+            "invalid fold {other:?}: expected none or simplified"
+        ))),
+    }
+}
+
+/// The name of a Han folding.
+fn fold_name(fold: Fold) -> &'static str {
+    match fold {
+        Fold::None => "none",
+        Fold::Simplified => "simplified",
+    }
+}
 
 /// `base` with the keyword arguments in `kwargs` applied, validated by the crate.
 fn settings_from(mut s: Settings, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Settings> {
@@ -85,6 +104,8 @@ fn settings_from(mut s: Settings, kwargs: Option<&Bound<'_, PyDict>>) -> PyResul
                 "max_bucket" => s.max_bucket = value.extract().map_err(named)?,
                 "max_matches" => s.max_matches = value.extract().map_err(named)?,
                 "seed" => s.seed = value.extract().map_err(named)?,
+                "fold" => s.fold = fold_from(&value.extract::<String>().map_err(named)?)?,
+                "boilerplate" => s.boilerplate = value.extract().map_err(named)?,
                 // Derived values, accepted so that a settings dict can be passed back.
                 "bands" => derived.push(("bands", value.extract().map_err(named)?)),
                 "rows" => derived.push(("rows", value.extract().map_err(named)?)),
@@ -126,6 +147,8 @@ fn settings_dict<'py>(py: Python<'py>, s: &Settings) -> PyResult<Bound<'py, PyDi
     d.set_item("max_bucket", s.max_bucket)?;
     d.set_item("max_matches", s.max_matches)?;
     d.set_item("seed", s.seed)?;
+    d.set_item("fold", fold_name(s.fold))?;
+    d.set_item("boilerplate", s.boilerplate)?;
     d.set_item("bands", lsh.bands)?;
     d.set_item("rows", lsh.rows)?;
     Ok(d)

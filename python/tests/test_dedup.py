@@ -163,3 +163,40 @@ def test_settings_threads_and_errors(record_corpus):
 
     with pytest.raises(RuntimeError, match="source failed"):
         neardup.dedup(failing())
+
+
+def _newsletter(issues: int = 30):
+    """Issues of a newsletter: a masthead (near copies: the issue number changes) and a
+    copyright line (exact) around articles of their own, one in four a reprint."""
+    rng = __import__("random").Random(4)
+    articles, records = [], []
+    for n in range(1, issues + 1):
+        own = [corpus.english_paragraph(rng, 40) for _ in range(3)]
+        if articles and n % 4 == 0:
+            own[1] = articles[n // 2]
+        articles.extend(own)
+        text = "\n\n".join(
+            [f"The Riverside Gazette, issue {n}. Editor: M. Lindqvist. Published weekly by the Riverside Press."]
+            + own
+            + ["Copyright 2024 Riverside Press. All rights reserved. No part may be reproduced."]
+        )
+        records.append({"id": f"issue-{n}", "text": text})
+    return records
+
+
+def test_boilerplate_is_set_apart_as_the_cli_does(neardup_cli, tmp_path):
+    records = _newsletter()
+    cli = cli_dedup(neardup_cli, tmp_path, records, "--unit", "paragraph",
+                    "--ignore-boilerplate", "--boilerplate", "5")
+    result = neardup.dedup(records, unit="paragraph", ignore_boilerplate=True, boilerplate=5)
+    assert_same_as_cli(result, cli, records)
+    # From the 5th issue on, the masthead and the copyright line are set apart.
+    assert result.summary.boilerplate_units == 2 * (30 - 4)
+    plain = neardup.dedup(records, unit="paragraph")
+    assert plain.summary.boilerplate_units == 0
+    assert plain.summary.duplicate_units == result.summary.duplicate_units + 2 * (30 - 4)
+    assert plain.kept == result.kept
+    with pytest.raises(ValueError, match="paragraph"):
+        neardup.dedup(records, ignore_boilerplate=True)
+    with pytest.raises(ValueError, match="fold"):
+        neardup.dedup(records, fold="pinyin")

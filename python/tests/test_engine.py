@@ -283,3 +283,28 @@ def test_engine_work_releases_the_gil():
     margin = 0.15 * (end - start)
     inside = [t for t in ticks if start + margin < t < end - margin]
     assert len(inside) >= 3, (end - start, len(ticks))
+
+
+def test_folding_and_boilerplate_settings():
+    hans = "我们在北京的会议上讨论了这个问题的各个方面，并且决定下个月继续开会讨论后续的安排。"
+    hant = "我們在北京的會議上討論了這個問題的各個方面，並且決定下個月繼續開會討論後續的安排。"
+    folded = neardup.Engine(fold="simplified")
+    folded.submit("hans", hans)
+    [p] = folded.check(hant).paragraphs
+    assert p.status == "recycled" and p.matches[0].kind == "exact"
+    # The span is on the Traditional characters as written (final punctuation aside).
+    span = p.matches[0].spans[0]
+    assert hant[span.start : span.end] == hant[:-1]
+    plain = neardup.Engine()
+    plain.submit("hans", hans)
+    assert plain.check(hant).paragraphs[0].status == "new"
+    # A masthead in 4 documents is boilerplate with boilerplate=4: no matches, not recycled.
+    engine = neardup.Engine(boilerplate=4)
+    masthead = "The Riverside Gazette is published weekly by the Riverside Press for its readers."
+    for n in range(3):
+        engine.submit(f"issue-{n}", masthead + "\n\n" + f"Article {n} " + "word " * 12 * (n + 1))
+    report = engine.check(masthead)
+    assert report.paragraphs[0].boilerplate and report.paragraphs[0].matches == []
+    assert report.summary.boilerplate == 1 and report.summary.recycled == 0
+    with pytest.raises(ValueError, match="fold"):
+        neardup.Engine(fold="pinyin")

@@ -177,6 +177,12 @@ pub struct DedupOptions {
     /// Count heavily edited copies (`edited` matches, [`crate::edit`]) as duplicates. The
     /// index then keeps every unit's tokens as well as its set.
     pub edited: bool,
+    /// Set boilerplate paragraphs apart (paragraph units only): a paragraph whose cluster
+    /// of duplicates already spans `settings.boilerplate - 1` other records (a masthead,
+    /// a copyright line) neither makes its record a duplicate nor keeps it, and is not
+    /// reported in matches or clusters. Judged online, in input order: its first copies
+    /// are duplicates as usual.
+    pub ignore_boilerplate: bool,
 }
 
 impl Default for DedupOptions {
@@ -190,6 +196,7 @@ impl Default for DedupOptions {
             chunk_records: 32 * 1024,
             chunk_bytes: 32 << 20,
             edited: false,
+            ignore_boilerplate: false,
         }
     }
 }
@@ -258,6 +265,8 @@ pub struct Summary {
     pub matched_units: u64,
     /// Units that are duplicates (see the module docs).
     pub duplicate_units: u64,
+    /// Units set apart as boilerplate ([`DedupOptions::ignore_boilerplate`]).
+    pub boilerplate_units: u64,
     /// Records removed from `kept`.
     pub duplicate_records: u64,
     /// Clusters of two or more units.
@@ -282,6 +291,20 @@ pub fn dedup(
     observe: impl FnMut(&Progress),
 ) -> Result<Summary, BatchError> {
     options.settings.validate()?;
+    if options.ignore_boilerplate && options.unit != Unit::Paragraph {
+        return Err(crate::Error::invalid(
+            "ignore_boilerplate",
+            "boilerplate is set apart among paragraphs: use paragraph units",
+        )
+        .into());
+    }
+    if options.ignore_boilerplate && options.settings.boilerplate == 0 {
+        return Err(crate::Error::invalid(
+            "ignore_boilerplate",
+            "needs a boilerplate count (boilerplate) of at least 2",
+        )
+        .into());
+    }
     let names: Vec<String> = sources.iter().map(|s| s.name().to_string()).collect();
     let (tx, rx) = sync_channel(2);
     let limits = (options.chunk_records.max(1), options.chunk_bytes.max(1));

@@ -387,6 +387,9 @@ pub(super) struct Run<'o> {
     owner: Vec<u32>,
     paragraph: Vec<u32>,
     parent: Vec<u32>,
+    /// Per cluster of two or more units (by root), the records its units are in, when
+    /// boilerplate is set apart: (distinct records, the last one counted).
+    spread: std::collections::HashMap<u32, (u32, u32)>,
     ids: Ids,
     summary: Summary,
 }
@@ -408,6 +411,7 @@ impl<'o> Run<'o> {
                 judged_units: 0,
                 matched_units: 0,
                 duplicate_units: 0,
+                boilerplate_units: 0,
                 duplicate_records: 0,
                 clusters: 0,
                 indexed_units: 0,
@@ -419,6 +423,7 @@ impl<'o> Run<'o> {
             owner: Vec::new(),
             paragraph: Vec::new(),
             parent: Vec::new(),
+            spread: Default::default(),
             ids: Ids::default(),
             out: Writer::new(
                 outputs,
@@ -465,7 +470,43 @@ impl<'o> Run<'o> {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra != rb {
             self.parent[ra.max(rb) as usize] = ra.min(rb);
+            if self.options.ignore_boilerplate {
+                let records = |run: &mut Self, r: u32| {
+                    run.spread.remove(&r).unwrap_or((1, run.owner[r as usize]))
+                };
+                let (a, b) = (records(self, ra), records(self, rb));
+                // Members of two clusters in one record are counted twice: rare, and
+                // only ever sooner boilerplate.
+                let last = if ra < rb { b.1 } else { a.1 };
+                let distinct = a.0 + b.0 - u32::from(a.1 == b.1);
+                self.spread.insert(ra.min(rb), (distinct, last));
+            }
         }
+    }
+
+    /// Whether unit `uid`, with these matches, is boilerplate: a duplicate of a cluster
+    /// whose units are already in `boilerplate - 1` other records.
+    fn is_boilerplate(&mut self, uid: u32, matches: &[Found]) -> bool {
+        let k = self.options.settings.boilerplate as u32;
+        if !self.options.ignore_boilerplate || k == 0 {
+            return false;
+        }
+        let thresholds = self.index.thresholds;
+        let own = self.owner[uid as usize];
+        matches
+            .iter()
+            .filter(|m| m.is_duplicate(&thresholds))
+            .map(|m| {
+                let r = self.find(m.uid);
+                let (records, last) = self
+                    .spread
+                    .get(&r)
+                    .copied()
+                    .unwrap_or((1, self.owner[r as usize]));
+                records - u32::from(last == own)
+            })
+            .max()
+            .is_some_and(|others| others + 1 >= k)
     }
 
     fn bad_record(&mut self, line: &Line, reason: String) -> Result<(), BatchError> {
@@ -608,6 +649,11 @@ impl<'o> Run<'o> {
                     aligned: None,
                 });
                 by_rank(&mut matches);
+            }
+            if self.is_boilerplate(uid, &matches) {
+                // Neither a duplicate nor an original: not indexed, not reported.
+                self.summary.boilerplate_units += 1;
+                continue;
             }
             let u = &mut units[i];
             judged_in_line[u.line] += 1;

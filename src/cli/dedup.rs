@@ -67,6 +67,12 @@ pub struct DedupArgs {
     /// as the service does; the index also keeps every unit's tokens).
     #[arg(long, conflicts_with = "no_edited")]
     pub edited: bool,
+    /// With `--unit paragraph`: set boilerplate apart (a paragraph whose duplicates are
+    /// already in `--boilerplate K` - 1 other records: mastheads, copyright lines). It
+    /// neither makes its record a duplicate nor keeps it, and is left out of the matches
+    /// and clusters. Judged in input order, so its first copies are duplicates as usual.
+    #[arg(long)]
+    pub ignore_boilerplate: bool,
     /// Weight of false negatives in the LSH bands × rows choice (tuning).
     #[arg(long, hide = true, default_value_t = neardup::Settings::default().fn_weight)]
     pub fn_weight: f64,
@@ -173,6 +179,7 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
         strict: args.strict,
         chunk_records: args.chunk_records,
         edited: args.edited,
+        ignore_boilerplate: args.ignore_boilerplate,
         ..DedupOptions::default()
     };
 
@@ -333,6 +340,10 @@ fn report(s: &Summary, unit: batch::Unit, secs: f64) {
     }
     let paragraphs = match unit {
         batch::Unit::Record => String::new(),
+        batch::Unit::Paragraph if s.boilerplate_units > 0 => format!(
+            ", {} of {} paragraphs repeated, {} boilerplate",
+            s.duplicate_units, s.units, s.boilerplate_units
+        ),
         batch::Unit::Paragraph => {
             format!(", {} of {} paragraphs repeated", s.duplicate_units, s.units)
         }
