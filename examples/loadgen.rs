@@ -5,19 +5,31 @@
 //! cargo run --release --example loadgen -- mix --clients 32 --seconds 20 --check-share 0.9
 //! ```
 //!
-//! Texts are synthetic and deterministic: paragraph `k` of document `d` is 30–60 words
-//! drawn from a 20,000-word made-up vocabulary, generated from `(d, k)`, so `mix` can send
-//! near copies (one word changed) of paragraphs that `ingest` indexed without keeping them.
+//! Texts are synthetic and deterministic: paragraph `k` of document `d` is one sentence of
+//! 30–60 words drawn from a 20,000-word made-up vocabulary (capital first letter, full stop
+//! at the end, so page-break repair sees complete paragraphs), generated from `(d, k)`, so
+//! `mix` can send near copies (one word changed) of paragraphs that `ingest` indexed
+//! without keeping them.
 //!
 //! `ingest` loads documents `0..docs` over `streams` concurrent `SubmitStream`s and prints
 //! documents and paragraphs per second. `mix` runs `clients` concurrent callers, each on
 //! its own connection, for `seconds`; each call is a Check (share `check-share`) or a
 //! Submit of a new document, where `dup-share` of the paragraphs are near copies of
-//! indexed ones. It prints calls per second and p50/p90/p99/max latency per method.
+//! indexed ones, and `page-breaks` of the paragraphs are cut mid-sentence, the rest
+//! continuing in the next block (in lower case), as a column break leaves them. It prints
+//! calls per second and p50/p90/p99/max latency per method.
+//!
+//! `--repair` and `--passages` set `QueryOptions.repair` and `passage_mode` in every Submit
+//! and Check (`ingest` included); unset, the server's defaults apply (repair auto, passages
+//! off):
+//!
+//! ```text
+//! cargo run --release --example loadgen -- --repair auto --passages on mix --check-share 0 --page-breaks 0.1
+//! ```
 
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use neardup::grpc::pb;
 use neardup::grpc::pb::near_dup_client::NearDupClient;
 use tonic::transport::Channel;
@@ -33,8 +45,60 @@ struct Args {
     /// Paragraphs per document.
     #[arg(long, default_value_t = 10, global = true)]
     paragraphs: usize,
+    /// Page-break repair asked for in Submit and Check (unset: the server's default).
+    #[arg(long, value_enum, global = true)]
+    repair: Option<RepairArg>,
+    /// Passage mode asked for in Submit and Check (unset: the server's default).
+    #[arg(long, value_enum, global = true)]
+    passages: Option<Switch>,
     #[command(subcommand)]
     mode: Mode,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RepairArg {
+    Off,
+    Auto,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Switch {
+    On,
+    Off,
+}
+
+impl Args {
+    /// The query options every request carries.
+    fn options(&self) -> pb::QueryOptions {
+        pb::QueryOptions {
+            repair: match self.repair {
+                None => pb::PageBreakRepair::Unspecified,
+                Some(RepairArg::Off) => pb::PageBreakRepair::Off,
+                Some(RepairArg::Auto) => pb::PageBreakRepair::Auto,
+            } as i32,
+            passage_mode: match self.passages {
+                None => pb::PassageMode::Unspecified,
+                Some(Switch::On) => pb::PassageMode::On,
+                Some(Switch::Off) => pb::PassageMode::Off,
+            } as i32,
+            ..Default::default()
+        }
+    }
+
+    /// What `options` asks for, for the summary line.
+    fn describe(&self) -> String {
+        let repair = match self.repair {
+            None => "server default",
+            Some(RepairArg::Off) => "off",
+            Some(RepairArg::Auto) => "auto",
+        };
+        let passages = match self.passages {
+            None => "server default",
+            Some(Switch::On) => "on",
+            Some(Switch::Off) => "off",
+        };
+        format!("repair {repair}, passages {passages}")
+    }
 }
 
 #[derive(Subcommand)]
@@ -68,6 +132,13 @@ enum Mode {
         /// Documents indexed so far (ids 0..indexed), the pool near copies come from.
         #[arg(long, default_value_t = 10_000)]
         indexed: u64,
+        /// Share of paragraphs cut mid-sentence and continued in the next block.
+        #[arg(long, default_value_t = 0.0)]
+        page_breaks: f64,
+        /// Run number: runs against one server need distinct numbers, so that their new
+        /// documents (ids and texts) differ from those of earlier runs.
+        #[arg(long, default_value_t = 0)]
+        run: u64,
     },
 }
 
@@ -114,29 +185,62 @@ impl Vocabulary {
 
     fn document(&self, doc: u64, paragraphs: usize) -> String {
         (0..paragraphs)
-            .map(|k| self.paragraph(doc, k).join(" "))
+            .map(|k| sentence(&self.paragraph(doc, k)))
             .collect::<Vec<_>>()
             .join("\n\n")
     }
 
-    /// A new document (number `doc`) where `dup_share` of the paragraphs are near copies
-    /// of paragraphs of documents `0..indexed`.
-    fn mixed(&self, rng: &mut Rng, doc: u64, paragraphs: usize, dup: f64, indexed: u64) -> String {
-        (0..paragraphs)
-            .map(|k| {
-                if indexed > 0 && (rng.below(10_000) as f64) < dup * 10_000.0 {
-                    let mut words =
-                        self.paragraph(rng.below(indexed), rng.below(paragraphs as u64) as usize);
-                    let i = rng.below(words.len() as u64) as usize;
-                    words[i] = "changed";
-                    words.join(" ")
-                } else {
-                    self.paragraph(doc, k).join(" ")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n\n")
+    /// A new document (number `doc`) where `dup` of the paragraphs are near copies of
+    /// paragraphs of documents `0..indexed`, and `breaks` of them are cut mid-sentence.
+    fn mixed(&self, rng: &mut Rng, doc: u64, mix: &Mixed) -> String {
+        let chance = |rng: &mut Rng, share: f64| (rng.below(10_000) as f64) < share * 10_000.0;
+        let mut blocks = Vec::new();
+        for k in 0..mix.paragraphs {
+            let words = if mix.indexed > 0 && chance(rng, mix.dup) {
+                let mut words = self.paragraph(
+                    rng.below(mix.indexed),
+                    rng.below(mix.paragraphs as u64) as usize,
+                );
+                let i = rng.below(words.len() as u64) as usize;
+                words[i] = "changed";
+                words
+            } else {
+                self.paragraph(doc, k)
+            };
+            if mix.breaks > 0.0 && chance(rng, mix.breaks) {
+                // Cut in the middle third: the first piece has no full stop, the second
+                // opens in lower case.
+                let at = words.len() / 3 + rng.below(words.len() as u64 / 3) as usize;
+                let mut head = sentence(&words[..at]);
+                head.pop();
+                blocks.push(head);
+                blocks.push(format!("{}.", words[at..].join(" ")));
+            } else {
+                blocks.push(sentence(&words));
+            }
+        }
+        blocks.join("\n\n")
     }
+}
+
+/// What `mix` sends in its Submits and Checks.
+struct Mixed {
+    paragraphs: usize,
+    dup: f64,
+    indexed: u64,
+    breaks: f64,
+    run: u64,
+}
+
+/// `words` as a sentence: the first letter upper case, a full stop at the end.
+fn sentence(words: &[&str]) -> String {
+    let mut s = words.join(" ");
+    if let Some(first) = s.get(..1) {
+        let upper = first.to_ascii_uppercase();
+        s.replace_range(..1, &upper);
+    }
+    s.push('.');
+    s
 }
 
 async fn connect(url: &str) -> NearDupClient<Channel> {
@@ -181,6 +285,7 @@ async fn ingest(args: &Args, docs: u64, first: u64, streams: u64) {
         let mut client = connect(&args.server).await;
         let vocabulary = vocabulary.clone();
         let (namespace, paragraphs) = (args.namespace.clone(), args.paragraphs);
+        let options = args.options();
         tasks.push(tokio::spawn(async move {
             // Documents s, s+streams, s+2·streams… generated lazily as the stream pulls.
             let requests = tokio_stream::iter((first + s..first + docs).step_by(streams as usize))
@@ -190,7 +295,7 @@ async fn ingest(args: &Args, docs: u64, first: u64, streams: u64) {
                     text: vocabulary.document(d, paragraphs),
                     options: Some(pb::QueryOptions {
                         include_spans: Some(false),
-                        ..Default::default()
+                        ..options
                     }),
                     ..Default::default()
                 });
@@ -223,7 +328,8 @@ async fn ingest(args: &Args, docs: u64, first: u64, streams: u64) {
 
 use tokio_stream::StreamExt;
 
-async fn mix(args: &Args, clients: usize, seconds: u64, check_share: f64, dup: f64, indexed: u64) {
+async fn mix(args: &Args, clients: usize, seconds: u64, check_share: f64, mix: Mixed) {
+    let mix = std::sync::Arc::new(mix);
     let vocabulary = std::sync::Arc::new(Vocabulary::new());
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
@@ -231,16 +337,17 @@ async fn mix(args: &Args, clients: usize, seconds: u64, check_share: f64, dup: f
     for c in 0..clients {
         let mut client = connect(&args.server).await;
         let vocabulary = vocabulary.clone();
-        let (namespace, paragraphs) = (args.namespace.clone(), args.paragraphs);
+        let (namespace, mix, options) = (args.namespace.clone(), mix.clone(), args.options());
         tasks.push(tokio::spawn(async move {
-            let mut rng = Rng::new(c as u64 + 99);
+            let mut rng = Rng::new(mix.run * 1_000_003 + c as u64 + 99);
             let (mut checks, mut submits, mut errors) = (Vec::new(), Vec::new(), 0u64);
             let mut n = 0u64;
             while Instant::now() < deadline {
-                // New documents get numbers far above the indexed ones, distinct per client.
-                let doc = 1_000_000_000 + (c as u64) * 100_000_000 + n;
+                // New documents get numbers far above the indexed ones, distinct per client
+                // and run.
+                let doc = 1_000_000_000 + mix.run * 10_000_000_000 + (c as u64) * 100_000_000 + n;
                 n += 1;
-                let text = vocabulary.mixed(&mut rng, doc, paragraphs, dup, indexed);
+                let text = vocabulary.mixed(&mut rng, doc, &mix);
                 let is_check = (rng.below(10_000) as f64) < check_share * 10_000.0;
                 let t = Instant::now();
                 let ok = if is_check {
@@ -248,6 +355,7 @@ async fn mix(args: &Args, clients: usize, seconds: u64, check_share: f64, dup: f
                         .check(pb::CheckRequest {
                             namespace: namespace.clone(),
                             text,
+                            options: Some(options),
                             ..Default::default()
                         })
                         .await
@@ -258,6 +366,7 @@ async fn mix(args: &Args, clients: usize, seconds: u64, check_share: f64, dup: f
                             namespace: namespace.clone(),
                             document_id: format!("doc-{doc}"),
                             text,
+                            options: Some(options),
                             ..Default::default()
                         })
                         .await
@@ -282,11 +391,13 @@ async fn mix(args: &Args, clients: usize, seconds: u64, check_share: f64, dup: f
     }
     let elapsed = started.elapsed();
     println!(
-        "mix: {clients} clients, {:.1} s, {} paragraphs per document, {:.0}% Check, {:.0}% near copies, {errors} errors",
+        "mix: {clients} clients, {:.1} s, {} paragraphs per document, {:.0}% Check, {:.0}% near copies, {:.0}% cut at page breaks, {}, {errors} errors",
         elapsed.as_secs_f64(),
         args.paragraphs,
         check_share * 100.0,
-        dup * 100.0
+        mix.dup * 100.0,
+        mix.breaks * 100.0,
+        args.describe(),
     );
     print_latencies("Check", checks, elapsed, args.paragraphs);
     print_latencies("Submit", submits, elapsed, args.paragraphs);
@@ -307,16 +418,17 @@ async fn main() {
             check_share,
             dup_share,
             indexed,
+            page_breaks,
+            run,
         } => {
-            mix(
-                &args,
-                clients.max(1),
-                seconds,
-                check_share,
-                dup_share,
+            let m = Mixed {
+                paragraphs: args.paragraphs,
+                dup: dup_share,
                 indexed,
-            )
-            .await
+                breaks: page_breaks,
+                run,
+            };
+            mix(&args, clients.max(1), seconds, check_share, m).await
         }
     }
 }

@@ -31,7 +31,40 @@
 //! buckets, name the few source documents worth aligning; [`align`] runs on those pairs
 //! only.
 
-use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Maps of this module: their keys are token hashes and small indexes, which need no
+/// DoS-resistant hashing (std's SipHash was 12 % of the server's CPU time under a
+/// passage-mode Submit load).
+type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<Mix>>;
+type HashSet<K> = std::collections::HashSet<K, BuildHasherDefault<Mix>>;
+
+/// A multiply-rotate hasher (FxHash's step) for integer keys.
+#[derive(Default, Clone, Copy)]
+struct Mix(u64);
+
+impl Mix {
+    fn add(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517C_C1B7_2722_0A95);
+    }
+}
+
+impl Hasher for Mix {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.add(b as u64);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+}
 
 use crate::text::normalize::{Fold, Token, WORD_WEIGHT, tokenize_with};
 use xxhash_rust::xxh3::xxh3_64;
@@ -105,7 +138,7 @@ impl Vocabulary {
         n: usize,
         fold: Fold,
     ) -> Self {
-        let mut df: HashMap<u64, u32> = HashMap::new();
+        let mut df: HashMap<u64, u32> = HashMap::default();
         for d in documents {
             let distinct: HashSet<u64> = tokenize_with(d, fold).iter().map(|t| t.hash).collect();
             for h in distinct {
@@ -129,7 +162,7 @@ impl Vocabulary {
         n: usize,
         fold: Fold,
     ) -> Self {
-        let mut count: HashMap<u64, u32> = HashMap::new();
+        let mut count: HashMap<u64, u32> = HashMap::default();
         for d in documents {
             for t in tokenize_with(d, fold) {
                 *count.entry(t.hash).or_insert(0) += 1;
@@ -209,7 +242,7 @@ impl Side {
         let terms = sentences
             .iter()
             .map(|&(a, b)| {
-                let mut bag: HashMap<u64, f64> = HashMap::new();
+                let mut bag: HashMap<u64, f64> = HashMap::default();
                 for t in terms(&tokens[a..b], vocab) {
                     *bag.entry(t).or_insert(0.0) += 1.0;
                 }
@@ -322,9 +355,9 @@ pub fn align(
     let mut covered_a = vec![false; a.tokens.len()];
     let mut covered_b = vec![false; b.tokens.len()];
     // Sentence pair → the suspicious tokens its shared shingles cover.
-    let mut cover: HashMap<(usize, usize), HashSet<usize>> = HashMap::new();
+    let mut cover: HashMap<(usize, usize), HashSet<usize>> = HashMap::default();
     {
-        let mut index: HashMap<u64, Vec<Vec<usize>>> = HashMap::new();
+        let mut index: HashMap<u64, Vec<Vec<usize>>> = HashMap::default();
         for (k, ids) in shingle_keys(&b, vocab, options) {
             index.entry(k).or_default().push(ids);
         }
@@ -347,7 +380,7 @@ pub fn align(
         }
     }
     // tf-idf over the sentences of both documents.
-    let mut df: HashMap<u64, f64> = HashMap::new();
+    let mut df: HashMap<u64, f64> = HashMap::default();
     for bag in a.terms.iter().chain(&b.terms) {
         for k in bag.keys() {
             *df.entry(*k).or_insert(0.0) += 1.0;
@@ -361,13 +394,13 @@ pub fn align(
     };
     let va: Vec<HashMap<u64, f64>> = a.terms.iter().map(weigh).collect();
     let vb: Vec<HashMap<u64, f64>> = b.terms.iter().map(weigh).collect();
-    let mut postings: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut postings: HashMap<u64, Vec<usize>> = HashMap::default();
     for (j, v) in vb.iter().enumerate() {
         for k in v.keys() {
             postings.entry(*k).or_default().push(j);
         }
     }
-    let mut score: HashMap<(usize, usize), f64> = HashMap::new();
+    let mut score: HashMap<(usize, usize), f64> = HashMap::default();
     for (i, v) in va.iter().enumerate() {
         let mut candidates: Vec<usize> = v
             .keys()
@@ -464,7 +497,7 @@ fn extend(
     for by_a in groups(seeds, gap, |s| s.0) {
         for group in groups(&by_a, gap, |s| s.1) {
             let fragment = |v: &[HashMap<u64, f64>], range: (usize, usize)| {
-                let mut sum: HashMap<u64, f64> = HashMap::new();
+                let mut sum: HashMap<u64, f64> = HashMap::default();
                 for bag in &v[range.0..=range.1] {
                     for (k, w) in bag {
                         *sum.entry(*k).or_insert(0.0) += w;

@@ -8,7 +8,7 @@
 //! service), so this module knows no transport and no store.
 
 use crate::align::{AlignOptions, Vocabulary, align};
-use crate::analysis::{AnalyzedDocument, Analyzer};
+use crate::analysis::{AnalyzedDocument, AnalyzedParagraph, Analyzer};
 use crate::engine::{Match, Report, Span};
 use crate::report::{Aligned, Repaired};
 use crate::text::ParagraphSpan;
@@ -26,9 +26,9 @@ pub struct EditorialOptions {
 /// The paragraphs of `doc` (named `name`) cut at a page break and joined with their
 /// continuations, each with what the joined paragraph repeats. `check` reports on a
 /// document against everything indexed before `doc`: it is given the paragraphs of
-/// `doc` before the repaired one, then the repaired one, so that the repaired paragraph
-/// is judged as the paragraph reports are (against other documents and this one's
-/// earlier paragraphs). What it finds is kept when it is not one of the paragraph's own
+/// `doc` before the repaired one that share a bucket with it, then the repaired one, so
+/// that the repaired paragraph is judged as the paragraph reports are (against other
+/// documents and this one's earlier paragraphs). What it finds is kept when it is not one of the paragraph's own
 /// pieces or a later paragraph (as a stored copy of `doc` would give).
 pub fn repairs<E>(
     analyzer: &Analyzer,
@@ -51,8 +51,22 @@ pub fn repairs<E>(
             byte_end: joined.text.len(),
             line: unit.pieces[0].line,
         };
-        let mut paragraphs = doc.paragraphs[..first.min(doc.paragraphs.len())].to_vec();
-        paragraphs.push(analyzer.paragraph(&joined.text, span));
+        let repaired = analyzer.paragraph(&joined.text, span);
+        // Of the earlier paragraphs, only those that share a bucket (its exact key or a
+        // band key) with the joined paragraph can be its candidates: the check is given
+        // those alone, in order, and does not judge the others for nothing. A match
+        // names its source by the paragraph's own index, so nothing is renumbered.
+        let shares = |p: &&AnalyzedParagraph| {
+            !p.too_short
+                && (p.exact_key() == repaired.exact_key()
+                    || p.band_keys.iter().any(|k| repaired.band_keys.contains(k)))
+        };
+        let mut paragraphs: Vec<_> = doc.paragraphs[..first.min(doc.paragraphs.len())]
+            .iter()
+            .filter(shares)
+            .cloned()
+            .collect();
+        paragraphs.push(repaired);
         let checked = AnalyzedDocument {
             text: joined.text.as_str().into(),
             paragraphs,

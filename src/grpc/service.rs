@@ -379,6 +379,10 @@ impl Inner {
                 Err(e) => return Err(e),
             }
         }
+        if sources.is_empty() {
+            // Nothing to align with: no vocabulary to build (it tokenizes the text).
+            return Ok(Vec::new());
+        }
         let texts = std::iter::once(text).chain(sources.iter().map(|(_, t)| &**t));
         let vocab = Vocabulary::from_occurrences(texts, STOPWORDS, self.service.settings().fold);
         Ok(alignments(text, &sources, &vocab))
