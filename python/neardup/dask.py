@@ -4,10 +4,10 @@
 remove from the same rows in the same order, over any number of partitions and workers,
 and gives the same clusters:
 
-1. **analysis per partition** (``map_partitions``): each record is cut into units
-   (the record, or its paragraphs) and analyzed by the batch's own code: shingle set,
-   content hash, LSH band keys, sketch. Units are numbered in input order (record
-   ordinal, paragraph), the order the batch judges them in.
+1. **analysis per partition** (one task per partition, persisted): each record is cut
+   into units (the record, or its paragraphs) and analyzed by the batch's own code:
+   shingle set, content hash, LSH band keys, sketch, in flat arrays. Units are numbered
+   in input order (record ordinal, paragraph), the order the batch judges them in.
 2. **the band join by shuffle**: one row per (bucket key, unit) and per (content hash,
    unit), shuffled on the key. The batch's buckets hold every judged unit in input
    order, kept or not, and a bucket of more than ``max_bucket`` earlier units is read
@@ -16,9 +16,12 @@ and gives the same clusters:
    in several buckets are kept once. In a content bucket (identical texts) each unit is
    paired with the one before it: a chain.
 3. **exact verification** of every candidate pair, by the batch's verification (sketch
-   test, exact Jaccard and containment), after joining both sides' sets by shuffle. A
-   band pair is kept when it makes the later unit a duplicate of the earlier one; a
-   chain pair when the two texts are identical.
+   test, exact Jaccard and containment), in blocks: the pairs are shuffled by the pair
+   of partitions their units are in, and each block is verified against those two
+   partitions' arrays, so no set travels with a pair (a partition's arrays go to each
+   of the blocks that need them instead, about half of all). A band pair is kept when it
+   makes the later unit a duplicate of the earlier one; a chain pair when the two texts
+   are identical.
 4. **the keep/drop pass**, in input order of the later units, over those pairs (two
    integers each, the only data that reaches the client): a unit is a duplicate when one
    of its earlier band partners is *kept* (the batch's "only kept units are compared
@@ -28,9 +31,9 @@ and gives the same clusters:
 5. **the records to drop** are sent back to the partitions, which filter their rows:
    the result is a lazy Dask DataFrame of the kept rows.
 
-Memory per worker is bounded by the partition and shuffle sizes, not by the corpus; the
-client holds the duplicate pairs (16 bytes each), the dropped records' numbers and the
-clusters.
+Memory per worker is bounded by the partition and shuffle sizes, not by the corpus (a
+block task holds two partitions' arrays and the pairs between them); the client holds
+the duplicate pairs (16 bytes each), the dropped records' numbers and the clusters.
 """
 
 from __future__ import annotations
@@ -67,39 +70,19 @@ class DaskDedupResult:
     candidate_pairs: int
 
 
-_UNIT_COLUMNS = {
-    "uid": "int64",
-    "record": "int64",
-    "content_hash": "uint64",
-    "shingles": object,
-    "band_keys": object,
-    "sketch": object,
-}
-
-
 def _meta(columns: Dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame({k: pd.Series(dtype=v) for k, v in columns.items()})
 
 
-def _units(part: pd.DataFrame, text_field: str, unit: str, settings: Dict[str, Any],
-           offsets: np.ndarray, partition_info: Any = None) -> pd.DataFrame:
-    first = int(offsets[partition_info["number"]]) if partition_info else 0
-    texts = part[text_field].tolist()
-    c = _neardup.dedup_units(texts, unit=unit, **settings)
+def _analyze(part: pd.DataFrame, text_field: str, unit: str, settings: Dict[str, Any],
+             first: int) -> Dict[str, np.ndarray]:
+    """One partition's units, as the batch analyzes them, in flat arrays (one row per
+    unit, sorted by uid): what the band join and the verification of its blocks read."""
+    c = _neardup.dedup_units(part[text_field].tolist(), unit=unit, **settings)
     record = c["record"].astype("int64") + first
-    so, sh = c["shingle_offsets"], c["shingles"]
-    ko, keys = c["band_key_offsets"], c["band_keys"]
-    n = len(record)
-    return pd.DataFrame(
-        {
-            "uid": (record << _SHIFT) | c["paragraph"].astype("int64"),
-            "record": record,
-            "content_hash": c["content_hash"],
-            "shingles": pd.Series([sh[so[i] : so[i + 1]] for i in range(n)], dtype=object),
-            "band_keys": pd.Series([keys[ko[i] : ko[i + 1]] for i in range(n)], dtype=object),
-            "sketch": pd.Series([bytes(row) for row in c["sketch"]], dtype=object),
-        }
-    )
+    c["record"] = record
+    c["uid"] = (record << _SHIFT) | c["paragraph"].astype("int64")
+    return c
 
 
 _KEY_COLUMNS = {"space": "uint8", "key": "uint64", "uid": "int64"}
@@ -108,25 +91,20 @@ _KEY_COLUMNS = {"space": "uint8", "key": "uint64", "uid": "int64"}
 _BUCKET_MASK = np.uint64(0xFFFF_FFFF_0000_0000)
 
 
-def _keys(units: pd.DataFrame) -> pd.DataFrame:
-    counts = np.fromiter((len(k) for k in units["band_keys"]), dtype=np.int64, count=len(units))
-    uid = units["uid"].to_numpy()
-    keys = (
-        np.concatenate([np.asarray(k, dtype=np.uint64) for k in units["band_keys"]])
-        if len(units)
-        else np.zeros(0, dtype=np.uint64)
-    )
+def _keys(c: Dict[str, np.ndarray]) -> pd.DataFrame:
+    uid = c["uid"]
+    counts = np.diff(c["band_key_offsets"])
     band = pd.DataFrame(
         {
             "space": np.zeros(int(counts.sum()), dtype=np.uint8),
-            "key": keys & _BUCKET_MASK,
+            "key": c["band_keys"] & _BUCKET_MASK,
             "uid": np.repeat(uid, counts),
         }
     )
     exact = pd.DataFrame(
         {
-            "space": np.ones(len(units), dtype=np.uint8),
-            "key": units["content_hash"].to_numpy(dtype=np.uint64),
+            "space": np.ones(len(uid), dtype=np.uint8),
+            "key": c["content_hash"],
             "uid": uid,
         }
     )
@@ -168,22 +146,30 @@ def _pairs(keys: pd.DataFrame, max_bucket: int, sample: int) -> pd.DataFrame:
     )
 
 
-def _side(frame: pd.DataFrame, suffix: str):
-    sets = [np.asarray(s, dtype=np.uint32) for s in frame["shingles" + suffix]]
-    offsets = np.zeros(len(sets) + 1, dtype=np.int64)
-    np.cumsum([len(s) for s in sets], out=offsets[1:])
-    values = np.concatenate(sets) if sets else np.zeros(0, dtype=np.uint32)
-    sketch = np.frombuffer(b"".join(frame["sketch" + suffix]), dtype=np.uint8).reshape(-1, 64)
-    return values, offsets, frame["content_hash" + suffix].to_numpy(dtype=np.uint64), sketch
+def _sides(c: Dict[str, np.ndarray]):
+    return c["shingles"], c["shingle_offsets"], c["content_hash"], c["sketch"]
 
 
-def _verify(joined: pd.DataFrame, settings: Dict[str, Any]) -> pd.DataFrame:
-    if len(joined) == 0:
-        return _meta(_PAIR_COLUMNS)
-    kind, duplicate = _neardup.verify_pairs(_side(joined, "_l"), _side(joined, "_e"), **settings)
-    chain = joined["chain"].to_numpy(dtype=bool)
+def _block(pairs: pd.DataFrame, offsets: np.ndarray, nparts: int) -> pd.DataFrame:
+    """Each pair with its block: the partitions of its later and earlier units (a pair
+    of partitions (l, e), e ≤ l, numbered l (l + 1) / 2 + e)."""
+    part = lambda uid: np.searchsorted(offsets, uid >> _SHIFT, side="right") - 1
+    later, earlier = part(pairs["later"].to_numpy()), part(pairs["earlier"].to_numpy())
+    return pairs.assign(block=later * (later + 1) // 2 + earlier)
+
+
+def _verify_block(pairs: pd.DataFrame, later: Dict[str, np.ndarray],
+                  earlier: Dict[str, np.ndarray], settings: Dict[str, Any]):
+    """The pairs between two partitions, verified with the partitions' own arrays (no
+    set travels with a pair): the pairs kept, and how many there were."""
+    if len(pairs) == 0:
+        return _meta(_PAIR_COLUMNS), 0
+    li = np.searchsorted(later["uid"], pairs["later"].to_numpy())
+    ei = np.searchsorted(earlier["uid"], pairs["earlier"].to_numpy())
+    kind, duplicate = _neardup.verify_pairs(_sides(later), _sides(earlier), li, ei, **settings)
+    chain = pairs["chain"].to_numpy(dtype=bool)
     keep = np.where(chain, kind == 1, duplicate)
-    return joined.loc[keep, ["later", "earlier", "chain"]].reset_index(drop=True)
+    return pairs.loc[keep, ["later", "earlier", "chain"]].reset_index(drop=True), len(pairs)
 
 
 def _decide(edges: pd.DataFrame):
@@ -281,12 +267,13 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _removed_records(units: pd.DataFrame, duplicate: np.ndarray) -> pd.DataFrame:
+def _removed_records(c: Dict[str, np.ndarray], duplicate: np.ndarray) -> np.ndarray:
     """Records whose every judged unit is a duplicate."""
-    is_dup = np.isin(units["uid"].to_numpy(), duplicate)
-    per = pd.DataFrame({"record": units["record"].to_numpy(), "dup": is_dup})
-    g = per.groupby("record")["dup"].agg(["size", "sum"])
-    return pd.DataFrame({"record": g.index[g["size"] == g["sum"]].to_numpy(dtype=np.int64)})
+    record = c["record"]
+    dup = np.isin(c["uid"], duplicate)
+    records, judged = np.unique(record, return_counts=True)
+    duplicates = np.bincount(np.searchsorted(records, record[dup]), minlength=len(records))
+    return records[judged == duplicates]
 
 
 def _keep(part: pd.DataFrame, removed: np.ndarray, offsets: np.ndarray,
@@ -329,36 +316,44 @@ def dedup(
     # The batch's read policy for a larger bucket (`Settings::read_policy`).
     sample = max(max_bucket // 8, 1)
 
+    import dask
+    import dask.dataframe as dd
+
     lengths = ddf.map_partitions(len, meta=(None, "int64")).compute()
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(np.asarray(lengths, dtype=np.int64), out=offsets[1:])
     records = int(offsets[-1])
+    nparts = ddf.npartitions
 
-    units = ddf[[text_field]].map_partitions(
-        _units, text_field, unit, settings, offsets, meta=_meta(_UNIT_COLUMNS)
-    ).persist()
-    nparts = units.npartitions
-    keys = units.map_partitions(_keys, meta=_meta(_KEY_COLUMNS))
+    analyze = dask.delayed(_analyze, pure=True)
+    units = dask.persist(*[
+        analyze(part, text_field, unit, settings, int(offsets[i]))
+        for i, part in enumerate(ddf[[text_field]].to_delayed())
+    ])
+    keys = dd.from_delayed([dask.delayed(_keys)(c) for c in units], meta=_meta(_KEY_COLUMNS))
     pairs = (
         keys.shuffle(["space", "key"], npartitions=nparts)
         .map_partitions(_pairs, max_bucket, sample, meta=_meta(_PAIR_COLUMNS))
         .drop_duplicates(split_out=nparts)
     )
-    side = units[["uid", "content_hash", "shingles", "sketch"]]
-    joined = pairs.merge(
-        side.rename(columns=lambda c: c + "_l"), left_on="later", right_on="uid_l",
-        npartitions=nparts,
-    ).merge(
-        side.rename(columns=lambda c: c + "_e"), left_on="earlier", right_on="uid_e",
-        npartitions=nparts,
+    # Verification by blocks of two partitions: each block's pairs are gathered by a
+    # shuffle on the block number, and verified against the two partitions' arrays.
+    blocks = [(later, earlier) for later in range(nparts) for earlier in range(later + 1)]
+    by_block = (
+        pairs.map_partitions(_block, offsets, nparts, meta=_meta({**_PAIR_COLUMNS, "block": "int64"}))
+        .set_index("block", divisions=list(range(len(blocks) + 1)))
+        .to_delayed()
     )
-    verified = joined.map_partitions(_verify, settings, meta=_meta(_PAIR_COLUMNS))
-    candidates = pairs.shape[0]
-    edges, candidate_pairs = _compute(verified, candidates)
+    verify = dask.delayed(_verify_block, pure=True)
+    verified = [verify(by_block[k], units[later], units[earlier], settings)
+                for k, (later, earlier) in enumerate(blocks)]
+    done = dask.compute(*verified)
+    edges = pd.concat([d[0] for d in done], ignore_index=True)
+    candidate_pairs = sum(d[1] for d in done)
     duplicate, relation = _decide(edges)
-    removed = units.map_partitions(
-        _removed_records, duplicate, meta=_meta({"record": "int64"})
-    ).compute()["record"].to_numpy(dtype=np.int64)
+    removed = np.concatenate(
+        dask.compute(*[dask.delayed(_removed_records)(c, duplicate) for c in units])
+    ).astype(np.int64)
     kept = ddf.map_partitions(_keep, removed, offsets, meta=ddf._meta)
     names = id_field if id_field in ddf.columns else None
     return DaskDedupResult(
@@ -369,9 +364,3 @@ def dedup(
         duplicate_units=len(duplicate),
         candidate_pairs=int(candidate_pairs),
     )
-
-
-def _compute(*collections: Any):
-    import dask
-
-    return dask.compute(*collections)

@@ -113,15 +113,19 @@ fn side(x: &Owned, i: usize) -> Side<'_> {
 /// The kinds and duplicate flags of verified pairs.
 type Verdicts<'py> = (Bound<'py, PyArray1<u8>>, Bound<'py, PyArray1<bool>>);
 
-/// Verifies pairs `(later[i], earlier[i])` exactly, as the batch does. Returns `(kind,
-/// duplicate)`: kind 0 none, 1 exact, 2 near, 3 partial; duplicate when the match makes
-/// the later unit a duplicate of the earlier one.
+/// Verifies pairs exactly, as the batch does: `(later[i], earlier[i])`, or with index
+/// arrays `(later[later_index[i]], earlier[earlier_index[i]])` (the units of two
+/// partitions, given once, and the pairs between them). Returns `(kind, duplicate)`:
+/// kind 0 none, 1 exact, 2 near, 3 partial; duplicate when the match makes the later
+/// unit a duplicate of the earlier one.
 #[pyfunction]
-#[pyo3(signature = (later, earlier, **settings))]
+#[pyo3(signature = (later, earlier, later_index=None, earlier_index=None, **settings))]
 pub fn verify_pairs<'py>(
     py: Python<'py>,
     later: Sides<'py>,
     earlier: Sides<'py>,
+    later_index: Option<PyReadonlyArray1<'py, i64>>,
+    earlier_index: Option<PyReadonlyArray1<'py, i64>>,
     settings: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Verdicts<'py>> {
     let settings = settings_from(DedupOptions::default().settings, settings)?;
@@ -155,16 +159,36 @@ pub fn verify_pairs<'py>(
         Ok((values.to_vec(), offsets.to_vec(), hashes.to_vec(), sketches))
     };
     let (q, s) = (view(&later)?, view(&earlier)?);
-    if q.2.len() != s.2.len() {
-        return Err(PyValueError::new_err(
-            "as many later as earlier units, please",
-        ));
-    }
+    let pairs: Vec<(usize, usize)> = match (&later_index, &earlier_index) {
+        (None, None) if q.2.len() == s.2.len() => (0..q.2.len()).map(|i| (i, i)).collect(),
+        (None, None) => {
+            return Err(PyValueError::new_err(
+                "as many later as earlier units, please (or index arrays)",
+            ));
+        }
+        (Some(li), Some(ei)) => {
+            let (li, ei) = (li.as_slice()?, ei.as_slice()?);
+            let within = |i: i64, n: usize| usize::try_from(i).ok().filter(|&i| i < n);
+            if li.len() != ei.len() {
+                return Err(PyValueError::new_err("index arrays of different lengths"));
+            }
+            li.iter()
+                .zip(ei)
+                .map(|(&a, &b)| within(a, q.2.len()).zip(within(b, s.2.len())))
+                .collect::<Option<_>>()
+                .ok_or_else(|| PyValueError::new_err("a pair index is out of range"))?
+        }
+        _ => {
+            return Err(PyValueError::new_err(
+                "later_index and earlier_index go together",
+            ));
+        }
+    };
     let (kinds, dups): (Vec<u8>, Vec<bool>) = py.detach(|| {
-        (0..q.2.len())
-            .into_par_iter()
+        pairs
+            .par_iter()
             .map(
-                |i| match neardup::verify::verify(side(&q, i), side(&s, i), &t) {
+                |&(i, j)| match neardup::verify::verify(side(&q, i), side(&s, j), &t) {
                     None => (0, false),
                     Some((kind, scores)) => {
                         let code = match kind {
