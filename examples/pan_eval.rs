@@ -4,7 +4,14 @@
 //! cargo run --release --example pan_eval -- DATA/pan-format-id
 //! cargo run --release --example pan_eval -- DIR --all-pairs      # every suspicious × source
 //! cargo run --release --example pan_eval -- DIR min_cosine=0.3   # override an AlignOptions field
+//! cargo run --release --example pan_eval -- DIR --dump FILE       # also write every detection
 //! ```
+//!
+//! `--dump FILE` writes each detection (pair and ranges, one a line), then, for each
+//! suspicious document, what the service's passage mode reports against every source
+//! (`neardup::editorial::alignments`, with a vocabulary of the texts' own most frequent
+//! tokens, as the service builds it): a golden file to compare before and after a change
+//! to the alignment code.
 //!
 //! `DIR` holds `suspicious-documents/*.{txt,xml}` and `source-documents/*.txt`; each XML
 //! lists the plagiarism cases of its document (`this_offset`, `this_length`,
@@ -198,9 +205,11 @@ fn main() {
     );
     let mut options = AlignOptions::default();
     let (mut all_pairs, mut stopwords) = (false, 50usize);
-    for a in args {
+    let mut dump: Option<PathBuf> = None;
+    while let Some(a) = args.next() {
         match a.as_str() {
             "--all-pairs" => all_pairs = true,
+            "--dump" => dump = Some(PathBuf::from(args.next().expect("--dump FILE"))),
             s if s.starts_with("stopwords=") => stopwords = s[10..].parse().expect("a count"),
             s => set_option(&mut options, s),
         }
@@ -249,6 +258,9 @@ fn main() {
         }
     }
     let elapsed = started.elapsed();
+    if let Some(path) = &dump {
+        write_dump(path, &detections, &suspicious, &sources, stopwords);
+    }
 
     let mut recall_by: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut granularity = Vec::new();
@@ -317,4 +329,41 @@ fn main() {
         detections.len(),
         counts.get(&false).copied().unwrap_or(0)
     );
+}
+
+/// The `--dump` file: the detections, then the service's passage mode of each suspicious
+/// document against all sources.
+fn write_dump(
+    path: &Path,
+    detections: &[Pair],
+    suspicious: &BTreeMap<String, String>,
+    sources: &BTreeMap<String, String>,
+    stopwords: usize,
+) {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for d in detections {
+        let _ = writeln!(
+            out,
+            "align {} {} {:?} {:?}",
+            d.suspicious, d.source, d.range, d.source_range
+        );
+    }
+    let all: Vec<(String, std::sync::Arc<str>)> = sources
+        .iter()
+        .map(|(n, t)| (n.clone(), t.as_str().into()))
+        .collect();
+    for (name, text) in suspicious {
+        let texts = std::iter::once(text.as_str()).chain(all.iter().map(|(_, t)| &**t));
+        let vocab = Vocabulary::from_occurrences(texts, stopwords, neardup::text::Fold::None);
+        for a in neardup::editorial::alignments(text, &all, &vocab) {
+            let f = a.alignment;
+            let _ = writeln!(
+                out,
+                "passages {name} {} ({}, {}) ({}, {})",
+                a.source, f.start, f.end, f.source_start, f.source_end
+            );
+        }
+    }
+    std::fs::write(path, out).expect("the --dump file");
 }

@@ -162,9 +162,23 @@ impl Vocabulary {
         n: usize,
         fold: Fold,
     ) -> Self {
+        let tokens: Vec<Vec<Token>> = documents
+            .into_iter()
+            .map(|d| tokenize_with(d, fold))
+            .collect();
+        Vocabulary::from_token_occurrences(tokens.iter().map(Vec::as_slice), n, fold)
+    }
+
+    /// [`Vocabulary::from_occurrences`] of texts already tokenized with `fold`, so that a
+    /// caller that aligns them too tokenizes each text once.
+    pub fn from_token_occurrences<'a>(
+        documents: impl IntoIterator<Item = &'a [Token]>,
+        n: usize,
+        fold: Fold,
+    ) -> Self {
         let mut count: HashMap<u64, u32> = HashMap::default();
         for d in documents {
-            for t in tokenize_with(d, fold) {
+            for t in d {
                 *count.entry(t.hash).or_insert(0) += 1;
             }
         }
@@ -174,6 +188,11 @@ impl Vocabulary {
             stop: ranked.into_iter().take(n).map(|(h, _)| h).collect(),
             fold,
         }
+    }
+
+    /// How texts are tokenized to be aligned with this vocabulary.
+    pub fn fold(&self) -> Fold {
+        self.fold
     }
 
     /// True for a function word.
@@ -205,6 +224,33 @@ struct Side {
     sentence_of: Vec<usize>,
     /// Content terms of each sentence (token-run hashes; see `terms`).
     terms: Vec<HashMap<u64, f64>>,
+    /// Its shingles.
+    shingles: Shingles,
+}
+
+/// The shingles of one side, in one flat buffer: shingle `k` has key `keys[k]` and
+/// covers the tokens `ids[bounds[k]..bounds[k + 1]]`.
+struct Shingles {
+    keys: Vec<u64>,
+    bounds: Vec<u32>,
+    ids: Vec<u32>,
+    /// (key, shingle) sorted: the shingles of each key in their order.
+    by_key: Vec<(u64, u32)>,
+}
+
+impl Shingles {
+    fn ids(&self, k: usize) -> &[u32] {
+        &self.ids[self.bounds[k] as usize..self.bounds[k + 1] as usize]
+    }
+
+    /// The shingles with key `key`, in order.
+    fn with_key(&self, key: u64) -> impl Iterator<Item = usize> + '_ {
+        let from = self.by_key.partition_point(|&(k, _)| k < key);
+        self.by_key[from..]
+            .iter()
+            .take_while(move |&&(k, _)| k == key)
+            .map(|&(_, i)| i as usize)
+    }
 }
 
 fn is_terminator(c: char) -> bool {
@@ -212,9 +258,8 @@ fn is_terminator(c: char) -> bool {
 }
 
 impl Side {
-    fn new(text: &str, vocab: &Vocabulary) -> Side {
+    fn new(text: &str, tokens: Vec<Token>, vocab: &Vocabulary, o: &AlignOptions) -> Side {
         let chars: Vec<char> = text.chars().collect();
-        let tokens = tokenize_with(text, vocab.fold);
         let mut sentences = Vec::new();
         let mut first = 0;
         for k in 1..=tokens.len() {
@@ -249,12 +294,14 @@ impl Side {
                 bag
             })
             .collect();
+        let shingles = shingles(&tokens, vocab, o);
         Side {
             chars,
             tokens,
             sentences,
             sentence_of,
             terms,
+            shingles,
         }
     }
 
@@ -292,40 +339,65 @@ fn terms(tokens: &[Token], vocab: &Vocabulary) -> Vec<u64> {
     out
 }
 
-/// The shingles of one side: (key, token indexes it covers).
-fn shingle_keys(side: &Side, vocab: &Vocabulary, o: &AlignOptions) -> Vec<(u64, Vec<usize>)> {
-    let hashes: Vec<u64> = side.tokens.iter().map(|t| t.hash).collect();
-    let key = |tag: u64, hs: &mut dyn Iterator<Item = u64>| {
-        let mut bytes = tag.to_le_bytes().to_vec();
+/// The shingles of a side's `tokens`: runs of tokens, sorted windows of content tokens,
+/// stopword n-grams, each keyed by the xxh3 of its tag and token hashes.
+fn shingles(tokens: &[Token], vocab: &Vocabulary, o: &AlignOptions) -> Shingles {
+    let mut out = Shingles {
+        keys: Vec::with_capacity(3 * tokens.len()),
+        bounds: Vec::with_capacity(3 * tokens.len() + 1),
+        ids: Vec::with_capacity(3 * o.shingle.max(o.window) * tokens.len()),
+        by_key: Vec::new(),
+    };
+    out.bounds.push(0);
+    let mut bytes: Vec<u8> = Vec::with_capacity(8 * (1 + o.window.max(o.stopword_ngram)));
+    let mut key = |tag: u64, hs: &mut dyn Iterator<Item = u64>| {
+        bytes.clear();
+        bytes.extend_from_slice(&tag.to_le_bytes());
         for h in hs {
             bytes.extend_from_slice(&h.to_le_bytes());
         }
         xxh3_64(&bytes)
     };
-    let mut out = Vec::new();
-    for (i, w) in hashes.windows(o.shingle.max(1)).enumerate() {
-        out.push((key(1, &mut w.iter().copied()), (i..i + w.len()).collect()));
+    let push = |out: &mut Shingles, key: u64, ids: &mut dyn Iterator<Item = usize>| {
+        out.keys.push(key);
+        out.ids.extend(ids.map(|i| i as u32));
+        out.bounds.push(out.ids.len() as u32);
+    };
+    let n = o.shingle.max(1);
+    if tokens.len() >= n {
+        for i in 0..=tokens.len() - n {
+            let k = key(1, &mut tokens[i..i + n].iter().map(|t| t.hash));
+            push(&mut out, k, &mut (i..i + n));
+        }
     }
     let (content, stop): (Vec<usize>, Vec<usize>) =
-        (0..side.tokens.len()).partition(|&i| !vocab.is_stop(&side.tokens[i]));
+        (0..tokens.len()).partition(|&i| !vocab.is_stop(&tokens[i]));
+    let mut sorted: Vec<u64> = Vec::with_capacity(o.window.max(1));
     for ids in content.windows(o.window.max(1)) {
         // Only words that are near one another in the text.
         if ids[ids.len() - 1] - ids[0] > 2 * o.window {
             continue;
         }
-        let mut sorted: Vec<u64> = ids.iter().map(|&i| hashes[i]).collect();
+        sorted.clear();
+        sorted.extend(ids.iter().map(|&i| tokens[i].hash));
         sorted.sort_unstable();
-        out.push((key(2, &mut sorted.into_iter()), ids.to_vec()));
+        let k = key(2, &mut sorted.iter().copied());
+        push(&mut out, k, &mut ids.iter().copied());
     }
     for ids in stop.windows(o.stopword_ngram.max(1)) {
         if ids[ids.len() - 1] - ids[0] > 3 * o.stopword_ngram {
             continue;
         }
-        out.push((
-            key(3, &mut ids.iter().map(|&i| hashes[i])),
-            (ids[0]..=ids[ids.len() - 1]).collect(),
-        ));
+        let k = key(3, &mut ids.iter().map(|&i| tokens[i].hash));
+        push(&mut out, k, &mut (ids[0]..=ids[ids.len() - 1]));
     }
+    out.by_key = out
+        .keys
+        .iter()
+        .enumerate()
+        .map(|(i, &k)| (k, i as u32))
+        .collect();
+    out.by_key.sort_unstable();
     out
 }
 
@@ -340,6 +412,39 @@ fn cosine(a: &HashMap<u64, f64>, b: &HashMap<u64, f64>) -> f64 {
     if d == 0.0 { 0.0 } else { dot / d }
 }
 
+/// A text made ready for [`align_prepared`]: its tokens, sentences, content terms and
+/// shingles, computed once however many texts it is aligned with.
+pub struct Prepared {
+    side: Side,
+    /// The shingle sizes it was made with.
+    sizes: (usize, usize, usize),
+}
+
+impl Prepared {
+    /// `text` read as `vocab` says, for alignments with `options`.
+    pub fn new(text: &str, vocab: &Vocabulary, options: &AlignOptions) -> Prepared {
+        Prepared::from_tokens(text, tokenize_with(text, vocab.fold), vocab, options)
+    }
+
+    /// [`Prepared::new`] with `text`'s tokens already read (`tokenize_with(text,
+    /// vocab.fold())`).
+    pub fn from_tokens(
+        text: &str,
+        tokens: Vec<Token>,
+        vocab: &Vocabulary,
+        options: &AlignOptions,
+    ) -> Prepared {
+        Prepared {
+            side: Side::new(text, tokens, vocab, options),
+            sizes: sizes(options),
+        }
+    }
+}
+
+fn sizes(o: &AlignOptions) -> (usize, usize, usize) {
+    (o.shingle, o.window, o.stopword_ngram)
+}
+
 /// The reused passages between `suspicious` and `source`, in order of the suspicious
 /// side, none overlapping there.
 pub fn align(
@@ -348,37 +453,54 @@ pub fn align(
     vocab: &Vocabulary,
     options: &AlignOptions,
 ) -> Vec<Alignment> {
-    let (a, b) = (Side::new(suspicious, vocab), Side::new(source, vocab));
+    align_prepared(
+        &Prepared::new(suspicious, vocab, options),
+        &Prepared::new(source, vocab, options),
+        options,
+    )
+}
+
+/// [`align`] of two prepared texts (prepared with the same vocabulary and `options`).
+pub fn align_prepared(
+    suspicious: &Prepared,
+    source: &Prepared,
+    options: &AlignOptions,
+) -> Vec<Alignment> {
+    assert!(
+        suspicious.sizes == sizes(options) && source.sizes == sizes(options),
+        "texts prepared with other shingle sizes"
+    );
+    let (a, b) = (&suspicious.side, &source.side);
     if a.sentences.is_empty() || b.sentences.is_empty() {
         return Vec::new();
     }
     let mut covered_a = vec![false; a.tokens.len()];
     let mut covered_b = vec![false; b.tokens.len()];
-    // Sentence pair → the suspicious tokens its shared shingles cover.
-    let mut cover: HashMap<(usize, usize), HashSet<usize>> = HashMap::default();
-    {
-        let mut index: HashMap<u64, Vec<Vec<usize>>> = HashMap::default();
-        for (k, ids) in shingle_keys(&b, vocab, options) {
-            index.entry(k).or_default().push(ids);
+    // (suspicious sentence, source sentence, suspicious token) for each token that a
+    // shingle shared by the two sentences covers; sorted and deduplicated, the tokens
+    // each sentence pair covers.
+    let mut cover: Vec<(u32, u32, u32)> = Vec::new();
+    for k in 0..a.shingles.keys.len() {
+        let mut places = b.shingles.with_key(a.shingles.keys[k]).take(16).peekable();
+        if places.peek().is_none() {
+            continue;
         }
-        for (k, ids) in shingle_keys(&a, vocab, options) {
-            let Some(places) = index.get(&k) else {
-                continue;
-            };
-            for &i in &ids {
-                covered_a[i] = true;
+        let ids = a.shingles.ids(k);
+        for &i in ids {
+            covered_a[i as usize] = true;
+        }
+        let sa = a.sentence_of[ids[0] as usize] as u32;
+        for place in places {
+            let place = b.shingles.ids(place);
+            for &j in place {
+                covered_b[j as usize] = true;
             }
-            for place in places.iter().take(16) {
-                for &j in place {
-                    covered_b[j] = true;
-                }
-                cover
-                    .entry((a.sentence_of[ids[0]], b.sentence_of[place[0]]))
-                    .or_default()
-                    .extend(ids.iter().copied());
-            }
+            let sb = b.sentence_of[place[0] as usize] as u32;
+            cover.extend(ids.iter().map(|&i| (sa, sb, i)));
         }
     }
+    cover.sort_unstable();
+    cover.dedup();
     // tf-idf over the sentences of both documents.
     let mut df: HashMap<u64, f64> = HashMap::default();
     for bag in a.terms.iter().chain(&b.terms) {
@@ -419,10 +541,11 @@ pub fn align(
             }
         }
     }
-    for (&(i, j), toks) in &cover {
+    for pair in cover.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)) {
+        let (i, j) = (pair[0].0 as usize, pair[0].1 as usize);
         let (s, e) = a.sentences[i];
-        let share = toks.len() as f64 / (e - s) as f64;
-        if share >= options.min_cover || toks.len() >= options.min_cover_tokens {
+        let share = pair.len() as f64 / (e - s) as f64;
+        if share >= options.min_cover || pair.len() >= options.min_cover_tokens {
             let s = score.entry((i, j)).or_insert(0.0);
             *s = s.max(share.max(options.min_cover));
         }
@@ -447,8 +570,8 @@ pub fn align(
     for c in clusters {
         let (i0, i1) = bounds(c.iter().map(|s| s.0));
         let (j0, j1) = bounds(c.iter().map(|s| s.1));
-        let (start, end) = edges(&a, &covered_a, i0, i1);
-        let (source_start, source_end) = edges(&b, &covered_b, j0, j1);
+        let (start, end) = edges(a, &covered_a, i0, i1);
+        let (source_start, source_end) = edges(b, &covered_b, j0, j1);
         if end - start >= options.min_chars && source_end - source_start >= options.min_chars {
             found.push(Alignment {
                 start,

@@ -7,11 +7,12 @@
 //! original. The check is the caller's (an engine in memory, or a namespace of the
 //! service), so this module knows no transport and no store.
 
-use crate::align::{AlignOptions, Vocabulary, align};
+use crate::align::{AlignOptions, Prepared, Vocabulary, align_prepared};
 use crate::analysis::{AnalyzedDocument, AnalyzedParagraph, Analyzer};
 use crate::engine::{Match, Report, Span};
 use crate::report::{Aligned, Repaired};
 use crate::text::ParagraphSpan;
+use crate::text::normalize::{Fold, Token, tokenize_with};
 use crate::text::repair::{Repair, Unit, find_joins, units};
 
 /// Which page-break repair and passage mode a request asks for.
@@ -128,25 +129,78 @@ pub fn matched_sources(report: &Report, name: &str) -> Vec<String> {
 }
 
 /// The passage mode: reused text between `text` and each of `sources` (name, text),
-/// wherever paragraphs begin and end, in order of `text`.
+/// wherever paragraphs begin and end, in order of `text`. `text` is read once, however
+/// many sources there are.
 pub fn alignments(
     text: &str,
     sources: &[(String, std::sync::Arc<str>)],
     vocab: &Vocabulary,
 ) -> Vec<Aligned> {
     let options = AlignOptions::default();
-    let mut found: Vec<Aligned> = sources
-        .iter()
-        .flat_map(|(name, source)| {
-            let name: std::sync::Arc<str> = name.as_str().into();
-            align(text, source, vocab, &options)
+    if sources.is_empty() {
+        return Vec::new();
+    }
+    let prepared = Prepared::new(text, vocab, &options);
+    collect(
+        &prepared,
+        sources
+            .iter()
+            .map(|(name, source)| (name, Prepared::new(source, vocab, &options))),
+        &options,
+    )
+}
+
+/// [`alignments`] with the vocabulary a service builds for one text: the `stopwords`
+/// tokens that occur most often in `text` and its sources, read with `fold`. Each text
+/// is tokenized once, for the vocabulary and its alignments alike.
+pub fn alignments_among(
+    text: &str,
+    sources: &[(String, std::sync::Arc<str>)],
+    stopwords: usize,
+    fold: Fold,
+) -> Vec<Aligned> {
+    if sources.is_empty() {
+        // Nothing to align with: no text to read.
+        return Vec::new();
+    }
+    let options = AlignOptions::default();
+    let tokens: Vec<Vec<Token>> = std::iter::once(text)
+        .chain(sources.iter().map(|(_, t)| &**t))
+        .map(|t| tokenize_with(t, fold))
+        .collect();
+    let vocab =
+        Vocabulary::from_token_occurrences(tokens.iter().map(Vec::as_slice), stopwords, fold);
+    let mut tokens = tokens.into_iter();
+    let first = tokens.next().expect("the text's tokens");
+    let prepared = Prepared::from_tokens(text, first, &vocab, &options);
+    collect(
+        &prepared,
+        sources
+            .iter()
+            .zip(tokens)
+            .map(|((name, source), t)| (name, Prepared::from_tokens(source, t, &vocab, &options))),
+        &options,
+    )
+}
+
+/// `text`'s alignments with each source, in order of `text`.
+fn collect<'a>(
+    text: &Prepared,
+    sources: impl Iterator<Item = (&'a String, Prepared)>,
+    options: &AlignOptions,
+) -> Vec<Aligned> {
+    let mut found: Vec<Aligned> = Vec::new();
+    for (name, source) in sources {
+        let name: std::sync::Arc<str> = name.as_str().into();
+        found.extend(
+            align_prepared(text, &source, options)
                 .into_iter()
-                .map(move |alignment| Aligned {
+                .map(|alignment| Aligned {
                     source: name.clone(),
                     alignment,
-                })
-        })
-        .collect();
+                }),
+        );
+    }
     found.sort_by_key(|a| (a.alignment.start, a.alignment.source_start));
     found
 }

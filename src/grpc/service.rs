@@ -30,9 +30,8 @@ use super::backend::Backend;
 use super::convert::{editorial_options, query_options, repaired_to_pb, report_to_pb};
 use super::pb::{self, near_dup_server::NearDup};
 use super::telemetry::{record, record_counts};
-use crate::align::Vocabulary;
 use crate::analysis::AnalyzedDocument;
-use crate::editorial::{EditorialOptions, alignments, matched_sources, repairs};
+use crate::editorial::{EditorialOptions, alignments_among, matched_sources, repairs};
 use crate::engine::{DocId, Engine, NoTexts};
 use crate::engine::{EngineStats, QueryOptions, Report, Settings};
 use crate::error::Error;
@@ -379,13 +378,12 @@ impl Inner {
                 Err(e) => return Err(e),
             }
         }
-        if sources.is_empty() {
-            // Nothing to align with: no vocabulary to build (it tokenizes the text).
-            return Ok(Vec::new());
-        }
-        let texts = std::iter::once(text).chain(sources.iter().map(|(_, t)| &**t));
-        let vocab = Vocabulary::from_occurrences(texts, STOPWORDS, self.service.settings().fold);
-        Ok(alignments(text, &sources, &vocab))
+        Ok(alignments_among(
+            text,
+            &sources,
+            STOPWORDS,
+            self.service.settings().fold,
+        ))
     }
 
     /// Applies a prepared submission through the service's write transaction.
