@@ -6,7 +6,7 @@ and gives the same clusters:
 
 1. **analysis per partition** (one task per partition, persisted): each record is cut
    into units (the record, or its paragraphs) and analyzed by the batch's own code:
-   shingle set, content hash, LSH band keys, sketch, in flat arrays. Units are numbered
+   shingle set, content hash, LSH bucket keys, sketch, in flat arrays. Units are numbered
    in input order (record ordinal, paragraph), the order the batch judges them in.
 2. **the band join by shuffle**: one row per (bucket key, unit) and per (content hash,
    unit), shuffled on the key. The batch's buckets hold every judged unit in input
@@ -87,17 +87,14 @@ def _analyze(part: pd.DataFrame, text_field: str, unit: str, settings: Dict[str,
 
 _KEY_COLUMNS = {"space": "uint8", "key": "uint64", "uid": "int64"}
 
-# A band key's bucket in the batch's index is its upper half (``neardup::index::bucket_key``).
-_BUCKET_MASK = np.uint64(0xFFFF_FFFF_0000_0000)
-
 
 def _keys(c: Dict[str, np.ndarray]) -> pd.DataFrame:
     uid = c["uid"]
-    counts = np.diff(c["band_key_offsets"])
+    counts = np.diff(c["bucket_key_offsets"])
     band = pd.DataFrame(
         {
             "space": np.zeros(int(counts.sum()), dtype=np.uint8),
-            "key": c["band_keys"] & _BUCKET_MASK,
+            "key": c["bucket_keys"],
             "uid": np.repeat(uid, counts),
         }
     )

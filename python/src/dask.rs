@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use neardup::analysis::Analyzer;
 use neardup::batch::{self, DedupOptions, Unit};
-use neardup::index::{SKETCH_LEN, Sketch};
+use neardup::index::{SKETCH_LEN, Sketch, bucket_key};
 use neardup::verify::{MatchKind, Side};
 
 use crate::{engine_error, settings_from};
@@ -29,8 +29,9 @@ fn unit_from(unit: &str) -> PyResult<Unit> {
 
 /// Analyzes `texts` (str, or anything else for a bad record, which gets no units) as the
 /// batch does. Returns a dict of numpy arrays, one row per judged unit: `record` (position
-/// in `texts`), `paragraph`, `content_hash`, `shingles` + `shingle_offsets`, `band_keys`
-/// + `band_key_offsets`, `sketch` (rows × 64 uint8).
+/// in `texts`), `paragraph`, `content_hash`, `shingles` + `shingle_offsets`,
+/// `bucket_keys` + `bucket_key_offsets` (each band key as the batch's buckets hold it,
+/// [`neardup::index::bucket_key`]), `sketch` (rows × 64 uint8).
 #[pyfunction]
 #[pyo3(signature = (texts, *, unit="record", **settings))]
 pub fn dedup_units<'py>(
@@ -70,7 +71,7 @@ pub fn dedup_units<'py>(
             hash.push(u.hash);
             shingles.extend_from_slice(&u.set);
             shingle_offsets.push(shingles.len() as i64);
-            keys.extend_from_slice(&u.keys);
+            keys.extend(u.keys.iter().map(|&k| bucket_key(k)));
             key_offsets.push(keys.len() as i64);
             sketches.extend_from_slice(&u.sketch.0);
         }
@@ -82,8 +83,8 @@ pub fn dedup_units<'py>(
     out.set_item("content_hash", PyArray1::from_vec(py, hash))?;
     out.set_item("shingles", PyArray1::from_vec(py, shingles))?;
     out.set_item("shingle_offsets", PyArray1::from_vec(py, shingle_offsets))?;
-    out.set_item("band_keys", PyArray1::from_vec(py, keys))?;
-    out.set_item("band_key_offsets", PyArray1::from_vec(py, key_offsets))?;
+    out.set_item("bucket_keys", PyArray1::from_vec(py, keys))?;
+    out.set_item("bucket_key_offsets", PyArray1::from_vec(py, key_offsets))?;
     let sketch: Bound<'py, PyArray2<u8>> =
         PyArray1::from_vec(py, sketches).reshape([rows, SKETCH_LEN])?;
     out.set_item("sketch", sketch)?;

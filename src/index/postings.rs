@@ -143,7 +143,7 @@ fn bucket(key: BandKey) -> u32 {
 /// equal here share a bucket. Tables beside a map that must read as the same buckets
 /// (a chunk's earlier units, a distributed band join) key on this.
 pub fn bucket_key(key: BandKey) -> BandKey {
-    key & !0xFFFF_FFFF
+    (bucket(key) as BandKey) << 32
 }
 
 impl PostingMap {
