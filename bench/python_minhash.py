@@ -67,56 +67,36 @@ def main() -> None:
     sh = [shingles(t) for t in texts]
     sh_bytes = [[s.encode("utf-8") for s in x] for x in sh]
 
-    def neardup_each():
-        for x in sh_bytes:
-            m = neardup.MinHash(num_perm=128, seed=1)
-            m.update_batch(x)
+    def each(cls, method, sets):
+        """One MinHash per paragraph, fed by `method`, then its digest."""
+        for x in sets:
+            m = cls(num_perm=128, seed=1)
+            getattr(m, method)(x)
             m.digest()
 
-    def neardup_bulk():
-        for m in neardup.MinHash.bulk(sh_bytes, num_perm=128, seed=1):
+    def bulk(cls, sets):
+        for m in cls.bulk(sets, num_perm=128, seed=1):
             m.digest()
 
-    def rensa_each():
-        for x in sh:
-            m = rensa.RMinHash(num_perm=128, seed=1)
-            m.update(x)
-            m.digest()
+    def encoded(sets):
+        return [[s.encode("utf-8") for s in x] for x in sets]
 
-    def datasketch_each():
-        for x in sh_bytes:
-            m = datasketch.MinHash(num_perm=128, seed=1)
-            m.update_batch(x)
-            m.digest()
-
-    def datasketch_bulk():
-        for m in datasketch.MinHash.bulk(sh_bytes, num_perm=128, seed=1):
-            m.digest()
+    neardup_each = lambda: each(neardup.MinHash, "update_batch", sh_bytes)
+    neardup_bulk = lambda: bulk(neardup.MinHash, sh_bytes)
+    rensa_each = lambda: each(rensa.RMinHash, "update", sh)
+    datasketch_each = lambda: each(datasketch.MinHash, "update_batch", sh_bytes)
+    datasketch_bulk = lambda: bulk(datasketch.MinHash, sh_bytes)
 
     def neardup_analyze():
         neardup.analyze(texts, signatures=True)
 
     def tokenized(fn):
-        def run():
-            local = [shingles(t) for t in texts]
-            fn(local)
-        return run
+        """`fn` on shingles made by the Python tokenizer inside the timed call."""
+        return lambda: fn([shingles(t) for t in texts])
 
-    def rensa_from(local):
-        for x in local:
-            m = rensa.RMinHash(num_perm=128, seed=1)
-            m.update(x)
-            m.digest()
-
-    def neardup_from(local):
-        for m in neardup.MinHash.bulk([[s.encode("utf-8") for s in x] for x in local],
-                                      num_perm=128, seed=1):
-            m.digest()
-
-    def datasketch_from(local):
-        for m in datasketch.MinHash.bulk([[s.encode("utf-8") for s in x] for x in local],
-                                         num_perm=128, seed=1):
-            m.digest()
+    rensa_from = lambda local: each(rensa.RMinHash, "update", local)
+    neardup_from = lambda local: bulk(neardup.MinHash, encoded(local))
+    datasketch_from = lambda local: bulk(datasketch.MinHash, encoded(local))
 
     rows = [
         ("shingles → signature", "neardup.MinHash update_batch", best(neardup_each, args.repeat)),
