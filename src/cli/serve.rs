@@ -295,6 +295,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         if let Some(m) = &metrics {
             eprintln!("neardup: metrics on http://{}/metrics", m.local_addr()?);
         }
+        let shutdown = shutdown_signal()?;
         let ready = Arc::new(tokio::sync::Notify::new());
         config.edge.ready = Some(ready.clone());
         tokio::spawn(async move {
@@ -308,7 +309,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             grpc: listener,
             metrics,
         };
-        serve(config, backing, listeners, shutdown_signal()).await?;
+        serve(config, backing, listeners, shutdown).await?;
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
@@ -339,26 +340,28 @@ fn reload_on_sighup(_tokens: Arc<Authenticator>) -> Result<()> {
     Ok(())
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled: a SIGTERM sent as soon as `listening on`
+/// is printed must stop the server cleanly, not kill it with the default action.
+#[cfg(unix)]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
+}
+
+/// Completes on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
+    })
 }
