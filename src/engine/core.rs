@@ -538,7 +538,7 @@ impl<I: Index> Core<I> {
             order: (Some(h.doc), h.index),
             content_hash: h.content_hash,
             copies: 0,
-            aligned: None,
+            edited: None,
         };
         let mut found: Vec<Vec<Found>> = Vec::with_capacity(doc.paragraphs.len());
         let mut funnel = Funnel::default();
@@ -553,14 +553,14 @@ impl<I: Index> Core<I> {
                 match *cand {
                     Candidate::Earlier(j) => {
                         let q = &doc.paragraphs[j];
-                        let earlier = |kind, scores, aligned| Found {
+                        let earlier = |kind, scores, edited| Found {
                             source: Source::Earlier(j),
                             kind,
                             scores,
                             order: (None, q.span.index as u32),
                             content_hash: q.text.content_hash,
                             copies: 0,
-                            aligned,
+                            edited,
                         };
                         if let Some((kind, scores)) =
                             query::verify(p, &q.text.set, q.text.content_hash, &q.sketch, &t)
@@ -711,7 +711,7 @@ impl<I: Index> Core<I> {
                 .entry(i)
                 .or_insert_with(|| edited::units(&doc.paragraphs[i].text));
             if let Some(a) = edited::decide(u, &source, min_shared) {
-                f.aligned = Some(a);
+                f.edited = Some(a);
                 found[i].push(f);
             }
         }
@@ -854,10 +854,10 @@ impl<I: Index> Core<I> {
                             end: q.span.end,
                             line: q.span.line,
                         };
-                        let spans = if opts.spans {
-                            query::spans(p, &q.text, q.span.start, f.kind)
-                        } else {
-                            Vec::new()
+                        let spans = match (opts.spans, &f.edited) {
+                            (false, _) => Vec::new(),
+                            (true, Some(e)) => e.spans(p.span.start, q.span.start),
+                            (true, None) => query::spans(p, &q.text, q.span.start),
                         };
                         (source, spans)
                     }
@@ -878,20 +878,20 @@ impl<I: Index> Core<I> {
                                 None => continue,
                             }
                         };
-                        let spans = match (opts.spans, own) {
-                            (false, _) => Vec::new(),
+                        let spans = match (opts.spans, own, &f.edited) {
+                            (false, _, _) => Vec::new(),
+                            (true, _, Some(e)) => e.spans(p.span.start, start as usize),
                             // An earlier paragraph of this very submission.
-                            (true, true) => match doc.paragraphs.get(index as usize) {
-                                Some(q) => query::spans(p, &q.text, q.span.start, f.kind),
+                            (true, true, None) => match doc.paragraphs.get(index as usize) {
+                                Some(q) => query::spans(p, &q.text, q.span.start),
                                 None => Vec::new(),
                             },
-                            (true, false) => query::spans_in_text(
+                            (true, false, None) => query::spans_in_text(
                                 &self.analyzer,
                                 p,
                                 source_texts.get(&doc_id).map_or("", |t| t),
                                 start as usize,
                                 end as usize,
-                                f.kind,
                             ),
                         };
                         let source = SourceRef {
@@ -911,7 +911,7 @@ impl<I: Index> Core<I> {
                     scores: f.scores,
                     spans,
                     copies: f.copies,
-                    aligned: f.aligned,
+                    aligned: f.edited.map(|e| e.aligned),
                 });
             }
             if !report.matches.is_empty() {

@@ -1,11 +1,11 @@
 //! The engine's second stage for heavily edited copies ([`crate::edit`]) on the
 //! analyzer's types: which rejected candidates are in the grey zone (sketch first, then
 //! the exact set merge), the text stage for a grey pair, and the spans of an `edited`
-//! match. The embedded engine, a remote index and the batch all decide with these.
+//! match, kept from that stage. The embedded engine, a remote index and the batch all
+//! decide with these.
 
 use super::{Aligned, Span};
-use crate::analysis::AnalyzedParagraph;
-use crate::edit::{self, Unit};
+use crate::edit::{self, AlignedRun, Unit};
 use crate::index::Sketch;
 use crate::text::ParagraphText;
 use crate::verify::{self, Scores};
@@ -43,27 +43,42 @@ pub fn text_units(analyzer: &crate::analysis::Analyzer, text: &str) -> Vec<Unit>
     edit::token_units(&analyzer.tokens(text))
 }
 
-/// The text stage for a grey pair: the aligned coverage if it is an edited copy
-/// ([`edit::decide`]), from both paragraphs' [`units`].
-pub fn decide(q: &[Unit], s: &[Unit], min_shared: usize) -> Option<Aligned> {
-    edit::decide(q, s, min_shared).map(|e| Aligned {
-        coverage: e.coverage,
-        coverage_source: e.coverage_source,
-    })
+/// An edited copy as the text stage decided it: its aligned coverage, and the aligned
+/// runs that become its spans, so that the report does not read, analyze and align the
+/// pair a second time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decided {
+    /// The coverage reported with the match.
+    pub aligned: Aligned,
+    /// The aligned runs, relative to each paragraph's text.
+    pub runs: Vec<AlignedRun>,
 }
 
-/// The spans of an `edited` match: the aligned runs, in code points of both documents
-/// (`source_start` is the source paragraph's first code point).
-pub fn spans(p: &AnalyzedParagraph, source: &ParagraphText, source_start: usize) -> Vec<Span> {
-    let score = edit::edit_score(&units(&p.text), &units(source));
-    score
-        .runs
-        .iter()
-        .map(|r| Span {
-            start: p.span.start + r.start as usize,
-            end: p.span.start + r.end as usize,
-            source_start: source_start + r.source_start as usize,
-            source_end: source_start + r.source_end as usize,
-        })
-        .collect()
+impl Decided {
+    /// The spans of the match: the aligned runs, in code points of both documents, for a
+    /// query paragraph starting at code point `start` and a source paragraph at
+    /// `source_start`.
+    pub fn spans(&self, start: usize, source_start: usize) -> Vec<Span> {
+        self.runs
+            .iter()
+            .map(|r| Span {
+                start: start + r.start as usize,
+                end: start + r.end as usize,
+                source_start: source_start + r.source_start as usize,
+                source_end: source_start + r.source_end as usize,
+            })
+            .collect()
+    }
+}
+
+/// The text stage for a grey pair: the aligned coverage and runs if it is an edited copy
+/// ([`edit::decide`]), from both paragraphs' [`units`].
+pub fn decide(q: &[Unit], s: &[Unit], min_shared: usize) -> Option<Decided> {
+    edit::decide(q, s, min_shared).map(|e| Decided {
+        aligned: Aligned {
+            coverage: e.coverage,
+            coverage_source: e.coverage_source,
+        },
+        runs: e.runs,
+    })
 }

@@ -35,7 +35,7 @@ pub enum Source {
 }
 
 /// A verified match of a paragraph with a candidate.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Found {
     /// The candidate.
     pub source: Source,
@@ -50,8 +50,8 @@ pub struct Found {
     pub content_hash: u64,
     /// Identical later sources folded into this one.
     pub copies: usize,
-    /// For an `edited` match, the aligned coverage.
-    pub aligned: Option<super::Aligned>,
+    /// For an `edited` match, what the text stage found: coverage and spans.
+    pub edited: Option<super::edited::Decided>,
 }
 
 /// Verifies a candidate with shingle set `set`, content hash `hash` and sketch `sketch`
@@ -135,17 +135,9 @@ pub fn reports_concurrent<B: Ord + Copy>(
 }
 
 /// The shared spans of paragraph `p` and an analyzed source paragraph starting at code
-/// point `source_start` of its document, for a match of this kind: runs of shared
-/// shingles, or for an `edited` match the aligned runs ([`super::edited::spans`]).
-pub fn spans(
-    p: &AnalyzedParagraph,
-    source: &ParagraphText,
-    source_start: usize,
-    kind: MatchKind,
-) -> Vec<Span> {
-    if kind == MatchKind::Edited {
-        return super::edited::spans(p, source, source_start);
-    }
+/// point `source_start` of its document: runs of shared shingles (an `edited` match has
+/// the spans of its alignment instead, [`super::edited::Decided::spans`]).
+pub fn spans(p: &AnalyzedParagraph, source: &ParagraphText, source_start: usize) -> Vec<Span> {
     let base_q = p.span.start;
     verify::shared_spans(&p.text.shingles, &source.shingles)
         .into_iter()
@@ -166,13 +158,12 @@ pub fn spans_in_text(
     text: &str,
     start: usize,
     end: usize,
-    kind: MatchKind,
 ) -> Vec<Span> {
     let Some(slice) = code_point_slice(text, start, end) else {
         return Vec::new();
     };
     let source = analyzer.paragraph_text(slice);
-    spans(p, &source, start, kind)
+    spans(p, &source, start)
 }
 
 /// Code points `start..end` of `text`, or `None` when it does not reach that far.
@@ -215,7 +206,7 @@ mod tests {
             order: (Some(doc), 0),
             content_hash: hash,
             copies: 0,
-            aligned: None,
+            edited: None,
         };
         let many: Vec<Found> = (0..20)
             .map(|d| found(d, 7, MatchKind::Exact, scores))
