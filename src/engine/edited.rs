@@ -44,8 +44,8 @@ pub fn text_units(analyzer: &crate::analysis::Analyzer, text: &str) -> Vec<Unit>
 }
 
 /// An edited copy as the text stage decided it: its aligned coverage, and the aligned
-/// runs that become its spans, so that the report does not read, analyze and align the
-/// pair a second time.
+/// runs that become its spans, so that the report does not analyze the source paragraph
+/// and align the pair a second time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decided {
     /// The coverage reported with the match.
