@@ -499,6 +499,17 @@ pub fn grey_thresholds(min_shared: usize) -> verify::Thresholds {
 /// Least word-bigram Jaccard of a pair worth aligning.
 pub const GREY_JACCARD: f64 = 0.05;
 
+/// The chance that the sketch test of the grey zone (`Sketch::may_reach_at`) rejects a
+/// pair exactly at its bound, forty times the set rules' (`REJECT_ALPHA`, 0.005). At the
+/// grey zone's Jaccard (0.05) a 64-byte sketch with no agreeing byte at all still has
+/// probability 0.029, so at the set rules' level it rejects nothing, and the exact merge
+/// ran on every candidate they reject (some 99 % of those merges find no grey pair). At
+/// this level a pair at the bound is rejected when at most one byte agrees (probability
+/// 0.135), but the heavily edited copies the zone is for keep Jaccard 0.10–0.19 with their
+/// sources: one at 0.1 is lost one time in 130, one at 0.15 one in 3,400. BENCHMARKS.md,
+/// "Edited copies", has what it saves and what it lost.
+pub const GREY_REJECT_ALPHA: f64 = 0.2;
+
 /// Least containment (either way) of a pair worth aligning: a short text mostly
 /// rewritten from a part of a long one.
 pub const GREY_CONTAINMENT: f64 = 0.2;
@@ -524,16 +535,25 @@ pub fn decide(q: &[Unit], s: &[Unit], min_shared: usize) -> Option<EditScore> {
 
 /// Whether [`is_edited`] can accept the pair: from lengths, then the unigram overlap
 /// ([`overlap_len`]), then the longest common subsequence ([`lcs_len`]), each computed
-/// only when the one before leaves room. False means reject without aligning.
+/// only when the one before leaves room, and each bounding both the coverage and the
+/// matched words. False means reject without aligning.
 pub fn may_be_edited(q: &[Unit], s: &[Unit], min_shared: usize) -> bool {
     let (n, m) = (q.len() as f64, s.len() as f64);
-    // Matched words are counted on the query side.
+    // Matched words are counted on the query side: `k` matched units are at most `k`
+    // times its widest unit.
     let words: f64 = q.iter().map(|u| u.words as f64).sum();
-    let copy = n.min(m) / n.max(m) >= EDITED_COVERAGE && words >= (2 * min_shared) as f64;
-    let long = words >= (verify::LONG_REUSE * min_shared) as f64;
+    let widest = q.iter().map(|u| u.words as f64).fold(0.0, f64::max);
+    let (copy_words, long_words) = (
+        (2 * min_shared) as f64,
+        (verify::LONG_REUSE * min_shared) as f64,
+    );
+    let copy = n.min(m) / n.max(m) >= EDITED_COVERAGE && words >= copy_words;
+    let long = words >= long_words;
     let passes = |matched: usize| {
         let (bq, bs) = (share(matched, q.len()), share(matched, s.len()));
-        (copy && bq.min(bs) >= EDITED_COVERAGE) || (long && bq.max(bs) >= EDITED_COVERAGE / 2.0)
+        let most = matched as f64 * widest;
+        (copy && bq.min(bs) >= EDITED_COVERAGE && most >= copy_words)
+            || (long && bq.max(bs) >= EDITED_COVERAGE / 2.0 && most >= long_words)
     };
     (copy || long) && passes(overlap_len(q, s)) && passes(lcs_len(q, s))
 }
@@ -766,6 +786,32 @@ mod tests {
         assert_eq!(a.pairs.len(), u.len() - 1);
         let e = edit_score(&v, &u);
         assert_eq!(e.coverage_source, (u.len() - 1) as f64 / u.len() as f64);
+    }
+
+    #[test]
+    fn too_few_words_in_common_are_rejected_before_aligning() {
+        // Two 45-word paragraphs with 10 words in common, in order: a fifth of each side,
+        // enough coverage for a long reworked text, but far fewer than its 40 words.
+        let words = |tag: &str| -> Vec<String> {
+            (0..45)
+                .map(|i| {
+                    if i % 4 == 0 && i < 40 {
+                        format!("w{i}")
+                    } else {
+                        format!("{tag}{i}")
+                    }
+                })
+                .collect()
+        };
+        let (a, b) = (words("a").join(" "), words("b").join(" "));
+        let (q, s) = (token_units(&tokenize(&a)), token_units(&tokenize(&b)));
+        assert_eq!((q.len(), lcs_len(&q, &s)), (45, 10));
+        let (bq, _) = coverage_bound(&q, &s);
+        assert!(bq >= EDITED_COVERAGE / 2.0);
+        assert!(!may_be_edited(&q, &s, 5));
+        assert!(!is_edited(&edit_score(&q, &s), 5));
+        // A paragraph against itself passes it.
+        assert!(may_be_edited(&q, &q, 5));
     }
 
     #[test]

@@ -12,10 +12,10 @@ use crate::verify::{self, Scores};
 
 /// Whether the sketches (`q` of a set of `q_len`, `s` of `s_len`) let a candidate that
 /// `verify` rejected through to the grey-zone set test ([`grey_scores`]): false only for
-/// pairs that cannot share enough shingles.
+/// pairs that are unlikely to share enough shingles ([`edit::GREY_REJECT_ALPHA`]).
 pub fn may_be_grey(q: &Sketch, q_len: usize, s: &Sketch, s_len: usize, min_shared: usize) -> bool {
     let need = verify::shared_needed(q_len, s_len, &edit::grey_thresholds(min_shared));
-    q.may_reach(s, q_len, s_len, need)
+    q.may_reach_at(s, q_len, s_len, need, edit::GREY_REJECT_ALPHA)
 }
 
 /// The exact set scores of a candidate that `verify` rejected, if it is in the grey zone

@@ -11,9 +11,10 @@
 //! match would show that few less than [`REJECT_ALPHA`] of the time. It thus loses about
 //! one true match in 200 of those exactly at that bound, and far fewer above it: none of
 //! the 11,084 matches among 778,284 candidates measured in BENCHMARKS.md ("The candidate
-//! funnel"). A normal approximation three standard errors wide lost none either but let
-//! through 1.8 times as many non-matches, because at the small Jaccards most candidates
-//! have the binomial is far from normal.
+//! funnel"). [`Sketch::may_reach_at`] takes another level: the edited-copy stage's grey
+//! zone, far below any kind of match, uses a looser one. A normal approximation three
+//! standard errors wide lost none either but let through 1.8 times as many non-matches,
+//! because at the small Jaccards most candidates have the binomial is far from normal.
 
 use crate::lsh::LshParams;
 use crate::minhash::Signature;
@@ -71,13 +72,25 @@ impl Sketch {
     /// i.e. may reach Jaccard `need / (a + b - need)`: false only when so few bytes agree
     /// that such a pair would rarely show it (see the module docs).
     pub fn may_reach(&self, other: &Sketch, a: usize, b: usize, need: usize) -> bool {
+        self.may_reach_at(other, a, b, need, REJECT_ALPHA)
+    }
+
+    /// [`Sketch::may_reach`] at another rejection level.
+    pub fn may_reach_at(
+        &self,
+        other: &Sketch,
+        a: usize,
+        b: usize,
+        need: usize,
+        alpha: f64,
+    ) -> bool {
         if need == 0 {
             return true;
         }
         let union = (a + b).saturating_sub(need).max(1) as f64;
         let j = (need as f64 / union).min(1.0);
         let p = j + (1.0 - j) / 256.0;
-        !below_lower_tail(self.agreeing(other), SKETCH_LEN, p, REJECT_ALPHA)
+        !below_lower_tail(self.agreeing(other), SKETCH_LEN, p, alpha)
     }
 }
 
@@ -138,6 +151,21 @@ mod tests {
         assert!(!below_lower_tail(64, 64, 0.9, 0.5));
         assert!(below_lower_tail(63, 64, 1.0, 0.5));
         assert!(!below_lower_tail(0, 64, 0.0, 0.5));
+    }
+
+    #[test]
+    fn a_looser_level_rejects_pairs_a_little_below_its_bound() {
+        // Sketches with exactly `k` agreeing bytes, for sets of 100 and 100 that would
+        // need 10 in common (Jaccard 0.053, where 3.6 bytes agree on average).
+        let with_agreeing = |k: usize| {
+            let mut b = [1u8; SKETCH_LEN];
+            b[..k].fill(0);
+            Sketch(b)
+        };
+        let zero = Sketch::default();
+        assert!(zero.may_reach(&with_agreeing(0), 100, 100, 10));
+        assert!(!zero.may_reach_at(&with_agreeing(1), 100, 100, 10, 0.2));
+        assert!(zero.may_reach_at(&with_agreeing(2), 100, 100, 10, 0.2));
     }
 
     proptest::proptest! {
