@@ -57,6 +57,22 @@ pub struct Unit {
     pub end: u32,
 }
 
+impl Unit {
+    /// Token `i` of a paragraph as a unit, from only what [`decide`] reads of it: its key
+    /// and its share of a word. Its offsets are token positions, not code points, so the
+    /// runs of an alignment of such units are no spans.
+    pub fn bare(i: usize, key: u64, words: f32) -> Unit {
+        Unit {
+            key,
+            whole: true,
+            words,
+            token: i as u32,
+            start: i as u32,
+            end: i as u32 + 1,
+        }
+    }
+}
+
 /// The units of a paragraph at [`Level::Token`]: one per token.
 pub fn token_units(tokens: &[Token]) -> Vec<Unit> {
     tokens
@@ -522,6 +538,19 @@ pub fn is_grey(scores: &Scores, min_shared: usize) -> bool {
             || scores.containment.max(scores.containment_source) >= t.containment)
 }
 
+/// Whether a paragraph of `units` units and `words` words can be an edited copy of a
+/// source whose set holds `source_set` distinct shingles, from that size alone: the test
+/// before any grey-zone work on a candidate. [`is_edited`] wants `2 · min_shared` words
+/// matched, and unless the paragraph is long enough for a reworked text
+/// ([`verify::LONG_REUSE`] × `min_shared` words), the two lengths within
+/// [`EDITED_COVERAGE`] of each other; a source has at least as many units as shingles.
+pub fn may_align(units: usize, words: f64, source_set: usize, min_shared: usize) -> bool {
+    // Word counts are sums of fractions (a Chinese character is 2/3): a little slack.
+    let reaches = |k: usize| words + 1e-3 >= (k * min_shared) as f64;
+    reaches(verify::LONG_REUSE)
+        || (reaches(2) && units as f64 >= EDITED_COVERAGE * source_set as f64)
+}
+
 /// The text stage for a grey-zone pair, cheapest test first: lengths, the unigram overlap
 /// and the longest common subsequence bound the coverage ([`may_be_edited`]), and only
 /// then are the two aligned. `Some` when [`is_edited`] accepts the pair.
@@ -815,6 +844,17 @@ mod tests {
     }
 
     #[test]
+    fn sizes_alone_rule_out_short_paragraphs_and_much_longer_sources() {
+        // min_shared 5: 10 words for an edited copy, 40 for a reworked long text.
+        assert!(!may_align(9, 9.0, 9, 5));
+        assert!(!may_align(12, 12.0, 40, 5));
+        assert!(may_align(12, 12.0, 34, 5));
+        assert!(may_align(40, 40.0, 1000, 5));
+        // 15 Chinese characters are 10 words.
+        assert!(may_align(15, 15.0 * 2.0 / 3.0, 20, 5));
+    }
+
+    #[test]
     fn empty_and_one_unit_inputs_are_fine() {
         let one = char_units("a");
         let none = char_units("");
@@ -922,6 +962,8 @@ mod tests {
             let (bq, bs) = coverage_bound(&q, &s);
             prop_assert!(bq >= e.coverage - 1e-12 && bs >= e.coverage_source - 1e-12);
             prop_assert!(!is_edited(&e, 1) || may_be_edited(&q, &s, 1));
+            let words: f64 = q.iter().map(|u| u.words as f64).sum();
+            prop_assert!(!is_edited(&e, 1) || may_align(q.len(), words, s.len(), 1));
             prop_assert!(overlap_len(&q, &s) >= lcs_len(&q, &s));
             for u in q.iter() {
                 prop_assert!(u.start < u.end && u.end <= na);

@@ -16,7 +16,7 @@ use crate::index::{
 };
 use crate::lsh::LshParams;
 use crate::text::{Split, split_paragraphs};
-use crate::verify::{self, MatchKind, Scores, Side, Thresholds};
+use crate::verify::{self, FilteredSet, MatchKind, Scores, Side, Thresholds};
 
 use super::input::{Chunk, Line};
 use super::output::{Names, Writer};
@@ -192,10 +192,13 @@ struct Index {
     /// Per unit: sketch.
     sketches: Vec<Sketch>,
     /// Whether edited copies are looked for; then per unit, end of its alignment units in
-    /// `unit_arena` (as `set_ends` for sets).
+    /// `unit_keys` and `unit_words` (as `set_ends` for sets). Only what the text stage
+    /// reads is kept, 12 bytes a token instead of a whole [`EditUnit`]'s 32: the batch
+    /// reports no spans.
     edited: bool,
     unit_ends: Vec<u64>,
-    unit_arena: Vec<EditUnit>,
+    unit_keys: Vec<u64>,
+    unit_words: Vec<f32>,
 }
 
 impl Index {
@@ -214,14 +217,20 @@ impl Index {
             sketches: Vec::new(),
             edited,
             unit_ends: Vec::new(),
-            unit_arena: Vec::new(),
+            unit_keys: Vec::new(),
+            unit_words: Vec::new(),
         })
     }
 
-    fn edit_units(&self, uid: u32) -> &[EditUnit] {
+    /// The alignment units of an indexed unit, rebuilt from what is kept of them.
+    fn edit_units(&self, uid: u32) -> Vec<EditUnit> {
         let uid = uid as usize;
-        let start = if uid == 0 { 0 } else { self.unit_ends[uid - 1] };
-        &self.unit_arena[start as usize..self.unit_ends[uid] as usize]
+        let start = if uid == 0 { 0 } else { self.unit_ends[uid - 1] } as usize;
+        let end = self.unit_ends[uid] as usize;
+        let words = &self.unit_words[start..end];
+        (self.unit_keys[start..end].iter().zip(words).enumerate())
+            .map(|(i, (&key, &words))| EditUnit::bare(i, key, words))
+            .collect()
     }
 
     fn set(&self, uid: u32) -> &[u32] {
@@ -274,19 +283,26 @@ impl Index {
         }
         candidates.sort_unstable();
         candidates.dedup();
+        // The unit's size for the grey zone, and its filtered set, made at its first
+        // grey candidate.
+        let size = edited::Size {
+            units: u.units.len(),
+            words: u.units.iter().map(|x| x.words as f64).sum(),
+        };
+        let filtered = std::cell::OnceCell::new();
         let mut found: Vec<Found> = candidates
             .into_iter()
             .filter_map(|c| {
-                let (candidate, candidate_units) = if c >= base {
+                let (candidate, chunk_units) = if c >= base {
                     let v = &units[(c - base) as usize];
-                    (v.side(), &v.units[..])
+                    (v.side(), Some(&v.units[..]))
                 } else {
                     let side = Side {
                         set: self.set(c),
                         content_hash: self.hashes[c as usize],
                         sketch: &self.sketches[c as usize],
                     };
-                    (side, if self.edited { self.edit_units(c) } else { &[] })
+                    (side, None)
                 };
                 let this = u.side();
                 let (kind, scores, aligned) =
@@ -295,7 +311,17 @@ impl Index {
                         None if self.edited => {
                             // The grey zone: the engine's second stage, on the units kept.
                             let min_shared = self.thresholds.min_shared;
-                            let scores = edited::grey(this, candidate, min_shared)?;
+                            let set = filtered.get_or_init(|| FilteredSet::new(this.set));
+                            let q = (this.sketch, size, set);
+                            let scores = edited::grey(q, candidate, min_shared)?;
+                            let indexed;
+                            let candidate_units = match chunk_units {
+                                Some(units) => units,
+                                None => {
+                                    indexed = self.edit_units(c);
+                                    &indexed[..]
+                                }
+                            };
                             let e = edit::decide(&u.units, candidate_units, min_shared)?;
                             let aligned = Some((e.coverage, e.coverage_source));
                             (MatchKind::Edited, scores, aligned)
@@ -325,11 +351,15 @@ impl Index {
         reserve_lean(&mut self.kept, units.len());
         if self.edited {
             reserve_lean(&mut self.unit_ends, units.len());
+            let new_units: usize = units.iter().filter(|u| u.kept).map(|u| u.units.len()).sum();
+            reserve_lean(&mut self.unit_keys, new_units);
+            reserve_lean(&mut self.unit_words, new_units);
             for u in units {
                 if u.kept {
-                    self.unit_arena.extend_from_slice(&u.units);
+                    self.unit_keys.extend(u.units.iter().map(|x| x.key));
+                    self.unit_words.extend(u.units.iter().map(|x| x.words));
                 }
-                self.unit_ends.push(self.unit_arena.len() as u64);
+                self.unit_ends.push(self.unit_keys.len() as u64);
             }
         }
         for u in units {
@@ -370,7 +400,8 @@ impl Index {
             + self.sketches.capacity() * SKETCH_LEN
             + self.kept.capacity()
             + self.unit_ends.capacity() * 8
-            + self.unit_arena.capacity() * std::mem::size_of::<EditUnit>()
+            + self.unit_keys.capacity() * 8
+            + self.unit_words.capacity() * 4
     }
 }
 

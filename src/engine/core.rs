@@ -23,7 +23,7 @@ use crate::index::{
     ParagraphId, ReadPolicy, Selection, exact_key,
 };
 use crate::text::Split;
-use crate::verify::MatchKind;
+use crate::verify::{FilteredSet, MatchKind};
 
 /// Where the engine reads the texts of stored documents (the store: the engine keeps no
 /// copy), for the spans of reported matches.
@@ -495,9 +495,8 @@ impl<I: Index> Core<I> {
         };
         // A candidate the sketch rejects for every kind may still be an edited copy.
         let grey = |p: &AnalyzedParagraph, h: &Head| {
-            let n = p.text.set.len();
-            opts.edited
-                && edited::may_be_grey(&p.sketch, n, &h.sketch, h.set_len as usize, min_shared)
+            let q = (&p.sketch, p.text.set.len(), edited::Size::of(&p.text));
+            opts.edited && edited::may_be_grey(q, &h.sketch, h.set_len as usize, min_shared)
         };
         let mut missing: Vec<ParagraphId> = Vec::new();
         for (i, c) in candidates.iter().enumerate() {
@@ -547,8 +546,10 @@ impl<I: Index> Core<I> {
         for (i, c) in candidates.iter().enumerate() {
             let p = &doc.paragraphs[i];
             let mut hits = Vec::new();
-            // The paragraph's alignment units, made at its first grey candidate.
+            // The paragraph's alignment units and filtered set, made at its first grey
+            // candidate.
             let mut units = None;
+            let mut filtered = None;
             for cand in c {
                 match *cand {
                     Candidate::Earlier(j) => {
@@ -568,14 +569,16 @@ impl<I: Index> Core<I> {
                             hits.push(earlier(kind, scores, None));
                         } else if opts.edited
                             && edited::may_be_grey(
-                                &p.sketch,
-                                p.text.set.len(),
+                                (&p.sketch, p.text.set.len(), edited::Size::of(&p.text)),
                                 &q.sketch,
                                 q.text.set.len(),
                                 min_shared,
                             )
-                            && let Some(scores) =
-                                edited::grey_scores(&p.text.set, &q.text.set, min_shared)
+                            && let Some(scores) = edited::grey_scores(
+                                filtered.get_or_insert_with(|| FilteredSet::new(&p.text.set)),
+                                &q.text.set,
+                                min_shared,
+                            )
                         {
                             let u = units.get_or_insert_with(|| edited::units(&p.text));
                             let s = edited::units(&q.text);
@@ -604,7 +607,11 @@ impl<I: Index> Core<I> {
                             funnel.matched += 1;
                             hits.push(indexed(id, h, kind, scores));
                         } else if opts.edited
-                            && let Some(scores) = edited::grey_scores(&p.text.set, set, min_shared)
+                            && let Some(scores) = edited::grey_scores(
+                                filtered.get_or_insert_with(|| FilteredSet::new(&p.text.set)),
+                                set,
+                                min_shared,
+                            )
                         {
                             greys.push((i, indexed(id, h, MatchKind::Edited, scores)));
                         }

@@ -1,36 +1,76 @@
 //! The engine's second stage for heavily edited copies ([`crate::edit`]) on the
 //! analyzer's types: which rejected candidates are in the grey zone (sketch first, then
-//! the exact set merge), the text stage for a grey pair, and the spans of an `edited`
-//! match, kept from that stage. The embedded engine, a remote index and the batch all
-//! decide with these.
+//! the paragraph's bit filter, then the exact set merge), the text stage for a grey pair,
+//! and the spans of an `edited` match, kept from that stage. The embedded engine, a
+//! remote index and the batch all decide with these.
 
 use super::{Aligned, Span};
 use crate::edit::{self, AlignedRun, Unit};
 use crate::index::Sketch;
 use crate::text::ParagraphText;
-use crate::verify::{self, Scores};
+use crate::verify::{self, FilteredSet, Scores};
 
-/// Whether the sketches (`q` of a set of `q_len`, `s` of `s_len`) let a candidate that
-/// `verify` rejected through to the grey-zone set test ([`grey_scores`]): false only for
-/// pairs that are unlikely to share enough shingles ([`edit::GREY_REJECT_ALPHA`]).
-pub fn may_be_grey(q: &Sketch, q_len: usize, s: &Sketch, s_len: usize, min_shared: usize) -> bool {
+/// What the grey-zone tests need of the paragraph, besides its set and sketch.
+#[derive(Debug, Clone, Copy)]
+pub struct Size {
+    /// Its alignment units (tokens).
+    pub units: usize,
+    /// Its length in words.
+    pub words: f64,
+}
+
+impl Size {
+    /// The size of an analyzed paragraph.
+    pub fn of(text: &ParagraphText) -> Size {
+        Size {
+            units: text.tokens.len(),
+            words: text.length as f64,
+        }
+    }
+}
+
+/// Whether a candidate that `verify` rejected goes on to the grey-zone set test
+/// ([`grey_scores`]), from the paragraph's size ([`edit::may_align`]) and the sketches
+/// (`q` of a set of `q_len`, `s` of `s_len`): false for pairs too unequal for an edited
+/// copy and for pairs unlikely to share enough shingles ([`edit::GREY_REJECT_ALPHA`]).
+pub fn may_be_grey(q: (&Sketch, usize, Size), s: &Sketch, s_len: usize, min_shared: usize) -> bool {
+    let (sketch, q_len, size) = q;
+    if !edit::may_align(size.units, size.words, s_len, min_shared) {
+        return false;
+    }
     let need = verify::shared_needed(q_len, s_len, &edit::grey_thresholds(min_shared));
-    q.may_reach_at(s, q_len, s_len, need, edit::GREY_REJECT_ALPHA)
+    sketch.may_reach_at(s, q_len, s_len, need, edit::GREY_REJECT_ALPHA)
 }
 
 /// The exact set scores of a candidate that `verify` rejected, if it is in the grey zone
-/// ([`edit::is_grey`]; the merge stops early for the many that are not).
-pub fn grey_scores(q: &[u32], s: &[u32], min_shared: usize) -> Option<Scores> {
-    verify::candidate_scores(q, s, &edit::grey_thresholds(min_shared))
-        .filter(|s| edit::is_grey(s, min_shared))
-}
-
-/// Both grey-zone tests of a rejected pair, sketch first.
-pub fn grey(q: verify::Side<'_>, s: verify::Side<'_>, min_shared: usize) -> Option<Scores> {
-    if !may_be_grey(q.sketch, q.set.len(), s.sketch, s.set.len(), min_shared) {
+/// ([`edit::is_grey`]). Some 99 % of the candidates tested are not, so the paragraph's
+/// bit filter rejects first those that cannot share enough, and only the rest are merged
+/// (a merge that stops early too).
+pub fn grey_scores(q: &FilteredSet<'_>, s: &[u32], min_shared: usize) -> Option<Scores> {
+    let t = edit::grey_thresholds(min_shared);
+    if !q.may_share(s, verify::shared_needed(q.set().len(), s.len(), &t)) {
         return None;
     }
-    grey_scores(q.set, s.set, min_shared)
+    verify::candidate_scores(q.set(), s, &t).filter(|s| edit::is_grey(s, min_shared))
+}
+
+/// Both grey-zone tests of a rejected pair, size and sketch first: `q` is the paragraph's
+/// sketch, size and filtered set.
+pub fn grey(
+    q: (&Sketch, Size, &FilteredSet<'_>),
+    s: verify::Side<'_>,
+    min_shared: usize,
+) -> Option<Scores> {
+    let (sketch, size, set) = q;
+    if !may_be_grey(
+        (sketch, set.set().len(), size),
+        s.sketch,
+        s.set.len(),
+        min_shared,
+    ) {
+        return None;
+    }
+    grey_scores(set, s.set, min_shared)
 }
 
 /// The alignment units of a paragraph (its tokens).
