@@ -180,6 +180,58 @@ pub struct Alignment {
 /// Aligns `q` with `s` (see the module docs). The band admits alignments whose diagonal
 /// stays within `band` units of the diagonals between the two corners' (so a copy with
 /// 50 % of its text inserted still fits). Cost: `O(len(q) · (|len(q) − len(s)| + 2 band))`.
+pub fn align(q: &[Unit], s: &[Unit], sc: &Scoring, band: usize) -> Alignment {
+    align_on(q, s, sc, corner_diagonals(q.len(), s.len(), band))
+}
+
+/// The diagonals (`j − i`: source unit less query unit) between the two corners' of a
+/// `q` by `s` matrix, widened by `band` on each side.
+pub fn corner_diagonals(q: usize, s: usize, band: usize) -> (i64, i64) {
+    let d = s as i64 - q as i64;
+    (d.min(0) - band as i64, d.max(0) + band as i64)
+}
+
+/// The diagonals [`edit_score`] aligns on: the corners' and those where the two share
+/// pairs of adjacent units (the middle 80 % of those, so that a stray common pair does
+/// not widen it), widened by [`default_band`] on each side. A text rewritten from the
+/// middle of a longer one lies far from the corners' diagonals (a student's answer
+/// reworking one section of an article), and a band around them alone misses it.
+pub fn diagonals(q: &[Unit], s: &[Unit]) -> (i64, i64) {
+    let band = default_band(q.len(), s.len());
+    let (mut lo, mut hi) = corner_diagonals(q.len(), s.len(), 0);
+    // The first position of each distinct pair of adjacent keys, sorted by pair.
+    let pairs = |u: &[Unit]| {
+        let mut v: Vec<(u64, i64)> = (u.windows(2).enumerate())
+            .map(|(i, w)| (w[0].key ^ w[1].key.rotate_left(23), i as i64))
+            .collect();
+        v.sort_unstable();
+        v.dedup_by_key(|p| p.0);
+        v
+    };
+    let (a, b) = (pairs(q), pairs(s));
+    let (mut i, mut j) = (0, 0);
+    let mut offsets = Vec::new();
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                offsets.push(b[j].1 - a[i].1);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    if !offsets.is_empty() {
+        offsets.sort_unstable();
+        let trim = offsets.len() / 10;
+        lo = lo.min(offsets[trim]);
+        hi = hi.max(offsets[offsets.len() - 1 - trim]);
+    }
+    (lo - band as i64, hi + band as i64)
+}
+
+/// [`align`] on the diagonals `lo..=hi` (`j − i`). Cost: `O(len(q) · (hi − lo))`.
 ///
 /// One pass of Gotoh's local alignment, where a cell may also start a new piece after
 /// the best chain that ends above and to the left of it, for [`Scoring::min_score`]: the
@@ -188,13 +240,16 @@ pub struct Alignment {
 /// A pair whose band holds more than [`MAX_CELLS`] cells is not aligned (empty result):
 /// paragraphs of some thousands of units each fit, a whole book given as one paragraph
 /// does not.
-pub fn align(q: &[Unit], s: &[Unit], sc: &Scoring, band: usize) -> Alignment {
+pub fn align_on(q: &[Unit], s: &[Unit], sc: &Scoring, diagonals: (i64, i64)) -> Alignment {
     if q.is_empty() || s.is_empty() {
         return Alignment::default();
     }
     let (n, m) = (q.len() as i64, s.len() as i64);
-    let lo = (m - n).min(0) - band as i64;
-    let hi = (m - n).max(0) + band as i64;
+    // No cell lies beyond the matrix's own diagonals.
+    let (lo, hi) = (diagonals.0.max(-n), diagonals.1.min(m));
+    if lo > hi {
+        return Alignment::default();
+    }
     let width = (hi - lo + 1) as usize;
     if q.len().saturating_mul(width) > MAX_CELLS {
         return Alignment::default();
@@ -455,7 +510,7 @@ pub struct EditScore {
 
 /// Aligns two paragraphs' units (from [`units`]) with the default scoring and band.
 pub fn edit_score(q: &[Unit], s: &[Unit]) -> EditScore {
-    let alignment = align(q, s, &Scoring::default(), default_band(q.len(), s.len()));
+    let alignment = align_on(q, s, &Scoring::default(), diagonals(q, s));
     let share = |n: usize| {
         if n == 0 {
             0.0
