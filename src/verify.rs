@@ -16,7 +16,6 @@
 
 use crate::index::Sketch;
 use crate::text::Shingle;
-use std::collections::HashMap;
 
 /// Exact similarity figures of a (query, source) pair.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -269,22 +268,28 @@ pub struct TokenSpan {
 /// Aligns the shingles two paragraphs share into maximal runs, in query order.
 ///
 /// Greedy: each run starts at the first unconsumed query shingle that occurs in the
-/// source, at the source position where the most following shingles agree. Runs that overlap the previous one on
-/// either side are merged into it, so the spans of a reordered paragraph come out as
+/// source, at the source position where the most following shingles agree (of its first
+/// 32 in source order). Runs that overlap the previous one on either side are merged into
+/// it, so the spans of a reordered paragraph come out as
 /// one span per moved piece.
 pub fn shared_spans(q: &[Shingle], s: &[Shingle]) -> Vec<TokenSpan> {
-    let mut positions: HashMap<u32, Vec<usize>> = HashMap::with_capacity(s.len());
-    for (j, sh) in s.iter().enumerate() {
-        positions.entry(sh.hash).or_default().push(j);
-    }
+    // Every source position by shingle, in source order within one shingle: one sorted
+    // table, where a map of lists would allocate a list per distinct shingle.
+    let mut positions: Vec<(u32, usize)> =
+        s.iter().enumerate().map(|(j, sh)| (sh.hash, j)).collect();
+    positions.sort_unstable();
     let mut spans: Vec<TokenSpan> = Vec::new();
     let mut next_s = 0usize;
     let mut i = 0usize;
     while i < q.len() {
-        let Some(cands) = positions.get(&q[i].hash) else {
+        let h = q[i].hash;
+        let from = positions.partition_point(|&(k, _)| k < h);
+        let n = positions[from..].partition_point(|&(k, _)| k == h);
+        if n == 0 {
             i += 1;
             continue;
-        };
+        }
+        let cands = positions[from..from + n].iter().map(|&(_, j)| j);
         let run = |j: usize| {
             (1..)
                 .take_while(|&l| {
@@ -295,9 +300,8 @@ pub fn shared_spans(q: &[Shingle], s: &[Shingle]) -> Vec<TokenSpan> {
         };
         // The longest run wins; among equals, the one that continues in source order.
         let (len, j) = cands
-            .iter()
             .take(32)
-            .map(|&j| (run(j), j))
+            .map(|j| (run(j), j))
             .max_by_key(|&(len, j)| (len, j >= next_s, std::cmp::Reverse(j)))
             .expect("positions are never empty");
         let span = TokenSpan {
