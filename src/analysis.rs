@@ -13,7 +13,7 @@ use crate::index::{BandKey, Sketch, exact_key};
 use crate::lsh::{LshParams, band_keys};
 use crate::minhash::MinHasher;
 use crate::text::{
-    Fold, ParagraphSpan, ParagraphText, Split, Token, analyze_paragraph_with,
+    Fold, ParagraphSpan, ParagraphText, Shingle, Split, Token, analyze_paragraph_with, shingles,
     split_paragraphs_with, tokenize_with,
 };
 
@@ -184,6 +184,14 @@ impl Analyzer {
     /// The tokens of a text, as this analyzer reads them (folded or not).
     pub fn tokens(&self, text: &str) -> Vec<Token> {
         tokenize_with(text, self.shape.fold)
+    }
+
+    /// The tokens and shingles of a text, without the rest of its analysis: what shared
+    /// spans are made of.
+    pub fn shingled(&self, text: &str) -> (Vec<Token>, Vec<Shingle>) {
+        let tokens = self.tokens(text);
+        let shingles = shingles(&tokens, self.shape.shingle, self.shape.seed);
+        (tokens, shingles)
     }
 
     /// The band keys of a set (what [`Analyzer::paragraph`] gives for a paragraph with

@@ -864,7 +864,9 @@ impl<I: Index> Core<I> {
                         let spans = match (opts.spans, &f.edited) {
                             (false, _) => Vec::new(),
                             (true, Some(e)) => e.spans(p.span.start, q.span.start),
-                            (true, None) => query::spans(p, &q.text, q.span.start),
+                            (true, None) => {
+                                query::spans(p, (&q.text.tokens, &q.text.shingles), q.span.start)
+                            }
                         };
                         (source, spans)
                     }
@@ -890,7 +892,11 @@ impl<I: Index> Core<I> {
                             (true, _, Some(e)) => e.spans(p.span.start, start as usize),
                             // An earlier paragraph of this very submission.
                             (true, true, None) => match doc.paragraphs.get(index as usize) {
-                                Some(q) => query::spans(p, &q.text, q.span.start),
+                                Some(q) => query::spans(
+                                    p,
+                                    (&q.text.tokens, &q.text.shingles),
+                                    q.span.start,
+                                ),
                                 None => Vec::new(),
                             },
                             (true, false, None) => query::spans_in_text(

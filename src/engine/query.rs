@@ -9,7 +9,7 @@ use super::{DocId, Span};
 use crate::analysis::{AnalyzedParagraph, Analyzer};
 use crate::index::ParagraphId;
 use crate::index::{Sketch, rank};
-use crate::text::ParagraphText;
+use crate::text::{Shingle, Token};
 use crate::verify::{self, MatchKind, Scores, Thresholds};
 
 /// Where a verified match's source is.
@@ -134,18 +134,24 @@ pub fn reports_concurrent<B: Ord + Copy>(
         .is_some_and(|&b| saw(b))
 }
 
-/// The shared spans of paragraph `p` and an analyzed source paragraph starting at code
-/// point `source_start` of its document: runs of shared shingles (an `edited` match has
-/// the spans of its alignment instead, [`super::edited::Decided::spans`]).
-pub fn spans(p: &AnalyzedParagraph, source: &ParagraphText, source_start: usize) -> Vec<Span> {
+/// The shared spans of paragraph `p` and a source paragraph (its tokens and shingles)
+/// starting at code point `source_start` of its document: runs of shared shingles (an
+/// `edited` match has the spans of its alignment instead,
+/// [`super::edited::Decided::spans`]).
+pub fn spans(
+    p: &AnalyzedParagraph,
+    source: (&[Token], &[Shingle]),
+    source_start: usize,
+) -> Vec<Span> {
     let base_q = p.span.start;
-    verify::shared_spans(&p.text.shingles, &source.shingles)
+    let (tokens, shingles) = source;
+    verify::shared_spans(&p.text.shingles, shingles)
         .into_iter()
         .map(|s| Span {
             start: base_q + p.text.tokens[s.q_first as usize].start as usize,
             end: base_q + p.text.tokens[s.q_last as usize - 1].end as usize,
-            source_start: source_start + source.tokens[s.s_first as usize].start as usize,
-            source_end: source_start + source.tokens[s.s_last as usize - 1].end as usize,
+            source_start: source_start + tokens[s.s_first as usize].start as usize,
+            source_end: source_start + tokens[s.s_last as usize - 1].end as usize,
         })
         .collect()
 }
@@ -162,8 +168,8 @@ pub fn spans_in_text(
     let Some(slice) = code_point_slice(text, start, end) else {
         return Vec::new();
     };
-    let source = analyzer.paragraph_text(slice);
-    spans(p, &source, start)
+    let (tokens, shingles) = analyzer.shingled(slice);
+    spans(p, (&tokens, &shingles), start)
 }
 
 /// Code points `start..end` of `text`, or `None` when it does not reach that far.
