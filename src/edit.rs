@@ -208,20 +208,13 @@ pub fn diagonals(q: &[Unit], s: &[Unit]) -> (i64, i64) {
         v.dedup_by_key(|p| p.0);
         v
     };
-    let (a, b) = (pairs(q), pairs(s));
-    let (mut i, mut j) = (0, 0);
     let mut offsets = Vec::new();
-    while i < a.len() && j < b.len() {
-        match a[i].0.cmp(&b[j].0) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                offsets.push(b[j].1 - a[i].1);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
+    for_each_common(
+        &pairs(q),
+        &pairs(s),
+        |p| p.0,
+        |x, y| offsets.push(y.1 - x.1),
+    );
     if !offsets.is_empty() {
         offsets.sort_unstable();
         let trim = offsets.len() / 10;
@@ -666,20 +659,26 @@ pub fn overlap_len(q: &[Unit], s: &[Unit]) -> usize {
         k.sort_unstable();
         k
     };
-    let (a, b) = (sorted(q), sorted(s));
-    let (mut i, mut j, mut shared) = (0, 0, 0);
+    let mut shared = 0;
+    for_each_common(&sorted(q), &sorted(s), |&k| k, |_, _| shared += 1);
+    shared
+}
+
+/// Calls `f` with each pair of elements of `a` and `b` (both sorted by `key`) whose keys
+/// are equal, in order, each element in at most one pair.
+fn for_each_common<T>(a: &[T], b: &[T], key: impl Fn(&T) -> u64, mut f: impl FnMut(&T, &T)) {
+    let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
+        match key(&a[i]).cmp(&key(&b[j])) {
             std::cmp::Ordering::Less => i += 1,
             std::cmp::Ordering::Greater => j += 1,
             std::cmp::Ordering::Equal => {
-                shared += 1;
+                f(&a[i], &b[j]);
                 i += 1;
                 j += 1;
             }
         }
     }
-    shared
 }
 
 /// Length of the longest common subsequence of the unit keys (Hyyrö's bit-vector form

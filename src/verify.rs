@@ -110,24 +110,23 @@ fn shared_at_least(q: &[u32], s: &[u32], need: usize) -> Option<usize> {
     (shared >= need).then_some(shared)
 }
 
-/// A sorted set with a bit filter of its elements, for testing many candidates against
-/// one paragraph: the elements of another set whose bit is set are at least as many as
-/// the two share, so a candidate that falls short of a need is rejected exactly, in one
-/// pass over its own set. That pass has no chain of dependent comparisons, as the merge
-/// of [`candidate_scores`] has, and is several times faster; it is worth it where most
+/// A bit filter of a sorted set's elements, for testing many candidates against one
+/// paragraph: the elements of another set whose bit is set are at least as many as the
+/// two share, so a candidate that falls short of a need is rejected exactly, in one pass
+/// over its own set. That pass has no chain of dependent comparisons, as the merge of
+/// [`candidate_scores`] has, and is several times faster; it is worth it where most
 /// candidates fail (the edited-copy stage's grey zone, [`crate::engine::edited`]).
 #[derive(Debug, Clone)]
-pub struct FilteredSet<'a> {
-    set: &'a [u32],
+pub struct SetFilter {
     /// One bit per value of the top bits of an element: about 32 bits an element, so
     /// that about one probe in 32 of an element it lacks finds a bit set.
     words: Vec<u64>,
     shift: u32,
 }
 
-impl<'a> FilteredSet<'a> {
+impl SetFilter {
     /// The filter of a sorted set of shingle hashes (uniform, so the top bits spread).
-    pub fn new(set: &'a [u32]) -> FilteredSet<'a> {
+    pub fn new(set: &[u32]) -> SetFilter {
         let bits = (set.len() * 32).next_power_of_two().clamp(64, 1 << 26);
         let shift = 32 - bits.trailing_zeros();
         let mut words = vec![0u64; bits / 64];
@@ -135,15 +134,11 @@ impl<'a> FilteredSet<'a> {
             let b = (x >> shift) as usize;
             words[b / 64] |= 1 << (b % 64);
         }
-        FilteredSet { set, words, shift }
+        SetFilter { words, shift }
     }
 
-    /// The set itself.
-    pub fn set(&self) -> &'a [u32] {
-        self.set
-    }
-
-    /// False only when `other` (sorted or not) cannot share `need` elements with the set.
+    /// False only when `other` (sorted or not) cannot share `need` elements with the
+    /// filtered set.
     pub fn may_share(&self, other: &[u32], need: usize) -> bool {
         let bit = |x: u32| {
             let b = (x >> self.shift) as usize;
@@ -354,8 +349,7 @@ mod tests {
     #[test]
     fn the_filter_rejects_sets_that_share_too_little() {
         let a = sorted_set(1, 200);
-        let f = FilteredSet::new(&a);
-        assert_eq!(f.set(), &a[..]);
+        let f = SetFilter::new(&a);
         assert!(f.may_share(&a, a.len()) && f.may_share(&[], 0));
         // Unrelated sets of 200 share nothing; about 6 of 200 probes find a bit set.
         let unrelated = (2..50).filter(|&seed| !f.may_share(&sorted_set(seed, 200), 20));
@@ -378,7 +372,7 @@ mod tests {
             s.sort_unstable();
             s.dedup();
             let shared = scores(&q, &s).shared;
-            let f = FilteredSet::new(&q);
+            let f = SetFilter::new(&q);
             proptest::prop_assert!(f.may_share(&s, shared));
             proptest::prop_assert!(!f.may_share(&s, s.len() + 1));
         }

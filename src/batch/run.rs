@@ -16,7 +16,7 @@ use crate::index::{
 };
 use crate::lsh::LshParams;
 use crate::text::{Split, split_paragraphs};
-use crate::verify::{self, FilteredSet, MatchKind, Scores, Side, Thresholds};
+use crate::verify::{self, MatchKind, Scores, Side, Thresholds};
 
 use super::input::{Chunk, Line};
 use super::output::{Names, Writer};
@@ -283,13 +283,12 @@ impl Index {
         }
         candidates.sort_unstable();
         candidates.dedup();
-        // The unit's size for the grey zone, and its filtered set, made at its first
-        // grey candidate.
         let size = edited::Size {
             units: u.units.len(),
             words: u.units.iter().map(|x| x.words as f64).sum(),
         };
-        let filtered = std::cell::OnceCell::new();
+        let this = u.side();
+        let zone = edited::GreyQuery::new(this.sketch, size, this.set);
         let mut found: Vec<Found> = candidates
             .into_iter()
             .filter_map(|c| {
@@ -304,16 +303,13 @@ impl Index {
                     };
                     (side, None)
                 };
-                let this = u.side();
                 let (kind, scores, aligned) =
                     match verify::verify(this, candidate, &self.thresholds) {
                         Some((kind, scores)) => (kind, scores, None),
                         None if self.edited => {
                             // The grey zone: the engine's second stage, on the units kept.
                             let min_shared = self.thresholds.min_shared;
-                            let set = filtered.get_or_init(|| FilteredSet::new(this.set));
-                            let q = (this.sketch, size, set);
-                            let scores = edited::grey(q, candidate, min_shared)?;
+                            let scores = zone.test(candidate, min_shared)?;
                             let indexed;
                             let candidate_units = match chunk_units {
                                 Some(units) => units,

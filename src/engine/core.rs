@@ -11,7 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::edited;
+use super::edited::{self, GreyQuery};
 use super::query::{self, Found, Source};
 use super::{
     Match, ParagraphReport, ParagraphStatus, QueryOptions, Report, Settings, SourceRef, Submitted,
@@ -23,7 +23,7 @@ use crate::index::{
     ParagraphId, ReadPolicy, Selection, exact_key,
 };
 use crate::text::Split;
-use crate::verify::{FilteredSet, MatchKind};
+use crate::verify::{MatchKind, Side};
 
 /// Where the engine reads the texts of stored documents (the store: the engine keeps no
 /// copy), for the spans of reported matches.
@@ -495,8 +495,12 @@ impl<I: Index> Core<I> {
         };
         // A candidate the sketch rejects for every kind may still be an edited copy.
         let grey = |p: &AnalyzedParagraph, h: &Head| {
-            let q = (&p.sketch, p.text.set.len(), edited::Size::of(&p.text));
-            opts.edited && edited::may_be_grey(q, &h.sketch, h.set_len as usize, min_shared)
+            opts.edited
+                && GreyQuery::of(&p.text, &p.sketch).may_be(
+                    &h.sketch,
+                    h.set_len as usize,
+                    min_shared,
+                )
         };
         let mut missing: Vec<ParagraphId> = Vec::new();
         for (i, c) in candidates.iter().enumerate() {
@@ -546,10 +550,9 @@ impl<I: Index> Core<I> {
         for (i, c) in candidates.iter().enumerate() {
             let p = &doc.paragraphs[i];
             let mut hits = Vec::new();
-            // The paragraph's alignment units and filtered set, made at its first grey
-            // candidate.
+            // The paragraph's alignment units, made at its first grey candidate.
             let mut units = None;
-            let mut filtered = None;
+            let zone = GreyQuery::of(&p.text, &p.sketch);
             for cand in c {
                 match *cand {
                     Candidate::Earlier(j) => {
@@ -568,15 +571,12 @@ impl<I: Index> Core<I> {
                         {
                             hits.push(earlier(kind, scores, None));
                         } else if opts.edited
-                            && edited::may_be_grey(
-                                (&p.sketch, p.text.set.len(), edited::Size::of(&p.text)),
-                                &q.sketch,
-                                q.text.set.len(),
-                                min_shared,
-                            )
-                            && let Some(scores) = edited::grey_scores(
-                                filtered.get_or_insert_with(|| FilteredSet::new(&p.text.set)),
-                                &q.text.set,
+                            && let Some(scores) = zone.test(
+                                Side {
+                                    set: &q.text.set,
+                                    content_hash: q.text.content_hash,
+                                    sketch: &q.sketch,
+                                },
                                 min_shared,
                             )
                         {
@@ -607,11 +607,7 @@ impl<I: Index> Core<I> {
                             funnel.matched += 1;
                             hits.push(indexed(id, h, kind, scores));
                         } else if opts.edited
-                            && let Some(scores) = edited::grey_scores(
-                                filtered.get_or_insert_with(|| FilteredSet::new(&p.text.set)),
-                                set,
-                                min_shared,
-                            )
+                            && let Some(scores) = zone.scores(set, min_shared)
                         {
                             greys.push((i, indexed(id, h, MatchKind::Edited, scores)));
                         }

@@ -8,7 +8,8 @@ use super::{Aligned, Span};
 use crate::edit::{self, AlignedRun, Unit};
 use crate::index::Sketch;
 use crate::text::ParagraphText;
-use crate::verify::{self, FilteredSet, Scores};
+use crate::verify::{self, Scores, SetFilter};
+use std::cell::OnceCell;
 
 /// What the grey-zone tests need of the paragraph, besides its set and sketch.
 #[derive(Debug, Clone, Copy)]
@@ -29,48 +30,68 @@ impl Size {
     }
 }
 
-/// Whether a candidate that `verify` rejected goes on to the grey-zone set test
-/// ([`grey_scores`]), from the paragraph's size ([`edit::may_align`]) and the sketches
-/// (`q` of a set of `q_len`, `s` of `s_len`): false for pairs too unequal for an edited
-/// copy and for pairs unlikely to share enough shingles ([`edit::GREY_REJECT_ALPHA`]).
-pub fn may_be_grey(q: (&Sketch, usize, Size), s: &Sketch, s_len: usize, min_shared: usize) -> bool {
-    let (sketch, q_len, size) = q;
-    if !edit::may_align(size.units, size.words, s_len, min_shared) {
-        return false;
-    }
-    let need = verify::shared_needed(q_len, s_len, &edit::grey_thresholds(min_shared));
-    sketch.may_reach_at(s, q_len, s_len, need, edit::GREY_REJECT_ALPHA)
+/// A paragraph as the grey-zone tests read it: its sketch, size and shingle set, and the
+/// set's bit filter, made at the first candidate that reaches the set test (most are
+/// rejected before it).
+#[derive(Debug)]
+pub struct GreyQuery<'a> {
+    sketch: &'a Sketch,
+    size: Size,
+    set: &'a [u32],
+    filter: OnceCell<SetFilter>,
 }
 
-/// The exact set scores of a candidate that `verify` rejected, if it is in the grey zone
-/// ([`edit::is_grey`]). Some 99 % of the candidates tested are not, so the paragraph's
-/// bit filter rejects first those that cannot share enough, and only the rest are merged
-/// (a merge that stops early too).
-pub fn grey_scores(q: &FilteredSet<'_>, s: &[u32], min_shared: usize) -> Option<Scores> {
-    let t = edit::grey_thresholds(min_shared);
-    if !q.may_share(s, verify::shared_needed(q.set().len(), s.len(), &t)) {
-        return None;
+impl<'a> GreyQuery<'a> {
+    /// The paragraph with this sketch, size and set.
+    pub fn new(sketch: &'a Sketch, size: Size, set: &'a [u32]) -> GreyQuery<'a> {
+        GreyQuery {
+            sketch,
+            size,
+            set,
+            filter: OnceCell::new(),
+        }
     }
-    verify::candidate_scores(q.set(), s, &t).filter(|s| edit::is_grey(s, min_shared))
-}
 
-/// Both grey-zone tests of a rejected pair, size and sketch first: `q` is the paragraph's
-/// sketch, size and filtered set.
-pub fn grey(
-    q: (&Sketch, Size, &FilteredSet<'_>),
-    s: verify::Side<'_>,
-    min_shared: usize,
-) -> Option<Scores> {
-    let (sketch, size, set) = q;
-    if !may_be_grey(
-        (sketch, set.set().len(), size),
-        s.sketch,
-        s.set.len(),
-        min_shared,
-    ) {
-        return None;
+    /// An analyzed paragraph.
+    pub fn of(text: &'a ParagraphText, sketch: &'a Sketch) -> GreyQuery<'a> {
+        GreyQuery::new(sketch, Size::of(text), &text.set)
     }
-    grey_scores(set, s.set, min_shared)
+
+    /// Whether a candidate that `verify` rejected (sketch `s` of a set of `s_len`) goes on
+    /// to the set test ([`GreyQuery::scores`]): false for pairs too unequal for an edited
+    /// copy ([`edit::may_align`]) and for pairs unlikely to share enough shingles
+    /// ([`edit::GREY_REJECT_ALPHA`]).
+    pub fn may_be(&self, s: &Sketch, s_len: usize, min_shared: usize) -> bool {
+        let Size { units, words } = self.size;
+        if !edit::may_align(units, words, s_len, min_shared) {
+            return false;
+        }
+        let q_len = self.set.len();
+        let need = verify::shared_needed(q_len, s_len, &edit::grey_thresholds(min_shared));
+        self.sketch
+            .may_reach_at(s, q_len, s_len, need, edit::GREY_REJECT_ALPHA)
+    }
+
+    /// The exact set scores of a candidate that `verify` rejected, if it is in the grey
+    /// zone ([`edit::is_grey`]). Some 99 % of the candidates tested are not, so the bit
+    /// filter rejects first those that cannot share enough, and only the rest are merged
+    /// (a merge that stops early too).
+    pub fn scores(&self, s: &[u32], min_shared: usize) -> Option<Scores> {
+        let t = edit::grey_thresholds(min_shared);
+        let filter = self.filter.get_or_init(|| SetFilter::new(self.set));
+        if !filter.may_share(s, verify::shared_needed(self.set.len(), s.len(), &t)) {
+            return None;
+        }
+        verify::candidate_scores(self.set, s, &t).filter(|s| edit::is_grey(s, min_shared))
+    }
+
+    /// Both grey-zone tests of a rejected candidate, size and sketch first.
+    pub fn test(&self, s: verify::Side<'_>, min_shared: usize) -> Option<Scores> {
+        if !self.may_be(s.sketch, s.set.len(), min_shared) {
+            return None;
+        }
+        self.scores(s.set, min_shared)
+    }
 }
 
 /// The alignment units of a paragraph (its tokens).
