@@ -22,7 +22,7 @@ use crate::index::{
     BandKey, Bucket, DocId, DocState, Document, Head, IN_PROGRESS, Index, LocalTable, Lookup, Map,
     ParagraphId, ReadPolicy, Selection, exact_key,
 };
-use crate::text::Split;
+use crate::text::{Chars, Split};
 use crate::verify::{MatchKind, Side};
 
 /// Where the engine reads the texts of stored documents (the store: the engine keeps no
@@ -683,6 +683,10 @@ impl<I: Index> Core<I> {
                 source_texts.insert(id, text);
             }
         }
+        let source_texts: HashMap<DocId, Chars> = source_texts
+            .iter()
+            .map(|(&id, text)| (id, Chars::new(text)))
+            .collect();
         let mut units: HashMap<usize, Vec<crate::edit::Unit>> = HashMap::new();
         for (i, mut f) in greys {
             let Source::Indexed {
@@ -704,8 +708,7 @@ impl<I: Index> Core<I> {
                 let Some(text) = source_texts.get(&d) else {
                     continue;
                 };
-                let Some(slice) = query::code_point_slice(text, start as usize, end as usize)
-                else {
+                let Some(slice) = text.get(start as usize, end as usize) else {
                     continue;
                 };
                 edited::text_units(&self.analyzer, slice)
@@ -796,28 +799,37 @@ impl<I: Index> Core<I> {
         texts: &impl Texts,
     ) -> Result<Report> {
         let Judged { found, boilerplate } = judged;
-        let mut source_docs: Vec<DocId> = found
+        // Each source document, and whether its text is needed: an edited match brings its
+        // spans from its alignment.
+        let mut source_docs: Vec<(DocId, bool)> = found
             .iter()
             .flatten()
             .filter_map(|f| match f.source {
-                Source::Indexed { doc, .. } if Some(doc) != this.0 => Some(doc),
+                Source::Indexed { doc, .. } if Some(doc) != this.0 => {
+                    Some((doc, opts.spans && f.edited.is_none()))
+                }
                 _ => None,
             })
             .collect();
-        source_docs.sort_unstable();
-        source_docs.dedup();
-        let states = self.index.documents(&source_docs).await?;
+        // Needing the text sorts first, so `dedup_by_key` keeps it.
+        source_docs.sort_unstable_by_key(|&(doc, needed)| (doc, std::cmp::Reverse(needed)));
+        source_docs.dedup_by_key(|&mut (doc, _)| doc);
+        let ids: Vec<DocId> = source_docs.iter().map(|&(doc, _)| doc).collect();
+        let states = self.index.documents(&ids).await?;
         let mut names: HashMap<DocId, Arc<str>> = HashMap::new();
         let mut source_texts: HashMap<DocId, Arc<str>> = HashMap::new();
-        for (&id, state) in source_docs.iter().zip(states) {
+        for (&(id, needed), state) in source_docs.iter().zip(states) {
             // A source removed meanwhile is not reported.
             let Some(state) = state else { continue };
-            if opts.spans {
-                let text = texts.text(&state.name).await.unwrap_or_else(|| "".into());
+            if needed && let Some(text) = texts.text(&state.name).await {
                 source_texts.insert(id, text);
             }
             names.insert(id, state.name);
         }
+        let source_texts: HashMap<DocId, Chars> = source_texts
+            .iter()
+            .map(|(&id, text)| (id, Chars::new(text)))
+            .collect();
         let mut paragraphs = Vec::with_capacity(doc.paragraphs.len());
         for ((p, found), boilerplate) in doc.paragraphs.iter().zip(found).zip(boilerplate) {
             if boilerplate {
@@ -895,13 +907,16 @@ impl<I: Index> Core<I> {
                                 ),
                                 None => Vec::new(),
                             },
-                            (true, false, None) => query::spans_in_text(
-                                &self.analyzer,
-                                p,
-                                source_texts.get(&doc_id).map_or("", |t| t),
-                                start as usize,
-                                end as usize,
-                            ),
+                            (true, false, None) => match source_texts.get(&doc_id) {
+                                Some(text) => query::spans_in_text(
+                                    &self.analyzer,
+                                    p,
+                                    text,
+                                    start as usize,
+                                    end as usize,
+                                ),
+                                None => Vec::new(),
+                            },
                         };
                         let source = SourceRef {
                             document: Some(doc_id),

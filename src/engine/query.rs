@@ -9,7 +9,7 @@ use super::{DocId, Span};
 use crate::analysis::{AnalyzedParagraph, Analyzer};
 use crate::index::ParagraphId;
 use crate::index::{Sketch, rank};
-use crate::text::{Shingle, Token};
+use crate::text::{Chars, Shingle, Token};
 use crate::verify::{self, MatchKind, Scores, Thresholds};
 
 /// Where a verified match's source is.
@@ -157,31 +157,19 @@ pub fn spans(
 }
 
 /// [`spans`] with a source paragraph given as code points `start..end` of its document's
-/// `text` (empty when the text is not there or does not reach that far).
+/// text (empty when the text does not reach that far).
 pub fn spans_in_text(
     analyzer: &Analyzer,
     p: &AnalyzedParagraph,
-    text: &str,
+    text: &Chars,
     start: usize,
     end: usize,
 ) -> Vec<Span> {
-    let Some(slice) = code_point_slice(text, start, end) else {
+    let Some(slice) = text.get(start, end) else {
         return Vec::new();
     };
     let (tokens, shingles) = analyzer.shingled(slice);
     spans(p, (&tokens, &shingles), start)
-}
-
-/// Code points `start..end` of `text`, or `None` when it does not reach that far.
-pub fn code_point_slice(text: &str, start: usize, end: usize) -> Option<&str> {
-    let mut bytes = text.char_indices().map(|(b, _)| b).chain([text.len()]);
-    let from = bytes.nth(start)?;
-    let to = if end > start {
-        bytes.nth(end - start - 1)?
-    } else {
-        from
-    };
-    Some(&text[from..to])
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@
 //! Fields are declared in alphabetical order: the key order of the JSON Lines report
 //! since its first release, which consumers that compare lines as text rely on.
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use serde::{Deserialize, Serialize};
@@ -242,8 +243,18 @@ impl From<&Match> for MatchLine {
 pub fn write(out: &mut dyn Write, scan: &Scan) -> std::io::Result<()> {
     for (di, doc) in scan.documents.iter().enumerate() {
         let found = scan.passages(di);
-        let passages: Vec<(&Passage, PassageLine)> =
-            found.iter().map(|p| (p, PassageLine::from(p))).collect();
+        let passages: Vec<PassageLine> = found.iter().map(PassageLine::from).collect();
+        // The passages of each paired paragraph, in order, without a search of every
+        // passage's pairs for every paragraph.
+        let mut of_paragraph: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (k, q) in found.iter().enumerate() {
+            for x in &q.pairs {
+                let ks = of_paragraph.entry(x.paragraph).or_default();
+                if ks.last() != Some(&k) {
+                    ks.push(k);
+                }
+            }
+        }
         let repaired = |i: usize| doc.repairs.iter().find(|r| r.pieces[0].index == i);
         for p in doc
             .report
@@ -253,11 +264,9 @@ pub fn write(out: &mut dyn Write, scan: &Scan) -> std::io::Result<()> {
         {
             let mut line = ParagraphLine::new(&doc.name, p);
             line.repaired = repaired(p.index).map(RepairedLine::from);
-            line.passages = passages
-                .iter()
-                .filter(|(q, _)| q.pairs.iter().any(|x| x.paragraph == p.index))
-                .map(|(_, l)| l.clone())
-                .collect();
+            line.passages = of_paragraph.get(&p.index).map_or_else(Vec::new, |ks| {
+                ks.iter().map(|&k| passages[k].clone()).collect()
+            });
             serde_json::to_writer(&mut *out, &line)?;
             out.write_all(b"\n")?;
         }

@@ -13,4 +13,4 @@ mod model;
 pub mod passage;
 pub mod text;
 
-pub use model::{Aligned, Chars, Overview, Repaired, Scan, ScannedDocument, SourceShare, owners};
+pub use model::{Aligned, Overview, Repaired, Scan, ScannedDocument, SourceShare, owners};

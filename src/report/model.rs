@@ -8,12 +8,11 @@
 //! an offset past the end rather than trusting it (input never panics).
 
 use std::collections::HashMap;
-use std::ops::Range;
 use std::sync::Arc;
 
 use super::passage::{Passage, PassageOptions, passages};
 use crate::engine::{Match, ParagraphReport, Report};
-use crate::text::ParagraphSpan;
+use crate::text::{Chars, ParagraphSpan};
 
 /// One scanned document and its report.
 #[derive(Debug, Clone)]
@@ -101,45 +100,6 @@ fn passages_in(d: &ScannedDocument, text_of: &dyn Fn(&str) -> Option<Arc<str>>) 
         &|s| text_of(&s.name),
         PassageOptions::default(),
     )
-}
-
-/// A document's text with a table of its character boundaries, for slicing by code point.
-#[derive(Debug)]
-pub struct Chars<'a> {
-    text: &'a str,
-    /// Byte offset of each code point, then the text's length.
-    bounds: Vec<usize>,
-}
-
-impl<'a> Chars<'a> {
-    /// The table of `text`.
-    pub fn new(text: &'a str) -> Chars<'a> {
-        let mut bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
-        bounds.push(text.len());
-        Chars { text, bounds }
-    }
-
-    /// Length in code points.
-    pub fn len(&self) -> usize {
-        self.bounds.len() - 1
-    }
-
-    /// True for an empty text.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Clamps a code-point range to the text (an empty range when reversed).
-    pub fn clamp(&self, start: usize, end: usize) -> Range<usize> {
-        let end = end.min(self.len());
-        start.min(end)..end
-    }
-
-    /// Code points `start..end`, clamped to the text.
-    pub fn slice(&self, start: usize, end: usize) -> &'a str {
-        let r = self.clamp(start, end);
-        &self.text[self.bounds[r.start]..self.bounds[r.end]]
-    }
 }
 
 /// A source document and how much was taken from it.
@@ -260,20 +220,5 @@ impl<'a> Overview<'a> {
             reused_by,
             passages,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn text_slices_by_code_point_and_clamps() {
-        let t = Chars::new("黄河a🙂b");
-        assert_eq!(t.len(), 5);
-        assert_eq!(t.slice(1, 4), "河a🙂");
-        assert_eq!(t.slice(3, 99), "🙂b");
-        assert_eq!(t.slice(4, 2), "");
-        assert_eq!(t.slice(50, 60), "");
     }
 }

@@ -9,17 +9,18 @@ use std::io::Write;
 
 use super::model::Scan;
 use crate::engine::ParagraphStatus;
+use crate::text::Chars;
 use crate::verify::MatchKind;
 
 /// The first `n` characters of a paragraph on one line, with an ellipsis when cut.
-fn excerpt(text: &str, start: usize, end: usize, n: usize) -> String {
+fn excerpt(text: &Chars, start: usize, end: usize, n: usize) -> String {
+    let len = end.saturating_sub(start);
     let mut s: String = text
+        .slice(start, start + len.min(n))
         .chars()
-        .skip(start)
-        .take((end - start).min(n))
         .map(|c| if c.is_whitespace() { ' ' } else { c })
         .collect();
-    if end - start > n {
+    if len > n {
         s.push('…');
     }
     s
@@ -52,6 +53,11 @@ pub fn write(out: &mut dyn Write, scan: &Scan, color: bool) -> std::io::Result<(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     texts.extend(scanned.iter().map(|d| (&*d.name, &*d.text)));
+    // One table per text: excerpts of a long document's paragraphs do not walk it from its
+    // start each time.
+    let chars: HashMap<&str, Chars> = texts.iter().map(|(&k, &v)| (k, Chars::new(v))).collect();
+    let empty = Chars::new("");
+    let text_of = |name: &str| chars.get(name).unwrap_or(&empty);
     let (mut total, mut recycled, mut too_short, mut boilerplate) = (0, 0, 0, 0);
     for doc in scanned {
         boilerplate += doc.report.summary.boilerplate;
@@ -93,13 +99,17 @@ pub fn write(out: &mut dyn Write, scan: &Scan, color: bool) -> std::io::Result<(
             writeln!(
                 out,
                 "    this:   {}",
-                excerpt(&doc.text, p.start, p.end, 60)
+                excerpt(text_of(&doc.name), p.start, p.end, 60)
             )?;
-            let source_text = texts.get(&*best.source.name).copied().unwrap_or("");
             writeln!(
                 out,
                 "    source: {}",
-                excerpt(source_text, best.source.start, best.source.end, 60)
+                excerpt(
+                    text_of(&best.source.name),
+                    best.source.start,
+                    best.source.end,
+                    60
+                )
             )?;
             writeln!(out)?;
         }

@@ -4,12 +4,14 @@
 //! are, script-aware) → `shingle` (runs of tokens, hashed). Everything here is pure: no
 //! index, no I/O, no shared state.
 
+pub mod chars;
 pub mod fold;
 pub mod normalize;
 pub mod paragraph;
 pub mod repair;
 pub mod shingle;
 
+pub use chars::Chars;
 pub use normalize::{Fold, Token, tokenize, tokenize_with};
 pub use paragraph::{ParagraphSpan, Split, split_paragraphs, split_paragraphs_with};
 pub use shingle::{Shingle, shingle_set, shingles};

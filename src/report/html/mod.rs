@@ -41,9 +41,10 @@ use std::fmt::Write as _;
 
 use self::assets::{CSS, JS};
 use self::diff::{Edit, edits};
-use super::model::{Chars, Overview, Scan, owners};
+use super::model::{Overview, Scan, owners};
 use super::passage::Passage;
 use crate::engine::{Match, ParagraphReport, ParagraphStatus};
+use crate::text::Chars;
 use crate::verify::MatchKind;
 
 /// Colours in the source palette (labels cycle through them; the label stays unique).
