@@ -42,11 +42,6 @@ impl<'a> Chars<'a> {
         Chars { text, len, marks }
     }
 
-    /// The text.
-    pub fn text(&self) -> &'a str {
-        self.text
-    }
-
     /// Length in code points.
     pub fn len(&self) -> usize {
         self.len
